@@ -1,0 +1,38 @@
+/**
+ * Command-line parsing shared by the subcommands: node:util's parseArgs with ghcpw's error wording.
+ *
+ * @module
+ */
+
+import { parseArgs, type ParseArgsConfig } from "node:util";
+
+/** A command line ghcpw cannot accept; the message says what to do instead. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** Parses options strictly; unknown or malformed options become a {@linkcode UsageError}. */
+export function parseOptions<T extends NonNullable<ParseArgsConfig["options"]>>(
+  command: string,
+  args: string[],
+  options: T,
+  allowPositionals = false,
+) {
+  try {
+    return parseArgs({ args, options, allowPositionals, strict: true });
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    throw new UsageError(`ghcpw ${command}: ${message}\nRun 'ghcpw ${command} --help' for the options.`);
+  }
+}
+
+/** Parses a positive integer option value, or throws a {@linkcode UsageError} naming the option. */
+export function positiveInteger(command: string, option: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new UsageError(
+      `ghcpw ${command}: ${option} needs a positive whole number, got ${JSON.stringify(value)}`,
+    );
+  }
+  return n;
+}

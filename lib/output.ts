@@ -1,0 +1,36 @@
+/**
+ * Where the output of one GHC invocation goes: the two streams, kept apart, written in order.
+ *
+ * @module
+ */
+
+/** Receives GHC's stdout and stderr for one invocation; a rejected write means the receiver is gone. */
+export interface OutputSink {
+  stdout(chunk: Uint8Array): Promise<void>;
+  stderr(chunk: Uint8Array): Promise<void>;
+}
+
+/** A sink that records whether anything was written through it (retries are only safe before that). */
+export class TrackingSink implements OutputSink {
+  written = false;
+  constructor(private inner: OutputSink) {}
+  stdout(chunk: Uint8Array): Promise<void> {
+    this.written ||= chunk.length > 0;
+    return this.inner.stdout(chunk);
+  }
+  stderr(chunk: Uint8Array): Promise<void> {
+    this.written ||= chunk.length > 0;
+    return this.inner.stderr(chunk);
+  }
+}
+
+/** Writes all of a chunk to a Deno writer (which may accept it in parts). */
+export async function writeAll(writer: { write(p: Uint8Array): Promise<number> }, chunk: Uint8Array) {
+  for (let at = 0; at < chunk.length;) at += await writer.write(chunk.subarray(at));
+}
+
+/** The process's own stdout and stderr, for a client that prints what GHC printed. */
+export const processSink: OutputSink = {
+  stdout: (chunk) => writeAll(Deno.stdout, chunk),
+  stderr: (chunk) => writeAll(Deno.stderr, chunk),
+};

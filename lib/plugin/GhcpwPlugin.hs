@@ -1,0 +1,55 @@
+{-# LANGUAGE LambdaCase #-}
+
+-- | ghcpw's frontend plugin: `ghc --frontend GhcpwPlugin` becomes a worker that serves GHC invocations
+-- sent by the ghcpw server as frames on its stdin, answering on its stdout (see lib/worker.ts).
+module GhcpwPlugin (frontendPlugin) where
+
+import qualified Data.ByteString as B
+import qualified Data.ByteString.Char8 as B8
+import System.Exit (ExitCode (..), exitWith)
+
+import Ghcpw.Compat (FrontendPlugin, frontendWith, ghcVersion)
+import Ghcpw.Context
+import Ghcpw.Driver
+import Ghcpw.Frame
+import Ghcpw.Terminal (requestTerminal)
+
+-- | Must equal WORKER_PROTOCOL in lib/protocol.ts.
+protocolVersion :: B.ByteString
+protocolVersion = B8.pack "1"
+
+frontendPlugin :: FrontendPlugin
+frontendPlugin = frontendWith serve
+
+serve :: FilePath -> IO ()
+serve libdir = do
+  ch <- openChannel
+  send ch Hello [[B8.pack "protocol=" <> protocolVersion, B8.pack ("ghc=" ++ ghcVersion)]]
+  let loop = receive ch >>= \case
+        Nothing -> pure ()
+        Just (Request, payload) -> either (refuse ch) (serveOne ch libdir) (decodeFields payload) >> loop
+        Just (other, _) -> refuse ch ("unexpected frame " ++ show other)
+  loop
+
+refuse :: Channel -> String -> IO ()
+refuse ch why = do
+  send ch Failure [[B8.pack why]]
+  exitWith (ExitFailure 2)
+
+-- | Fields of a worker request, in order: mode, cwd, temporary directory, argv, environment (KEY=VALUE),
+-- whether the client's stderr is a terminal.
+serveOne :: Channel -> FilePath -> [[B.ByteString]] -> IO ()
+serveOne ch libdir [modeField, [cwd], [tmp], args, env, [tty]] =
+  case parseMode (map B8.unpack modeField) of
+    Left why -> refuse ch why
+    Right mode -> do
+      outcome <- withRequestContext ch (RequestContext cwd (B8.unpack tmp) (map splitEntry env)) $ \decode -> do
+        argv <- mapM decode args
+        terminal <- requestTerminal (tty == B8.pack "1")
+        invoke libdir mode argv terminal
+      case outcome of
+        Exited code -> send ch Exit [[B8.pack (show code)]]
+        Deferred why -> send ch Defer [[B8.pack why]]
+  where
+    splitEntry e = let (k, v) = B8.break (== '=') e in (k, B.drop 1 v)
+serveOne ch _ _ = refuse ch "malformed request"

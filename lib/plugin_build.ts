@@ -1,0 +1,196 @@
+/**
+ * Builds and registers ghcpw's Haskell frontend plugin for a given GHC, without cabal: the sources are
+ * embedded in the program, compiled with that GHC against the exact units its `ghc` package depends on,
+ * linked into a shared library (Debian's and most GHCs are dynamic and load plugins as .so files), and
+ * registered in a package database of their own.
+ *
+ * Results are cached per user, keyed by the GHC's version, libdir and `ghc` unit identity and by the
+ * plugin sources' hash. A build happens in a private directory that is renamed into place when complete,
+ * so servers starting at once never see or produce a half-built cache entry.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import pluginMain from "./plugin/GhcpwPlugin.hs" with { type: "text" };
+import frameModule from "./plugin/Ghcpw/Frame.hs" with { type: "text" };
+import contextModule from "./plugin/Ghcpw/Context.hs" with { type: "text" };
+import driverModule from "./plugin/Ghcpw/Driver.hs" with { type: "text" };
+import compatModule from "./plugin/Ghcpw/Compat.hs" with { type: "text" };
+import terminalModule from "./plugin/Ghcpw/Terminal.hs" with { type: "text" };
+import { GhcError, type GhcInstallation, runTool } from "./ghc.ts";
+import { cacheDir } from "./paths.ts";
+
+const log = getLogger(["ghcpw", "plugin"]);
+
+/** The plugin's modules: module name and source. */
+export const PLUGIN_SOURCES: ReadonlyArray<readonly [string, string]> = [
+  ["GhcpwPlugin", pluginMain],
+  ["Ghcpw.Frame", frameModule],
+  ["Ghcpw.Context", contextModule],
+  ["Ghcpw.Driver", driverModule],
+  ["Ghcpw.Compat", compatModule],
+  ["Ghcpw.Terminal", terminalModule],
+];
+
+/** The module GHC runs with --frontend. */
+export const PLUGIN_MODULE = "GhcpwPlugin";
+
+/** Packages the plugin imports; terminfo is optional (used when the GHC itself depends on it). */
+const REQUIRED_PACKAGES = ["base", "bytestring", "directory", "filepath", "ghc", "ghc-boot", "unix"];
+const OPTIONAL_PACKAGES = ["terminfo"];
+
+/** A built and registered plugin. */
+export interface BuiltPlugin {
+  unitId: string;
+  packageDb: string;
+}
+
+/** Arguments that make a ghc run the plugin as a worker. */
+export function workerArgs(plugin: BuiltPlugin): string[] {
+  return ["--frontend", PLUGIN_MODULE, "-plugin-package-id", plugin.unitId, "-package-db", plugin.packageDb];
+}
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The unit ids, by package name, of what the installation's `ghc` package depends on (and ghc itself). */
+async function ghcDependencies(ghc: GhcInstallation): Promise<Map<string, string>> {
+  const out = await runTool(ghc.ghcPkg, ["field", "ghc", "depends", "--simple-output", "--global"]);
+  const ids = [ghc.ghcUnitId, ...out.trim().split(/\s+/).filter((s) => s !== "")];
+  return new Map(ids.map((id) => [id.replace(/-\d+(\.\d+)*(-[^-]*)?$/, ""), id]));
+}
+
+/**
+ * Returns the plugin for this GHC, building it on first use (tens of seconds, once per GHC and ghcpw
+ * version). Throws {@linkcode GhcError} with advice when the GHC cannot build it.
+ */
+export async function ensurePlugin(
+  ghc: GhcInstallation,
+  root = `${cacheDir()}/plugins`,
+): Promise<BuiltPlugin> {
+  if (ghc.ghcUnitId === "") {
+    throw new GhcError(
+      `${ghc.ghc} (GHC ${ghc.version}) has no "ghc" package, which ghcpw's plugin is built against. ` +
+        `Use a GHC installation that ships its library (ghcup, Debian and the official bindists do), ` +
+        `or point --ghc-pkg at the ghc-pkg that knows it.`,
+    );
+  }
+  const key = await sha256Hex(JSON.stringify({
+    sources: PLUGIN_SOURCES,
+    version: ghc.version,
+    libdir: ghc.libdir,
+    unit: ghc.ghcUnitId,
+    abi: ghc.ghcAbi,
+  }));
+  const unitId = `ghcpw-plugin-${key.slice(0, 16)}`;
+  const dir = `${root}/ghc-${ghc.version}-${key.slice(0, 16)}`;
+  const plugin = { unitId, packageDb: `${dir}/db` };
+  if (await exists(`${dir}/db/package.cache`)) return plugin;
+
+  await Deno.mkdir(root, { recursive: true });
+  const work = await Deno.makeTempDir({ dir: root, prefix: ".build-" });
+  try {
+    log.info(
+      "Building the ghcpw plugin for GHC {version} into {dir} (once per GHC and ghcpw version; a few seconds to a minute)",
+      {
+        version: ghc.version,
+        dir,
+      },
+    );
+    const started = performance.now();
+    await buildInto(ghc, unitId, work);
+    try {
+      await Deno.rename(work, dir);
+    } catch (e) {
+      // Another server finished first; its complete entry is as good as ours.
+      if (!await exists(`${dir}/db/package.cache`)) throw e;
+    }
+    log.info("Built the ghcpw plugin in {seconds} s", {
+      seconds: ((performance.now() - started) / 1000).toFixed(1),
+    });
+  } finally {
+    await Deno.remove(work, { recursive: true }).catch(() => {});
+  }
+  return plugin;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Compiles, links and registers the plugin inside `work`, using only paths relative to it. */
+async function buildInto(ghc: GhcInstallation, unitId: string, work: string): Promise<void> {
+  const deps = await ghcDependencies(ghc);
+  const missing = REQUIRED_PACKAGES.filter((p) => !deps.has(p));
+  if (missing.length > 0) {
+    throw new GhcError(`the ghc package of ${ghc.ghc} lacks ${missing.join(", ")}; cannot build the plugin`);
+  }
+  const units = [...REQUIRED_PACKAGES, ...OPTIONAL_PACKAGES.filter((p) => deps.has(p))].map((p) =>
+    deps.get(p)!
+  );
+
+  for (const [module, source] of PLUGIN_SOURCES) {
+    const path = `${work}/src/${module.replaceAll(".", "/")}.hs`;
+    await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+    await Deno.writeTextFile(path, source);
+  }
+  const env = { ...Deno.env.toObject(), GHC_ENVIRONMENT: "-" };
+  const packageFlags = ["-hide-all-packages", ...units.flatMap((u) => ["-package-id", u])];
+  await runTool(ghc.ghc, [
+    "--make",
+    "-no-link",
+    "-dynamic-too",
+    "-fPIC",
+    "-O",
+    "-this-unit-id",
+    unitId,
+    ...packageFlags,
+    `-i${work}/src`,
+    "-odir",
+    `${work}/build`,
+    "-hidir",
+    `${work}/build`,
+    ...PLUGIN_SOURCES.map(([m]) => m),
+  ], { env });
+  await Deno.mkdir(`${work}/lib`);
+  const dynObjects = PLUGIN_SOURCES.map(([m]) => `${work}/build/${m.replaceAll(".", "/")}.dyn_o`);
+  await runTool(ghc.ghc, [
+    "-shared",
+    "-dynamic",
+    "-o",
+    `${work}/lib/libHS${unitId}-ghc${ghc.version}.so`,
+    ...packageFlags,
+    ...dynObjects,
+  ], { env });
+  await runTool(ghc.ghcPkg, ["init", `${work}/db`]);
+  const conf = [
+    `name: ghcpw-plugin`,
+    `version: 0`,
+    `id: ${unitId}`,
+    `key: ${unitId}`,
+    `exposed: True`,
+    `exposed-modules: ${PLUGIN_SOURCES.map(([m]) => m).join(" ")}`,
+    // ${pkgroot} is the directory holding the database, so the entry survives the rename into place.
+    `import-dirs: \${pkgroot}/build`,
+    `library-dirs: \${pkgroot}/lib`,
+    `dynamic-library-dirs: \${pkgroot}/lib`,
+    `hs-libraries: HS${unitId}`,
+    `depends: ${units.join(" ")}`,
+  ].join("\n") + "\n";
+  await Deno.writeTextFile(`${work}/ghcpw-plugin.conf`, conf);
+  await runTool(ghc.ghcPkg, [
+    "register",
+    "--package-db",
+    `${work}/db`,
+    "--force",
+    `${work}/ghcpw-plugin.conf`,
+  ]);
+}

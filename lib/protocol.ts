@@ -1,0 +1,230 @@
+/**
+ * ghcpw's messages, carried in frames (lib/frame.ts) on both of its channels: client and server on the
+ * unix socket, server and GHC worker on the worker's pipes. Payloads are lists of fields, each field a
+ * list of byte strings (count and lengths 4-byte big-endian), so arguments and environment values pass
+ * through as bytes with no quoting rules. The Haskell side is lib/plugin/Ghcpw/Frame.hs.
+ *
+ * A connection starts with a Hello each way, carrying `key=value` properties, protocol version first.
+ * Then the client sends one Request and receives Stdout and Stderr chunks, then one Exit (or a Failure).
+ *
+ * @module
+ */
+
+import { type Frame, FrameError, FrameReader, type FrameReaderOptions, writeFrame } from "./frame.ts";
+
+/** Version of the client/server protocol; a peer with another version is refused in the handshake. */
+export const PROTOCOL_VERSION = 1;
+
+/** Version of the server/worker protocol; must equal protocolVersion in lib/plugin/GhcpwPlugin.hs. */
+export const WORKER_PROTOCOL_VERSION = 1;
+
+/** Frame types; the numbers must match FrameType in lib/plugin/Ghcpw/Frame.hs. */
+export const FrameType = {
+  Hello: 1,
+  Request: 2,
+  Stdout: 3,
+  Stderr: 4,
+  Exit: 5,
+  Failure: 6,
+  /** From a worker: this invocation must run on the real ghc (nothing has been printed yet). */
+  Defer: 7,
+} as const;
+
+/** Name of a frame type, for error messages. */
+export function frameTypeName(type: number): string {
+  return Object.entries(FrameType).find(([, v]) => v === type)?.[0] ?? `unknown type ${type}`;
+}
+
+/** A peer broke the protocol: bad payload, unexpected message, version mismatch. */
+export class ProtocolError extends Error {
+  override name = "ProtocolError";
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Encodes a list of fields; strings are written as UTF-8. */
+export function encodeFields(fields: readonly (readonly (string | Uint8Array)[])[]): Uint8Array {
+  const items = fields.map((field) => field.map((x) => typeof x === "string" ? encoder.encode(x) : x));
+  const size = 4 + items.reduce((n, field) => n + 4 + field.reduce((m, x) => m + 4 + x.length, 0), 0);
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  let at = 0;
+  const u32 = (n: number) => {
+    view.setUint32(at, n);
+    at += 4;
+  };
+  u32(items.length);
+  for (const field of items) {
+    u32(field.length);
+    for (const x of field) {
+      u32(x.length);
+      out.set(x, at);
+      at += x.length;
+    }
+  }
+  return out;
+}
+
+/** Decodes a list of fields, rejecting any payload that is not exactly one well-formed list. */
+export function decodeFields(payload: Uint8Array): Uint8Array[][] {
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  let at = 0;
+  const u32 = () => {
+    if (at + 4 > payload.length) throw new ProtocolError("malformed payload: truncated count");
+    const n = view.getUint32(at);
+    at += 4;
+    return n;
+  };
+  const fieldCount = u32();
+  const fields: Uint8Array[][] = [];
+  for (let i = 0; i < fieldCount; i++) {
+    const count = u32();
+    // Every item takes at least 4 bytes, which bounds counts without trusting them.
+    if (count > (payload.length - at) / 4) throw new ProtocolError("malformed payload: count too large");
+    const field: Uint8Array[] = [];
+    for (let j = 0; j < count; j++) {
+      const length = u32();
+      if (at + length > payload.length) throw new ProtocolError("malformed payload: truncated item");
+      field.push(payload.subarray(at, at + length));
+      at += length;
+    }
+    fields.push(field);
+  }
+  if (at !== payload.length) throw new ProtocolError("malformed payload: trailing bytes");
+  return fields;
+}
+
+/** Decodes every item of a field as UTF-8 text. */
+export function fieldText(field: Uint8Array[] | undefined): string[] {
+  return (field ?? []).map((x) => decoder.decode(x));
+}
+
+/** Encodes `key=value` properties, as Hello carries them. */
+export function encodeProperties(properties: Record<string, string>): Uint8Array {
+  return encodeFields([Object.entries(properties).map(([k, v]) => `${k}=${v}`)]);
+}
+
+/** Decodes `key=value` properties. */
+export function decodeProperties(payload: Uint8Array): Record<string, string> {
+  const [field] = decodeFields(payload);
+  const out: Record<string, string> = {};
+  for (const entry of fieldText(field)) {
+    const eq = entry.indexOf("=");
+    if (eq > 0) out[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  return out;
+}
+
+/** One GHC invocation as a client asks for it: exactly what `ghc` would have seen. */
+export interface CompileRequest {
+  /** Arguments after `ghc`, as given (response files not yet expanded). */
+  argv: string[];
+  /** The complete environment. */
+  env: Record<string, string>;
+  /** Absolute working directory. */
+  cwd: string;
+  /** Whether the client's stderr is a terminal (decides colours, as it does for ghc). */
+  stderrIsTerminal: boolean;
+}
+
+/** Encodes a request's fields in their fixed order: cwd, argv, environment, terminal flag. */
+export function encodeCompileRequest(request: CompileRequest): Uint8Array {
+  return encodeFields([
+    [request.cwd],
+    request.argv,
+    Object.entries(request.env).map(([k, v]) => `${k}=${v}`),
+    [request.stderrIsTerminal ? "1" : "0"],
+  ]);
+}
+
+/** Decodes a request, refusing any that lacks a field. */
+export function decodeCompileRequest(payload: Uint8Array): CompileRequest {
+  const fields = decodeFields(payload);
+  if (fields.length !== 4 || fields[0].length !== 1 || fields[3].length !== 1) {
+    throw new ProtocolError("malformed request: expected cwd, argv, environment and terminal fields");
+  }
+  const [[cwd], argv, env, [tty]] = fields.map(fieldText);
+  return { cwd, argv, env: parseEnvironment(env), stderrIsTerminal: tty === "1" };
+}
+
+/** Turns `KEY=VALUE` entries into a record (the first `=` separates). */
+export function parseEnvironment(entries: string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const entry of entries) {
+    const eq = entry.indexOf("=");
+    if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  return env;
+}
+
+/** Decodes the exit code of an Exit frame. */
+export function decodeExit(payload: Uint8Array): number {
+  const [[code]] = decodeFields(payload).map(fieldText);
+  const n = Number(code);
+  if (!Number.isInteger(n)) throw new ProtocolError(`malformed exit code ${JSON.stringify(code)}`);
+  return n;
+}
+
+/** Decodes the message of a Failure or Defer frame. */
+export function decodeMessage(payload: Uint8Array): string {
+  return fieldText(decodeFields(payload)[0]).join("\n");
+}
+
+/** Encodes a one-item message (Exit code, Failure or Defer text). */
+export function encodeMessage(text: string): Uint8Array {
+  return encodeFields([[text]]);
+}
+
+/** Frames over a byte stream pair, with the reads and writes a protocol needs. */
+export class MessageStream {
+  #reader: FrameReader;
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #writes: Promise<void> = Promise.resolve();
+
+  constructor(
+    readable: ReadableStream<Uint8Array>,
+    writable: WritableStream<Uint8Array>,
+    options?: FrameReaderOptions,
+  ) {
+    this.#reader = new FrameReader(readable, options);
+    this.#writer = writable.getWriter();
+  }
+
+  /** Reads the next frame, or `null` if the peer closed cleanly between frames. */
+  read(): Promise<Frame | null> {
+    return this.#reader.read();
+  }
+
+  /** Reads the next frame, which must be of the given type. */
+  async expect(type: number, what: string): Promise<Uint8Array> {
+    const frame = await this.read();
+    if (frame === null) throw new ProtocolError(`connection closed while waiting for ${what}`);
+    if (frame.type === FrameType.Failure) throw new ProtocolError(decodeMessage(frame.payload));
+    if (frame.type !== type) {
+      throw new ProtocolError(`expected ${what}, got a ${frameTypeName(frame.type)} frame`);
+    }
+    return frame.payload;
+  }
+
+  /** Sends a frame; writes are queued so concurrent senders never interleave frames. */
+  send(type: number, payload?: Uint8Array): Promise<void> {
+    const write = this.#writes.then(() => writeFrame(this.#writer, type, payload));
+    this.#writes = write.catch(() => {});
+    return write;
+  }
+
+  /** Closes the writing side once queued frames are written. */
+  async close(): Promise<void> {
+    await this.#writes;
+    await this.#writer.close().catch(() => {});
+  }
+
+  /** Abandons both directions (the peer misbehaved or vanished). */
+  async abort(reason?: unknown): Promise<void> {
+    await this.#reader.cancel(reason);
+    await this.#writer.abort(reason).catch(() => {});
+  }
+}
+
+export { FrameError };

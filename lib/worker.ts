@@ -1,0 +1,241 @@
+/**
+ * One GHC process running ghcpw's frontend plugin, serving one invocation at a time over its pipes
+ * (frames as in lib/frame.ts; GHC's own output never touches those pipes, see lib/plugin/Ghcpw/Context.hs).
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import {
+  decodeExit,
+  decodeMessage,
+  decodeProperties,
+  encodeFields,
+  FrameType,
+  frameTypeName,
+  MessageStream,
+  ProtocolError,
+  WORKER_PROTOCOL_VERSION,
+} from "./protocol.ts";
+import type { OutputSink } from "./output.ts";
+import { withTimeout } from "./timeout.ts";
+
+const log = getLogger(["ghcpw", "worker"]);
+
+/** What a worker is asked to run (mode flags already taken out, see lib/ghc_mode.ts). */
+export interface WorkerRequest {
+  mode: string[];
+  args: string[];
+  cwd: string;
+  /** A fresh directory for this request's temporary files, removed by the caller afterwards. */
+  tmpDir: string;
+  env: Record<string, string>;
+  stderrIsTerminal: boolean;
+}
+
+/** How a worker finished a request. */
+export type WorkerOutcome = { kind: "exit"; code: number } | { kind: "defer"; reason: string };
+
+/** The worker process died or broke the protocol; it must not be used again. */
+export class WorkerFailure extends Error {
+  override name = "WorkerFailure";
+}
+
+/** How to start a worker. */
+export interface WorkerSpec {
+  ghc: string;
+  args: string[];
+  /** Directory the worker process starts in (requests set their own). */
+  cwd: string;
+  /** How long the worker may take to start and greet. */
+  startTimeoutMs?: number;
+}
+
+const STDERR_TAIL_LINES = 40;
+
+/** A running worker process. */
+export class Worker {
+  readonly pid: number;
+  readonly ghcVersion: string;
+  requestsServed = 0;
+  #child: Deno.ChildProcess;
+  #stream: MessageStream;
+  #status: Promise<Deno.CommandStatus>;
+  #exited = false;
+  #stderrTail: string[] = [];
+
+  private constructor(child: Deno.ChildProcess, stream: MessageStream, ghcVersion: string, tail: string[]) {
+    this.#child = child;
+    this.#stream = stream;
+    this.pid = child.pid;
+    this.ghcVersion = ghcVersion;
+    this.#stderrTail = tail;
+    this.#status = child.status.then((s) => {
+      this.#exited = true;
+      return s;
+    });
+  }
+
+  /** Starts a worker and waits for its greeting. */
+  static async start(spec: WorkerSpec): Promise<Worker> {
+    const child = new Deno.Command(spec.ghc, {
+      args: spec.args,
+      cwd: spec.cwd,
+      // The worker's own session must not pick up an environment file; requests bring their own env.
+      env: { GHC_ENVIRONMENT: "-" },
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const tail: string[] = [];
+    collectStderr(child.stderr, tail, child.pid);
+    const stream = new MessageStream(child.stdout, child.stdin);
+    const timeout = spec.startTimeoutMs ?? 60_000;
+    try {
+      const hello = await withTimeout(
+        Promise.race([
+          stream.expect(FrameType.Hello, "the worker's greeting"),
+          child.status.then((s) => {
+            throw new WorkerFailure(`GHC worker exited during start-up (${describeStatus(s)})`);
+          }),
+        ]),
+        timeout,
+        () => new WorkerFailure(`GHC worker did not start within ${timeout} ms`),
+      );
+      const props = decodeProperties(hello);
+      if (props.protocol !== String(WORKER_PROTOCOL_VERSION)) {
+        throw new WorkerFailure(
+          `worker speaks protocol ${props.protocol}, expected ${WORKER_PROTOCOL_VERSION}`,
+        );
+      }
+      log.debug("Worker {pid} started (GHC {ghc})", { pid: child.pid, ghc: props.ghc });
+      return new Worker(child, stream, props.ghc ?? "", tail);
+    } catch (e) {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+      await child.status;
+      throw new WorkerFailure(`${e instanceof Error ? e.message : e}${formatTail(tail)}`);
+    }
+  }
+
+  /** Whether the process is still running. */
+  get alive(): boolean {
+    return !this.#exited;
+  }
+
+  /** The last lines the worker wrote to its stderr (its log), for error reports. */
+  get stderrTail(): string[] {
+    return [...this.#stderrTail];
+  }
+
+  /**
+   * Runs one request, forwarding output to `sink` as it arrives. Throws {@linkcode WorkerFailure} if the
+   * worker dies or misbehaves; a rejection from the sink propagates unchanged (the client is gone).
+   */
+  async run(request: WorkerRequest, sink: OutputSink): Promise<WorkerOutcome> {
+    this.requestsServed++;
+    const payload = encodeFields([
+      request.mode,
+      [request.cwd],
+      [request.tmpDir],
+      request.args,
+      Object.entries(request.env).map(([k, v]) => `${k}=${v}`),
+      [request.stderrIsTerminal ? "1" : "0"],
+    ]);
+    try {
+      await this.#stream.send(FrameType.Request, payload);
+      for (;;) {
+        const frame = await this.#stream.read();
+        if (frame === null) throw new WorkerFailure(`GHC worker ${this.pid} closed its channel mid-request`);
+        switch (frame.type) {
+          case FrameType.Stdout:
+            await sink.stdout(frame.payload);
+            break;
+          case FrameType.Stderr:
+            await sink.stderr(frame.payload);
+            break;
+          case FrameType.Exit:
+            return { kind: "exit", code: decodeExit(frame.payload) };
+          case FrameType.Defer:
+            return { kind: "defer", reason: decodeMessage(frame.payload) };
+          case FrameType.Failure:
+            throw new WorkerFailure(`GHC worker ${this.pid} failed: ${decodeMessage(frame.payload)}`);
+          default:
+            throw new WorkerFailure(
+              `GHC worker ${this.pid} sent an unexpected ${frameTypeName(frame.type)} frame`,
+            );
+        }
+      }
+    } catch (e) {
+      if (e instanceof WorkerFailure || e instanceof ProtocolError || !this.alive) {
+        const status = await this.#settledStatus();
+        throw new WorkerFailure(
+          `${e instanceof Error ? e.message : e}${status ? ` (${describeStatus(status)})` : ""}${
+            formatTail(this.#stderrTail)
+          }`,
+        );
+      }
+      throw e;
+    }
+  }
+
+  /** Stops the worker at once; safe to call more than once. */
+  async kill(): Promise<void> {
+    if (this.alive) {
+      try {
+        this.#child.kill("SIGKILL");
+      } catch {
+        // exited meanwhile
+      }
+    }
+    await this.#status;
+  }
+
+  /** Asks the worker to exit by closing its input, as at server shutdown. */
+  async close(): Promise<void> {
+    await this.#stream.close();
+    const timer = setTimeout(() => this.kill(), 5000);
+    await this.#status;
+    clearTimeout(timer);
+  }
+
+  /** The exit status if the process has exited or exits within a moment. */
+  #settledStatus(): Promise<Deno.CommandStatus | null> {
+    return withTimeout(this.#status, 200, () => new Error("still running")).catch(() => null);
+  }
+}
+
+function describeStatus(status: Deno.CommandStatus): string {
+  return status.signal ? `killed by ${status.signal}` : `exit code ${status.code}`;
+}
+
+function formatTail(tail: string[]): string {
+  return tail.length > 0 ? `; its last stderr lines:\n  ${tail.join("\n  ")}` : "";
+}
+
+/** Logs the worker's stderr and keeps its last lines. */
+async function collectStderr(stream: ReadableStream<Uint8Array>, tail: string[], pid: number): Promise<void> {
+  const lines = stream.pipeThrough(new TextDecoderStream()).pipeThrough(splitLines());
+  for await (const line of lines) {
+    tail.push(line);
+    if (tail.length > STDERR_TAIL_LINES) tail.shift();
+    log.debug("worker {pid}: {line}", { pid, line });
+  }
+}
+
+function splitLines(): TransformStream<string, string> {
+  let pending = "";
+  return new TransformStream({
+    transform(chunk, controller) {
+      const parts = (pending + chunk).split("\n");
+      pending = parts.pop()!;
+      for (const p of parts) controller.enqueue(p);
+    },
+    flush(controller) {
+      if (pending) controller.enqueue(pending);
+    },
+  });
+}
