@@ -64,7 +64,9 @@ export async function compile(
     const outcome = await compiler.pool.run(
       {
         mode: plan.mode,
-        args: plan.args,
+        // Ahead of the request's own flags, so an explicit -tmpdir still wins. A directory of its own keeps
+        // GHC's temporary file names (and so dlopen's cache of loaded libraries) apart between requests.
+        args: ["-tmpdir", tmpDir, ...plan.args],
         cwd: request.cwd,
         tmpDir,
         env: request.env,

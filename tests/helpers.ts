@@ -1,0 +1,154 @@
+/**
+ * Test helpers: a real ghcpw server in a child process, the real client, and plain ghc as the oracle.
+ * The GHC under test is $GHCPW_TEST_GHC (default: ghc on PATH), so every suite can run against any GHC.
+ *
+ * @module
+ */
+
+import { assertEquals } from "./assert.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const MAIN = `${ROOT}/main.ts`;
+
+/** The ghc the suites test against. */
+export const GHC = Deno.env.get("GHCPW_TEST_GHC") || "ghc";
+
+/** The result of running a command. */
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+const decoder = new TextDecoder();
+
+/** Runs a command to completion with the given cwd and environment additions. */
+export async function run(
+  cmd: string,
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string>; clearEnv?: boolean } = {},
+): Promise<Run> {
+  const out = await new Deno.Command(cmd, {
+    args,
+    cwd: options.cwd,
+    env: options.env,
+    clearEnv: options.clearEnv,
+    stdin: "null",
+  }).output();
+  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+}
+
+/** Plain ghc: the oracle. */
+export function ghc(args: string[], cwd: string, env?: Record<string, string>): Promise<Run> {
+  return run(GHC, args, { cwd, env });
+}
+
+/** The ghcpw client (`ghcpw ghc --socket S --ghc GHC -- args`), strict so a fallback cannot hide a bug. */
+export function ghcpw(
+  socket: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string> = {},
+): Promise<Run> {
+  return run("deno", ["run", "-A", MAIN, "ghc", "--socket", socket, "--ghc", GHC, "--", ...args], {
+    cwd,
+    env: { GHCPW_STRICT: "1", ...env },
+  });
+}
+
+/** Runs ghcpw's CLI itself (any subcommand). */
+export function ghcpwCli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}) {
+  return run("deno", ["run", "-A", MAIN, ...args], options);
+}
+
+/** A running server started for a test suite. */
+export interface TestServer {
+  socket: string;
+  dir: string;
+  stop(): Promise<string>;
+}
+
+/** Starts `ghcpw serve` on a fresh socket and waits until it accepts connections. */
+export async function startServer(extraArgs: string[] = []): Promise<TestServer> {
+  const dir = await Deno.makeTempDir({ prefix: "ghcpw-test-" });
+  const socket = `${dir}/ghcpw.sock`;
+  const child = new Deno.Command("deno", {
+    args: ["run", "-A", MAIN, "serve", "--socket", socket, "--ghc", GHC, "-n", "2", "-v", ...extraArgs],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const log: string[] = [];
+  const logDone = (async () => {
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) log.push(chunk);
+  })();
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    try {
+      (await Deno.connect({ transport: "unix", path: socket })).close();
+      break;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`server did not start:\n${log.join("")}`);
+      const status = await Promise.race([child.status, new Promise((r) => setTimeout(r, 100, null))]);
+      if (status !== null) throw new Error(`server exited:\n${log.join("")}`);
+    }
+  }
+  return {
+    socket,
+    dir,
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // already gone
+      }
+      await child.status;
+      await logDone;
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      return log.join("");
+    },
+  };
+}
+
+/** Writes a tree of files (path → content) under `dir`. */
+export async function writeTree(dir: string, files: Record<string, string>): Promise<void> {
+  for (const [path, content] of Object.entries(files)) {
+    const full = `${dir}/${path}`;
+    await Deno.mkdir(full.slice(0, full.lastIndexOf("/")), { recursive: true });
+    await Deno.writeTextFile(full, content);
+  }
+}
+
+/** Every file under `dir` (relative paths, sorted). */
+export async function listFiles(dir: string, prefix = ""): Promise<string[]> {
+  const out: string[] = [];
+  for await (const entry of Deno.readDir(`${dir}/${prefix}`)) {
+    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
+    if (entry.isDirectory) out.push(...await listFiles(dir, rel));
+    else out.push(rel);
+  }
+  return out.sort();
+}
+
+/** Asserts that two trees hold the same files and that the named kinds are byte-identical. */
+export async function assertSameOutputs(
+  cold: string,
+  warm: string,
+  identicalSuffixes: string[],
+): Promise<void> {
+  const coldFiles = await listFiles(cold);
+  assertEquals(await listFiles(warm), coldFiles, "ghcpw and ghc produced different sets of files");
+  for (const file of coldFiles) {
+    if (!identicalSuffixes.some((s) => file.endsWith(s))) continue;
+    const [a, b] = await Promise.all([Deno.readFile(`${cold}/${file}`), Deno.readFile(`${warm}/${file}`)]);
+    assertEquals(b.length === a.length && b.every((x, i) => x === a[i]), true, `${file} differs from ghc's`);
+  }
+}
+
+/** Asserts that ghcpw's result equals ghc's: exit code, stdout and stderr (after `normalise`). */
+export function assertSameRun(actual: Run, expected: Run, normalise: (s: string) => string = (s) => s): void {
+  assertEquals(
+    { code: actual.code, stdout: normalise(actual.stdout), stderr: normalise(actual.stderr) },
+    { code: expected.code, stdout: normalise(expected.stdout), stderr: normalise(expected.stderr) },
+  );
+}
