@@ -19,6 +19,7 @@ import driverModule from "./plugin/Ghcpw/Driver.hs" with { type: "text" };
 import compatModule from "./plugin/Ghcpw/Compat.hs" with { type: "text" };
 import terminalModule from "./plugin/Ghcpw/Terminal.hs" with { type: "text" };
 import { GhcError, type GhcInstallation, runTool } from "./ghc.ts";
+import { buildPackage } from "./package_build.ts";
 import { cacheDir } from "./paths.ts";
 
 const log = getLogger(["ghcpw", "plugin"]);
@@ -126,7 +127,7 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Compiles, links and registers the plugin inside `work`, using only paths relative to it. */
+/** Builds and registers the plugin inside `work`, against the units the GHC's own library uses. */
 async function buildInto(ghc: GhcInstallation, unitId: string, work: string): Promise<void> {
   const deps = await ghcDependencies(ghc);
   const missing = REQUIRED_PACKAGES.filter((p) => !deps.has(p));
@@ -137,60 +138,12 @@ async function buildInto(ghc: GhcInstallation, unitId: string, work: string): Pr
     deps.get(p)!
   );
 
-  for (const [module, source] of PLUGIN_SOURCES) {
-    const path = `${work}/src/${module.replaceAll(".", "/")}.hs`;
-    await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
-    await Deno.writeTextFile(path, source);
-  }
-  const env = { ...Deno.env.toObject(), GHC_ENVIRONMENT: "-" };
-  const packageFlags = ["-hide-all-packages", ...units.flatMap((u) => ["-package-id", u])];
-  await runTool(ghc.ghc, [
-    "--make",
-    "-no-link",
-    "-dynamic-too",
-    "-fPIC",
-    "-O",
-    "-this-unit-id",
+  await buildPackage(ghc, {
+    name: "ghcpw-plugin",
+    version: "0",
     unitId,
-    ...packageFlags,
-    `-i${work}/src`,
-    "-odir",
-    `${work}/build`,
-    "-hidir",
-    `${work}/build`,
-    ...PLUGIN_SOURCES.map(([m]) => m),
-  ], { env });
-  await Deno.mkdir(`${work}/lib`);
-  const dynObjects = PLUGIN_SOURCES.map(([m]) => `${work}/build/${m.replaceAll(".", "/")}.dyn_o`);
-  await runTool(ghc.ghc, [
-    "-shared",
-    "-dynamic",
-    "-o",
-    `${work}/lib/libHS${unitId}-ghc${ghc.version}.so`,
-    ...packageFlags,
-    ...dynObjects,
-  ], { env });
-  await runTool(ghc.ghcPkg, ["init", `${work}/db`]);
-  const conf = [
-    `name: ghcpw-plugin`,
-    `version: 0`,
-    `id: ${unitId}`,
-    `key: ${unitId}`,
-    `exposed: True`,
-    `exposed-modules: ${PLUGIN_SOURCES.map(([m]) => m).join(" ")}`,
-    // ${pkgroot} is the directory holding the database, so the entry survives the rename into place.
-    `import-dirs: \${pkgroot}/build`,
-    `library-dirs: \${pkgroot}/lib`,
-    `dynamic-library-dirs: \${pkgroot}/lib`,
-    `hs-libraries: HS${unitId}`,
-    `depends: ${units.join(" ")}`,
-  ].join("\n") + "\n";
-  await Deno.writeTextFile(`${work}/ghcpw-plugin.conf`, conf);
-  await runTool(ghc.ghcPkg, [
-    "register",
-    "--package-db",
-    `${work}/db`,
-    "--force",
-    `${work}/ghcpw-plugin.conf`,
-  ]);
+    modules: PLUGIN_SOURCES,
+    depends: units,
+    ghcFlags: ["-O"],
+  }, work);
 }

@@ -18,12 +18,14 @@ export interface PoolStats {
   workerFailures: number;
   retries: number;
   workersStarted: number;
+  /** Workers replaced because shared libraries they had loaded changed on disk. */
+  staleRecycles: number;
 }
 
 /** A fixed-size pool of workers started from one spec. */
 export class Pool {
   readonly size: number;
-  readonly stats: PoolStats = { requests: 0, workerFailures: 0, retries: 0, workersStarted: 0 };
+  readonly stats: PoolStats = { requests: 0, workerFailures: 0, retries: 0, workersStarted: 0, staleRecycles: 0 };
   #spec: WorkerSpec;
   #idle: Worker[] = [];
   #waiting: Array<(w: Worker | Error) => void> = [];
@@ -89,7 +91,7 @@ export class Pool {
     for (;;) {
       if (this.#closed) throw new WorkerFailure("the server is shutting down");
       const idle = this.#idle.pop();
-      if (idle?.alive) return idle;
+      if (idle?.alive && await this.#fresh(idle)) return idle;
       if (idle) {
         await this.#discard(idle);
         continue;
@@ -97,9 +99,21 @@ export class Pool {
       if (this.#all.size + this.#starting < this.size) this.#spawnInBackground();
       const worker = await new Promise<Worker | Error>((resolve) => this.#waiting.push(resolve));
       if (worker instanceof Error) throw worker;
-      if (worker.alive) return worker;
+      if (worker.alive && await this.#fresh(worker)) return worker;
       await this.#discard(worker);
     }
+  }
+
+  /** Whether a worker may serve again: false (and counted) if libraries it loaded changed on disk. */
+  async #fresh(worker: Worker): Promise<boolean> {
+    const stale = await worker.staleLibraries();
+    if (stale.length === 0) return true;
+    this.stats.staleRecycles++;
+    log.info("Replacing worker {pid}: libraries it loaded changed on disk ({libraries})", {
+      pid: worker.pid,
+      libraries: stale.join(", "),
+    });
+    return false;
   }
 
   #release(worker: Worker): void {

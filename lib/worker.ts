@@ -17,6 +17,7 @@ import {
   ProtocolError,
   WORKER_PROTOCOL_VERSION,
 } from "./protocol.ts";
+import { changedLibraries, type LibrarySnapshot, snapshotLibraries } from "./loaded_libraries.ts";
 import type { OutputSink } from "./output.ts";
 import { withTimeout } from "./timeout.ts";
 
@@ -32,6 +33,9 @@ export interface WorkerRequest {
   env: Record<string, string>;
   stderrIsTerminal: boolean;
 }
+
+/** Name prefix of each request's temporary directory (in the system's temporary directory). */
+export const REQUEST_DIR_PREFIX = "ghcpw-request-";
 
 /** How a worker finished a request. */
 export type WorkerOutcome = { kind: "exit"; code: number } | { kind: "defer"; reason: string };
@@ -63,6 +67,7 @@ export class Worker {
   #status: Promise<Deno.CommandStatus>;
   #exited = false;
   #stderrTail: string[] = [];
+  #libraries: LibrarySnapshot = new Map();
 
   private constructor(child: Deno.ChildProcess, stream: MessageStream, ghcVersion: string, tail: string[]) {
     this.#child = child;
@@ -158,6 +163,7 @@ export class Worker {
             await sink.stderr(frame.payload);
             break;
           case FrameType.Exit:
+            await this.#recordLibraries(request.tmpDir);
             return { kind: "exit", code: decodeExit(frame.payload) };
           case FrameType.Defer:
             return { kind: "defer", reason: decodeMessage(frame.payload) };
@@ -180,6 +186,20 @@ export class Worker {
       }
       throw e;
     }
+  }
+
+  /**
+   * Shared libraries this worker has loaded that have since changed on disk. A worker with any must
+   * not serve again: dlopen would keep handing it the old code (see lib/loaded_libraries.ts).
+   */
+  staleLibraries(): Promise<string[]> {
+    return changedLibraries(this.#libraries);
+  }
+
+  async #recordLibraries(tmpDir: string): Promise<void> {
+    // Request directories are unique and removed afterwards: what was loaded from them never returns.
+    const requestDirs = tmpDir.slice(0, tmpDir.lastIndexOf("/") + 1) + REQUEST_DIR_PREFIX;
+    this.#libraries = await snapshotLibraries(this.pid, [requestDirs]);
   }
 
   /** Stops the worker at once; safe to call more than once. */

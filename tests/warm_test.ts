@@ -1,0 +1,232 @@
+/**
+ * Sequences of requests through ONE long-lived worker (-n 1), each step compared with plain ghc run cold
+ * on an identical tree: the situations in which keeping GHC state between requests goes wrong.
+ */
+
+import { assertEquals, assertMatch } from "./assert.ts";
+import { GHC, startServer } from "./helpers.ts";
+import { Twins } from "./twins.ts";
+import { inspectGhc, runTool } from "../lib/ghc.ts";
+import { buildPackage } from "../lib/package_build.ts";
+
+const TH_FLAGS = ["-dynamic-too"];
+
+/** The unit ids of base and template-haskell in the GHC under test. */
+async function baseUnits(ghcPkg: string): Promise<string[]> {
+  return await Promise.all(
+    ["base", "template-haskell"].map(async (p) =>
+      (await runTool(ghcPkg, ["field", p, "id", "--simple-output", "--global"])).trim().split(/\s+/)[0]
+    ),
+  );
+}
+
+/** A library whose value and splice reveal which build of it a compile saw. */
+function myLib(value: number): Array<[string, string]> {
+  return [[
+    "MyLib",
+    `{-# LANGUAGE TemplateHaskell #-}
+module MyLib (libValue, libSplice, Shout (..)) where
+import Language.Haskell.TH
+libValue :: Int
+libValue = ${value}
+{-# NOINLINE libValue #-}
+libSplice :: Q Exp
+libSplice = litE (integerL (fromIntegral (libValue * 1000)))
+class Shout a where
+  shout :: a -> String
+`,
+  ]];
+}
+
+Deno.test("one warm worker gives cold ghc's results across edits", async (t) => {
+  const server = await startServer(["-n", "1"]);
+  try {
+    await t.step(
+      "edited exports, added and deleted modules, changed instances, errors in between",
+      async () => {
+        const w = await Twins.create(server, {
+          "A.hs":
+            "module A (T (..), f, g) where\ndata T = T Int\nf :: Int -> Int\nf = (+ 1)\ng :: Int\ng = 2\n",
+          "B.hs": "module B (h) where\nimport A\nh :: Int\nh = f g\n",
+          "Inst.hs": 'module Inst () where\nimport A\ninstance Show T where\n  show (T n) = "T" ++ show n\n',
+          "Main.hs":
+            "module Main (main) where\nimport A\nimport B\nimport Inst ()\nmain :: IO ()\nmain = print (h, T 5)\n",
+        });
+        const all = ["A", "B", "Inst", "Main"];
+        const build = async (mods = all) => {
+          for (const m of mods) await w.same(["-c", `${m}.hs`]);
+          return await w.same(["-o", "prog", ...all.map((m) => `${m}.o`)]);
+        };
+        await build();
+        await w.sameOutputs();
+        assertEquals((await w.sameProgram("prog")).stdout, "(3,T5)\n");
+
+        // Remove g from A's exports: B must fail exactly as with ghc.
+        await w.write({
+          "A.hs": "module A (T (..), f) where\ndata T = T Int\nf :: Int -> Int\nf = (+ 1)\ng :: Int\ng = 2\n",
+        });
+        await w.ok(["-c", "A.hs"]);
+        const broken = await w.same(["-c", "B.hs"]);
+        assertEquals(broken.code, 1);
+        assertMatch(broken.stderr, /not in scope: g/i);
+
+        // Add a module that provides g again.
+        await w.write({
+          "C.hs": "module C (g) where\ng :: Int\ng = 40\n",
+          "B.hs": "module B (h) where\nimport A\nimport C\nh :: Int\nh = f g\n",
+        });
+        await w.ok(["-c", "C.hs"]);
+        await w.ok(["-c", "B.hs"]);
+        await w.ok(["-c", "Main.hs"]);
+        await w.ok(["-o", "prog", ...["A", "B", "C", "Inst", "Main"].map((m) => `${m}.o`)]);
+        assertEquals((await w.sameProgram("prog")).stdout, "(41,T5)\n");
+
+        // Change the instance.
+        await w.write({
+          "Inst.hs":
+            'module Inst () where\nimport A\ninstance Show T where\n  show (T n) = "T<" ++ show n ++ ">"\n',
+        });
+        await w.ok(["-c", "Inst.hs"]);
+        await w.ok(["-c", "Main.hs"]);
+        await w.ok(["-o", "prog", ...["A", "B", "C", "Inst", "Main"].map((m) => `${m}.o`)]);
+        assertEquals((await w.sameProgram("prog")).stdout, "(41,T<5>)\n");
+
+        // Delete C: the import fails the same way.
+        await w.remove("C.hs");
+        await w.remove("C.hi");
+        await w.remove("C.o");
+        assertEquals((await w.same(["-c", "B.hs"])).code, 1);
+        await w.sameOutputs();
+      },
+    );
+
+    await t.step("-O0, then -O1, then -O0 of the same module", async () => {
+      const w = await Twins.create(server, {
+        "Lib.hs":
+          "module Lib (double, total) where\ndouble :: Int -> Int\ndouble x = x * 2\ntotal :: [Int] -> Int\ntotal = sum . map double\n",
+        "Use.hs":
+          "module Use (u) where\nimport Lib\nimport qualified Data.Map as M\nu :: Int\nu = total (M.elems (M.fromList [(1 :: Int, 2), (3, 4)]))\n",
+      });
+      for (const opt of ["-O0", "-O1", "-O0", "-O1"]) {
+        await w.ok(["-c", "-fforce-recomp", opt, "Lib.hs"]);
+        await w.ok(["-c", "-fforce-recomp", opt, "Use.hs"]);
+        await w.sameOutputs();
+      }
+    });
+
+    await t.step("two targets with a same-named module in different directories", async () => {
+      const w = await Twins.create(server, {
+        "t1/Util.hs": 'module Util (name) where\nname :: String\nname = "one"\n',
+        "t1/Main.hs": "module Main (main) where\nimport Util\nmain :: IO ()\nmain = putStrLn name\n",
+        "t2/Util.hs":
+          'module Util (name, extra) where\nname :: String\nname = "two"\nextra :: Int\nextra = 2\n',
+        "t2/Main.hs":
+          "module Main (main) where\nimport Util\nmain :: IO ()\nmain = putStrLn (name ++ show extra)\n",
+      });
+      for (const target of ["t1", "t2", "t1", "t2"]) {
+        await w.ok([
+          "-c",
+          "-fforce-recomp",
+          `-i${target}`,
+          "-odir",
+          `out/${target}`,
+          "-hidir",
+          `out/${target}`,
+          `${target}/Util.hs`,
+        ]);
+        await w.ok([
+          "-c",
+          "-fforce-recomp",
+          `-iout/${target}`,
+          "-odir",
+          `out/${target}`,
+          "-hidir",
+          `out/${target}`,
+          `${target}/Main.hs`,
+        ]);
+        await w.ok(["-o", `${target}.exe`, `out/${target}/Util.o`, `out/${target}/Main.o`]);
+      }
+      await w.sameOutputs();
+      assertEquals((await w.sameProgram("t1.exe")).stdout, "one\n");
+      assertEquals((await w.sameProgram("t2.exe")).stdout, "two2\n");
+      // --make of both targets, one after the other.
+      await w.ok([
+        "--make",
+        "-fforce-recomp",
+        "-it1",
+        "-odir",
+        "mk/t1",
+        "-hidir",
+        "mk/t1",
+        "t1/Main.hs",
+        "-o",
+        "m1",
+      ]);
+      await w.ok([
+        "--make",
+        "-fforce-recomp",
+        "-it2",
+        "-odir",
+        "mk/t2",
+        "-hidir",
+        "mk/t2",
+        "t2/Main.hs",
+        "-o",
+        "m2",
+      ]);
+      await w.sameOutputs();
+    });
+
+    await t.step("a different -this-unit-id", async () => {
+      const w = await Twins.create(server, { "U.hs": "module U (u) where\nu :: Int\nu = 1\n" });
+      for (const unit of ["alpha-1.0", "beta-2.0", "alpha-1.0"]) {
+        await w.ok(["-c", "-fforce-recomp", "-this-unit-id", unit, "-odir", unit, "-hidir", unit, "U.hs"]);
+      }
+      await w.sameOutputs();
+    });
+
+    await t.step(
+      "a package database added, rebuilt in place with the same unit id, and removed",
+      async () => {
+        const ghc = await inspectGhc(GHC);
+        const depends = await baseUnits(ghc.ghcPkg);
+        const w = await Twins.create(server, {
+          "Use.hs": "module Main (main) where\nimport MyLib\nmain :: IO ()\nmain = print libValue\n",
+          "Splice.hs":
+            "{-# LANGUAGE TemplateHaskell #-}\nmodule Main (main) where\nimport MyLib\nmain :: IO ()\nmain = print ($(libSplice) :: Int)\n",
+        });
+        const pkgArgs = ["-package-db", "pkg/db", "-package", "mylib"];
+        // Without the database the package is unknown, on both sides alike.
+        assertEquals((await w.same(["-c", ...pkgArgs.slice(2), "Use.hs"])).code, 1);
+        for (const version of [1, 2]) {
+          const spec = {
+            name: "mylib",
+            version: "1.0",
+            unitId: "mylib-1.0-inplace",
+            modules: myLib(version),
+            depends,
+          };
+          await buildPackage(ghc, spec, `${w.cold}/pkg`);
+          await buildPackage(ghc, spec, `${w.warm}/pkg`);
+          for (const main of ["Use", "Splice"]) {
+            await w.ok(["-c", ...TH_FLAGS, ...pkgArgs, `${main}.hs`]);
+            // Linked dynamically: the library is built as a shared library only.
+            await w.ok(["-dynamic", "-o", main.toLowerCase(), ...pkgArgs, `${main}.dyn_o`]);
+          }
+          await w.sameOutputs([".hi", ".dyn_hi"]);
+          assertEquals((await w.sameProgram("use", [], "pkg/lib")).stdout, `${version}\n`);
+          assertEquals(
+            (await w.sameProgram("splice", [], "pkg/lib")).stdout,
+            `${version * 1000}\n`,
+            "TH must run the rebuilt library",
+          );
+        }
+        await Deno.remove(`${w.cold}/pkg`, { recursive: true });
+        await Deno.remove(`${w.warm}/pkg`, { recursive: true });
+        assertEquals((await w.same(["-c", ...pkgArgs, "Use.hs"])).code, 1);
+      },
+    );
+  } finally {
+    await server.stop();
+  }
+});
