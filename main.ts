@@ -5,9 +5,7 @@
  * @module
  */
 
-import { ghcCommand } from "./lib/commands/ghc.ts";
 import { UsageError } from "./lib/commands/options.ts";
-import { serveCommand } from "./lib/commands/serve.ts";
 import { VERSION } from "./lib/version.ts";
 
 export const MAIN_HELP = `ghcpw ${VERSION}: a persistent worker (compile server) for GHC
@@ -17,18 +15,31 @@ GHC's start-up and loading of package interfaces.
 
 Usage:
   ghcpw serve [OPTIONS]             run the server (see 'ghcpw serve --help')
-  ghcpw ghc [OPTIONS] -- GHC-ARGS   compile like ghc, through the server
-                                    (see 'ghcpw ghc --help')
+  ghcpw ghc [OPTIONS] -- GHC-ARGS   compile like ghc, through the server,
+                                    starting one if needed (see 'ghcpw ghc --help')
+  ghcpw status [--json]             show the running servers (see 'ghcpw status --help')
+  ghcpw stop                        stop the running servers (see 'ghcpw stop --help')
+  ghcpw bazel [OPTIONS] --persistent_worker
+                                    be a Bazel persistent worker for ghc
+                                    (see 'ghcpw bazel --help')
   ghcpw --version                   print ghcpw's version
   ghcpw --help                      show this help
 
-Typical use: start 'ghcpw serve --ghc $(which ghc)', then set your build's
-compiler to 'ghcpw ghc --' (Buck2: the compiler of the Haskell toolchain).
+Typical use: set your build's compiler to 'ghcpw ghc --' (Buck2: the compiler
+of the Haskell toolchain); the first compile starts a server for that ghc in the
+background, and it exits after an hour without compiles.
 `;
 
-const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
-  serve: serveCommand,
-  ghc: ghcCommand,
+type Command = (args: string[]) => Promise<number>;
+
+// Loaded on demand: `ghcpw ghc` runs once per module, and should not pay for loading the server or the
+// Bazel worker (tens of milliseconds each).
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  serve: async () => (await import("./lib/commands/serve.ts")).serveCommand,
+  ghc: async () => (await import("./lib/commands/ghc.ts")).ghcCommand,
+  status: async () => (await import("./lib/commands/status.ts")).statusCommand,
+  stop: async () => (await import("./lib/commands/stop.ts")).stopCommand,
+  bazel: async () => (await import("./lib/commands/bazel.ts")).bazelCommand,
 };
 
 async function main(args: string[]): Promise<number> {
@@ -41,13 +52,13 @@ async function main(args: string[]): Promise<number> {
     console.log(`ghcpw ${VERSION}`);
     return 0;
   }
-  const run = COMMANDS[command];
-  if (run === undefined) {
+  const load = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (load === undefined) {
     throw new UsageError(
       `ghcpw: unknown command ${JSON.stringify(command)}\nRun 'ghcpw --help' for the commands.`,
     );
   }
-  return await run(rest);
+  return await (await load())(rest);
 }
 
 if (import.meta.main) {

@@ -5,16 +5,25 @@
  * the same arguments, environment and working directory, so a build never breaks because of ghcpw;
  * `GHCPW_STRICT=1` turns that fallback into an error.
  *
+ * Finding the server: the socket is named by the server key of this ghc and settings
+ * (lib/server_key.ts) in the user's checked runtime directory, unless one is named explicitly. With
+ * auto-start allowed (the default socket, or `GHCPW_AUTOSTART=1`), a client that finds no server starts
+ * one (lib/autostart.ts), and a client that finds a server of another ghcpw version replaces it if it
+ * is older and idle, or else starts and uses a server of its own version beside it.
+ *
  * @module
  */
 
 import { getLogger } from "@logtape/logtape";
 import { runGhcInherited } from "./direct.ts";
-import { realExecutablePath } from "./ghc.ts";
+import { GhcError } from "./ghc.ts";
 import { processSink } from "./output.ts";
+import { serverLogFile } from "./paths.ts";
 import {
   decodeExit,
+  decodeFailureKind,
   decodeMessage,
+  decodeProperties,
   encodeCompileRequest,
   encodeProperties,
   FrameType,
@@ -23,18 +32,34 @@ import {
   PROTOCOL_VERSION,
 } from "./protocol.ts";
 import { expandResponseFiles, ResponseFileError } from "./response_file.ts";
+import { ensureRuntimeDir, UnsafeRuntimeDir } from "./runtime_dir.ts";
+import {
+  compareVersions,
+  ghcIdentity,
+  keyedSocketPath,
+  serverKey,
+  versionedSocketPath,
+} from "./server_key.ts";
+import { withTimeout } from "./timeout.ts";
+import { ensureToken, readToken } from "./token.ts";
+import { connectUnix } from "./unix_socket.ts";
 import { VERSION } from "./version.ts";
 
 const log = getLogger(["ghcpw", "client"]);
 
 /** What the client needs. */
 export interface ClientOptions {
-  socketPath: string;
+  /** The socket named explicitly; undefined for the keyed default in the runtime directory. */
+  socketPath?: string;
   /** The real ghc (a name on PATH or a path), for the fallback and to match the server. */
   ghc: string;
   /** Refuse to fall back to the real ghc. */
   strict: boolean;
   argv: string[];
+  /** Package databases put ahead of every invocation (must match the server's `--package-db`). */
+  packageDbs?: string[];
+  /** Start a server when none answers; default: only for the keyed default socket. */
+  autostart?: boolean;
 }
 
 /** The server could not serve this invocation; `output` says whether any of GHC's output was printed. */
@@ -44,8 +69,23 @@ class ServerUnavailable extends Error {
   }
 }
 
+/**
+ * The server greeted back with another ghcpw version, and will not serve the request. The client may
+ * replace it or use another server (viaServer); if nothing else works, it is like no server at all.
+ */
+class VersionMismatch extends ServerUnavailable {
+  constructor(readonly serverVersion: string, readonly compiling: number) {
+    super(`the server is ghcpw ${serverVersion}, this client is ghcpw ${VERSION}`);
+  }
+}
+
 /** Exit code for "ghcpw itself failed" in strict mode (GHC uses 1 for compile errors). */
 export const STRICT_FAILURE_EXIT = 2;
+
+/** How long the server has to greet back; it does so before any compile work. */
+const GREETING_TIMEOUT_MS = 10_000;
+
+const encoder = new TextEncoder();
 
 /** Runs the invocation through the server, or the real ghc, and resolves to the exit code to exit with. */
 export async function runClient(options: ClientOptions): Promise<number> {
@@ -57,15 +97,13 @@ export async function runClient(options: ClientOptions): Promise<number> {
     if (!(e instanceof ServerUnavailable)) throw e;
     if (options.strict) {
       await processSink.stderr(
-        new TextEncoder().encode(
-          `ghcpw: ${e.message}\nghcpw: GHCPW_STRICT is set, so ghc is not run directly.\n`,
-        ),
+        encoder.encode(`ghcpw: ${e.message}\nghcpw: GHCPW_STRICT is set, so ghc is not run directly.\n`),
       );
       return STRICT_FAILURE_EXIT;
     }
     log.info("Running ghc directly: {reason}", { reason: e.message });
     if (e.outputWritten) {
-      await processSink.stderr(new TextEncoder().encode(`ghcpw: ${e.message}; running ghc directly\n`));
+      await processSink.stderr(encoder.encode(`ghcpw: ${e.message}; running ghc directly\n`));
     }
     return await fallback(options, env, cwd);
   }
@@ -78,39 +116,161 @@ async function fallback(options: ClientOptions, env: Record<string, string>, cwd
     args = await expandResponseFiles(options.argv, cwd);
   } catch (e) {
     if (!(e instanceof ResponseFileError)) throw e;
-    await processSink.stderr(new TextEncoder().encode(`${e.message}\n`));
+    await processSink.stderr(encoder.encode(`${e.message}\n`));
     return 1;
   }
-  return await runGhcInherited(options.ghc, args, { cwd, env });
+  // As the server would: its --package-db options come first on every command line.
+  const packageDbArgs = (options.packageDbs ?? []).flatMap((db) => ["-package-db", db]);
+  return await runGhcInherited(options.ghc, [...packageDbArgs, ...args], { cwd, env });
+}
+
+/** Everything a request on one socket needs, worked out once per client run. */
+interface Target {
+  socket: string;
+  token: string | null;
+  hello: Record<string, string>;
+  /** Arguments of `ghcpw serve` for a server this client starts. */
+  serveArgs: string[];
+  autostart: boolean;
 }
 
 async function viaServer(options: ClientOptions, env: Record<string, string>, cwd: string): Promise<number> {
-  let conn: Deno.UnixConn;
+  const target = await locate(options);
+  const request = encodeCompileRequest({
+    argv: options.argv,
+    env,
+    cwd,
+    stderrIsTerminal: Deno.stderr.isTerminal(),
+  });
   try {
-    conn = await Deno.connect({ transport: "unix", path: options.socketPath });
+    return await onSocket(target, target.socket, request);
   } catch (e) {
-    throw new ServerUnavailable(
-      `no ghcpw server at ${options.socketPath} (${
-        e instanceof Error ? e.message : e
-      }); start one with: ghcpw serve`,
-    );
+    if (!(e instanceof VersionMismatch)) throw e;
+    if (!target.autostart) {
+      throw new ServerUnavailable(`${e.message}; restart it with this ghcpw (ghcpw stop; ghcpw serve)`);
+    }
+    if (compareVersions(e.serverVersion, VERSION) < 0 && e.compiling === 0) {
+      // An idle server of an older ghcpw: replace it with one of ours on the same socket.
+      const { sendControl } = await import("./control.ts");
+      const reply = await sendControl(target.socket, "stop-if-idle", target.token ?? "").catch(() => null);
+      if (reply === null || reply.stopping === true) {
+        log.info("Replaced an idle ghcpw {old} server on {socket}", {
+          old: e.serverVersion,
+          socket: target.socket,
+        });
+        return await onSocket(target, target.socket, request);
+      }
+    }
+    // A busy or newer server is left alone; this client uses a server of its own version beside it.
+    log.info("Using a ghcpw {version} server beside the ghcpw {other} one", {
+      version: VERSION,
+      other: e.serverVersion,
+    });
+    return await onSocket(target, versionedSocketPath(target.socket, VERSION), request);
   }
+}
+
+/** Works out the socket, token and greeting; any problem means no server can be used. */
+async function locate(options: ClientOptions): Promise<Target> {
+  const packageDbs = options.packageDbs ?? [];
+  const autostart = options.autostart ?? options.socketPath === undefined;
+  try {
+    const runtime = await ensureRuntimeDir();
+    const identity = await ghcIdentity(options.ghc, runtime);
+    const key = await serverKey(identity, { packageDbs });
+    // Without auto-start a missing token is not an error yet: if no server answers either, that is the
+    // better message; if one does, it refuses a client without a token and says so.
+    const token = autostart ? await ensureToken(runtime) : await readToken(runtime);
+    return {
+      socket: options.socketPath ?? keyedSocketPath(runtime, identity, key),
+      token,
+      hello: {
+        protocol: String(PROTOCOL_VERSION),
+        version: VERSION,
+        ghc: identity.realPath,
+        key,
+        ...token === null ? {} : { token },
+        pid: String(Deno.pid),
+      },
+      serveArgs: ["--ghc", identity.realPath, ...packageDbs.flatMap((db) => ["--package-db", db])],
+      autostart,
+    };
+  } catch (e) {
+    if (e instanceof ServerUnavailable) throw e;
+    if (e instanceof UnsafeRuntimeDir || e instanceof GhcError) throw new ServerUnavailable(e.message);
+    throw new ServerUnavailable(`cannot prepare a request: ${e instanceof Error ? e.message : e}`);
+  }
+}
+
+/** Runs the request on the server at `socket`, starting one there first if allowed and needed. */
+async function onSocket(target: Target, socket: string, request: Uint8Array): Promise<number> {
+  let conn = await connect(socket);
+  if (conn === null) {
+    if (!target.autostart) {
+      throw new ServerUnavailable(`no ghcpw server at ${socket}; start one with: ghcpw serve`);
+    }
+    // Loaded only when needed: the common path (a server answers) should not pay for it.
+    const { ensureServer, StartFailed } = await import("./autostart.ts");
+    try {
+      const pid = await ensureServer({ socket, serveArgs: target.serveArgs });
+      if (pid !== null) log.info("Started a ghcpw server (pid {pid}) on {socket}", { pid, socket });
+    } catch (e) {
+      if (e instanceof StartFailed) {
+        throw new ServerUnavailable(`${e.message}; see ${await serverLogFile(socket)}`);
+      }
+      throw new ServerUnavailable(
+        `cannot start a ghcpw server on ${socket}: ${e instanceof Error ? e.message : e}`,
+      );
+    }
+    conn = await connect(socket);
+    if (conn === null) {
+      throw new ServerUnavailable(`the ghcpw server on ${socket} went away right after starting`);
+    }
+  }
+  return await exchange(conn, target, request);
+}
+
+/** Connects, or resolves to null when no server listens (nothing there, or a stale socket). */
+async function connect(socket: string): Promise<Deno.UnixConn | null> {
+  try {
+    return await connectUnix(socket);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.ConnectionRefused) return null;
+    throw new ServerUnavailable(`cannot connect to ${socket}: ${e instanceof Error ? e.message : e}`);
+  }
+}
+
+/** Greets, sends the request, and relays the answer; resolves to GHC's exit code. */
+async function exchange(conn: Deno.UnixConn, target: Target, request: Uint8Array): Promise<number> {
   const stream = new MessageStream(conn.readable, conn.writable);
   let written = false;
   try {
-    await stream.send(
-      FrameType.Hello,
-      encodeProperties({
-        protocol: String(PROTOCOL_VERSION),
-        version: VERSION,
-        ghc: realExecutablePath(options.ghc),
-      }),
+    // Both at once: a server of the right version starts compiling without waiting for a round trip.
+    const sent = Promise.all([
+      stream.send(FrameType.Hello, encodeProperties(target.hello)),
+      stream.send(FrameType.Request, request),
+    ]);
+    // If the server refused at once, its reason is worth more than the write error.
+    sent.catch(() => {});
+    const greeting = await withTimeout(
+      stream.read(),
+      GREETING_TIMEOUT_MS,
+      () => new ServerUnavailable(`the server did not greet within ${GREETING_TIMEOUT_MS / 1000} s`),
     );
-    await stream.send(
-      FrameType.Request,
-      encodeCompileRequest({ argv: options.argv, env, cwd, stderrIsTerminal: Deno.stderr.isTerminal() }),
-    );
-    await stream.expect(FrameType.Hello, "the server's greeting");
+    if (greeting === null) throw new ServerUnavailable("the server closed the connection before greeting");
+    if (greeting.type === FrameType.Failure) {
+      throw new ServerUnavailable(`the server refused the request: ${decodeMessage(greeting.payload)}`);
+    }
+    if (greeting.type !== FrameType.Hello) {
+      throw new ServerUnavailable(
+        `the server sent a ${frameTypeName(greeting.type)} frame instead of greeting`,
+      );
+    }
+    const server = decodeProperties(greeting.payload);
+    if (server.version !== VERSION) {
+      throw new VersionMismatch(server.version ?? "?", Number(server.active ?? 0));
+    }
+    await sent;
     for (;;) {
       const frame = await stream.read();
       if (frame === null) {
@@ -128,6 +288,11 @@ async function viaServer(options: ClientOptions, env: Record<string, string>, cw
         case FrameType.Exit:
           return decodeExit(frame.payload);
         case FrameType.Failure:
+          if (decodeFailureKind(frame.payload) === "timeout") {
+            // Not a reason to run ghc again: that is what just ran too long.
+            await processSink.stderr(encoder.encode(`ghcpw: ${decodeMessage(frame.payload)}\n`));
+            return 1;
+          }
           throw new ServerUnavailable(
             `the server refused the request: ${decodeMessage(frame.payload)}`,
             written,

@@ -7,6 +7,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
+import { affinityOf } from "./affinity.ts";
 import { runGhcCaptured } from "./direct.ts";
 import { planInvocation } from "./ghc_mode.ts";
 import type { OutputSink } from "./output.ts";
@@ -75,6 +76,7 @@ export async function compile(
       },
       sink,
       signal,
+      affinityOf(args, request.env),
     );
     if (outcome.kind === "exit") return outcome.code;
     compiler.stats.deferred++;

@@ -71,6 +71,14 @@ export class FrameReader {
     this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   }
 
+  /**
+   * Changes the size limit for the frames read from now on: a server reads a stranger's greeting with a
+   * small limit and raises it once the client has proved who it is.
+   */
+  set maxFrameBytes(bytes: number) {
+    this.#maxFrameBytes = bytes;
+  }
+
   /** Reads the next frame, or `null` if the stream ended cleanly before it. */
   async read(): Promise<Frame | null> {
     if (!await this.#fill(4)) {
@@ -112,7 +120,7 @@ export class FrameReader {
       const needed = unread + chunk.length;
       const target = needed <= this.#buffer.length
         ? this.#buffer
-        : new Uint8Array(Math.max(needed, this.#buffer.length * 2, 64 * 1024));
+        : new Uint8Array(Math.max(needed, this.#buffer.length * 2, 4096));
       // set() copies correctly even when source and target share the buffer.
       target.set(this.#buffer.subarray(this.#start, this.#end), 0);
       this.#buffer = target;

@@ -6,6 +6,7 @@
  */
 
 import { configure, getConsoleSink, getTextFormatter, type LogLevel } from "@logtape/logtape";
+import { getBoundedFileSink } from "./log_file.ts";
 
 /** Log levels accepted by -v/-q and GHCPW_LOG. */
 export const LOG_LEVELS: readonly LogLevel[] = ["trace", "debug", "info", "warning", "error", "fatal"];
@@ -16,12 +17,16 @@ export function parseLogLevel(name: string): LogLevel {
   throw new Error(`unknown log level ${JSON.stringify(name)}; use one of ${LOG_LEVELS.join(", ")}`);
 }
 
-/** Sends ghcpw's records from `level` up to stderr (the console sink writes errors there). */
-export async function setUpLogging(level: LogLevel): Promise<void> {
+/**
+ * Sends ghcpw's records from `level` up to stderr (the console sink writes errors there), or, given
+ * `file`, to that size-bounded file instead (a server in the background has no stderr to write to).
+ */
+export async function setUpLogging(level: LogLevel, file?: string): Promise<void> {
+  const sink = file === undefined ? undefined : getBoundedFileSink(file);
   await configure({
     reset: true,
     sinks: {
-      stderr: getConsoleSink({
+      out: sink ?? getConsoleSink({
         formatter: getTextFormatter({ value: "bare" }),
         // Every level to stderr: stdout belongs to GHC's output (and to Bazel's protocol later).
         levelMap: {
@@ -35,8 +40,8 @@ export async function setUpLogging(level: LogLevel): Promise<void> {
       }),
     },
     loggers: [
-      { category: ["ghcpw"], lowestLevel: level, sinks: ["stderr"] },
-      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["stderr"] },
+      { category: ["ghcpw"], lowestLevel: level, sinks: ["out"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["out"] },
     ],
   });
 }

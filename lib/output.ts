@@ -34,3 +34,21 @@ export const processSink: OutputSink = {
   stdout: (chunk) => writeAll(Deno.stdout, chunk),
   stderr: (chunk) => writeAll(Deno.stderr, chunk),
 };
+
+/** A sink that keeps both streams, interleaved as they arrived, for a caller that reports them in one piece. */
+export class CollectingSink implements OutputSink {
+  #chunks: Uint8Array[] = [];
+  stdout(chunk: Uint8Array): Promise<void> {
+    this.#chunks.push(chunk.slice());
+    return Promise.resolve();
+  }
+  stderr(chunk: Uint8Array): Promise<void> {
+    this.#chunks.push(chunk.slice());
+    return Promise.resolve();
+  }
+  /** Everything written so far, decoded as UTF-8 (invalid bytes become U+FFFD). */
+  text(): string {
+    const decoder = new TextDecoder();
+    return this.#chunks.map((c) => decoder.decode(c, { stream: true })).join("") + decoder.decode();
+  }
+}

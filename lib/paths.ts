@@ -1,5 +1,6 @@
 /**
- * Where ghcpw keeps things for the current user: the server's socket and the plugin build cache.
+ * Where ghcpw keeps things for the current user: the runtime directory (sockets, the token, start locks),
+ * the state directory (server logs) and the plugin build cache.
  *
  * @module
  */
@@ -13,19 +14,48 @@ export function cacheDir(): string {
   return `${Deno.env.get("XDG_CACHE_HOME") || `${home()}/.cache`}/ghcpw`;
 }
 
-/** Per-user runtime directory for sockets (`$XDG_RUNTIME_DIR/ghcpw`, else `/tmp/ghcpw-<uid>`). */
-export function runtimeDir(): string {
-  const xdg = Deno.env.get("XDG_RUNTIME_DIR");
-  return xdg ? `${xdg}/ghcpw` : `/tmp/ghcpw-${Deno.uid() ?? "user"}`;
+/** Per-user state directory for logs (`$XDG_STATE_HOME/ghcpw`, else `~/.local/state/ghcpw`). */
+export function stateDir(): string {
+  return `${Deno.env.get("XDG_STATE_HOME") || `${home()}/.local/state`}/ghcpw`;
 }
 
 /**
- * The socket a client uses: `--socket`, else `GHCPW_SOCKET`, else `GHC_PERSISTENT_WORKER_SOCKET` (the
- * variable of the original ghc-persistent-worker), else the per-user default.
+ * Per-user runtime directory for sockets and the token (`$XDG_RUNTIME_DIR/ghcpw`, else
+ * `/tmp/ghcpw-<uid>`). An `$XDG_RUNTIME_DIR` that is not an existing directory is ignored rather than
+ * trusted, the same way in every ghcpw process, so a client and the server it starts always agree.
+ * lib/runtime_dir.ts checks the directory before anything in it is used.
  */
-export function resolveSocketPath(
+export function runtimeDir(): string {
+  const xdg = Deno.env.get("XDG_RUNTIME_DIR");
+  if (xdg) {
+    try {
+      if (Deno.statSync(xdg).isDirectory) return `${xdg}/ghcpw`;
+    } catch {
+      // missing: use the /tmp fallback below
+    }
+  }
+  return `/tmp/ghcpw-${Deno.uid() ?? "user"}`;
+}
+
+/**
+ * The socket named explicitly: `--socket`, else `GHCPW_SOCKET`, else `GHC_PERSISTENT_WORKER_SOCKET` (the
+ * variable of the original ghc-persistent-worker). Undefined means the keyed default in the runtime
+ * directory (lib/server_key.ts), which only ghcpw itself creates and which auto-start may serve.
+ */
+export function explicitSocketPath(
   flag?: string,
   env: (k: string) => string | undefined = Deno.env.get,
-): string {
-  return flag || env("GHCPW_SOCKET") || env("GHC_PERSISTENT_WORKER_SOCKET") || `${runtimeDir()}/ghcpw.sock`;
+): string | undefined {
+  return flag || env("GHCPW_SOCKET") || env("GHC_PERSISTENT_WORKER_SOCKET") || undefined;
+}
+
+/** The log file of the server on `socket`: named after a keyed socket, by a hash of the path otherwise. */
+export async function serverLogFile(socket: string, runtime = runtimeDir()): Promise<string> {
+  const name = socket.slice(socket.lastIndexOf("/") + 1);
+  if (socket === `${runtime}/${name}` && name.endsWith(".sock")) {
+    return `${stateDir()}/${name.slice(0, -".sock".length)}.log`;
+  }
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(socket)));
+  const hex = [...digest.slice(0, 6)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return `${stateDir()}/socket-${hex}.log`;
 }

@@ -18,6 +18,7 @@ import contextModule from "./plugin/Ghcpw/Context.hs" with { type: "text" };
 import driverModule from "./plugin/Ghcpw/Driver.hs" with { type: "text" };
 import compatModule from "./plugin/Ghcpw/Compat.hs" with { type: "text" };
 import terminalModule from "./plugin/Ghcpw/Terminal.hs" with { type: "text" };
+import warmModule from "./plugin/Ghcpw/Warm.hs" with { type: "text" };
 import { GhcError, type GhcInstallation, runTool } from "./ghc.ts";
 import { buildPackage } from "./package_build.ts";
 import { cacheDir } from "./paths.ts";
@@ -32,13 +33,24 @@ export const PLUGIN_SOURCES: ReadonlyArray<readonly [string, string]> = [
   ["Ghcpw.Driver", driverModule],
   ["Ghcpw.Compat", compatModule],
   ["Ghcpw.Terminal", terminalModule],
+  ["Ghcpw.Warm", warmModule],
 ];
 
 /** The module GHC runs with --frontend. */
 export const PLUGIN_MODULE = "GhcpwPlugin";
 
 /** Packages the plugin imports; terminfo is optional (used when the GHC itself depends on it). */
-const REQUIRED_PACKAGES = ["base", "bytestring", "directory", "filepath", "ghc", "ghc-boot", "unix"];
+const REQUIRED_PACKAGES = [
+  "base",
+  "bytestring",
+  "containers",
+  "directory",
+  "exceptions",
+  "filepath",
+  "ghc",
+  "ghc-boot",
+  "unix",
+];
 const OPTIONAL_PACKAGES = ["terminfo"];
 
 /** A built and registered plugin. */

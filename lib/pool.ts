@@ -1,7 +1,13 @@
 /**
  * The pool of GHC workers: a fixed number of processes, one request at a time each, requests queued in
- * arrival order while all are busy. A worker that dies or breaks the protocol is replaced; a request it
- * was serving is retried once on a fresh worker if none of its output had been forwarded yet.
+ * arrival order while all are busy. Each request carries an affinity (what the worker's kept state
+ * depends on, see lib/compile.ts); an idle worker that last served the same affinity is preferred, so
+ * requests meet warm state that fits them. Correctness never depends on that choice: a worker checks
+ * every request against its cache itself.
+ *
+ * Workers are replaced when they die or break the protocol (a request that printed nothing yet is
+ * retried once on a fresh worker), when libraries they loaded change on disk, and after a number of
+ * requests or above a resident memory limit.
  *
  * @module
  */
@@ -12,33 +18,65 @@ import { Worker, WorkerFailure, type WorkerOutcome, type WorkerRequest, type Wor
 
 const log = getLogger(["ghcpw", "pool"]);
 
+/** Requests a worker serves before it is replaced (bounds any slow growth of kept state). */
+export const DEFAULT_MAX_REQUESTS = 2000;
+
+/** Resident memory above which a worker is replaced after its request, in bytes. */
+export const DEFAULT_MAX_RSS_BYTES = 2 * 1024 ** 3;
+
+/** How the pool is sized and when it replaces workers. */
+export interface PoolOptions {
+  size: number;
+  maxRequests?: number;
+  maxRssBytes?: number;
+}
+
+/** Why a worker was replaced. */
+export type RecycleReason = "requests" | "memory" | "stale-libraries" | "failure" | "cancelled";
+
 /** Counters for status reports and tests. */
 export interface PoolStats {
   requests: number;
+  /** Requests that started from interfaces a worker kept from earlier requests. */
+  warmHits: number;
   workerFailures: number;
   retries: number;
   workersStarted: number;
-  /** Workers replaced because shared libraries they had loaded changed on disk. */
-  staleRecycles: number;
+  recycled: Record<RecycleReason, number>;
+  lastRecycle?: { pid: number; reason: RecycleReason; detail: string; stderrTail?: string[]; at?: number };
 }
 
 /** A fixed-size pool of workers started from one spec. */
 export class Pool {
   readonly size: number;
-  readonly stats: PoolStats = { requests: 0, workerFailures: 0, retries: 0, workersStarted: 0, staleRecycles: 0 };
+  readonly maxRequests: number;
+  readonly maxRssBytes: number;
+  readonly stats: PoolStats = {
+    requests: 0,
+    warmHits: 0,
+    workerFailures: 0,
+    retries: 0,
+    workersStarted: 0,
+    recycled: { requests: 0, memory: 0, "stale-libraries": 0, failure: 0, cancelled: 0 },
+  };
   #spec: WorkerSpec;
   #idle: Worker[] = [];
-  #waiting: Array<(w: Worker | Error) => void> = [];
+  #waiting: Array<{ affinity: string; resolve: (w: Worker | Error) => void }> = [];
   #starting = 0;
   #all = new Set<Worker>();
   #closed = false;
+  /** Reasons of recycles whose replacements have not started yet, oldest first (for status). */
+  #pendingReasons: string[] = [];
+  #replaced = new WeakMap<Worker, string>();
 
-  constructor(spec: WorkerSpec, size: number) {
-    if (!Number.isInteger(size) || size < 1) {
-      throw new RangeError(`pool size must be a positive integer, got ${size}`);
+  constructor(spec: WorkerSpec, options: PoolOptions) {
+    if (!Number.isInteger(options.size) || options.size < 1) {
+      throw new RangeError(`pool size must be a positive integer, got ${options.size}`);
     }
     this.#spec = spec;
-    this.size = size;
+    this.size = options.size;
+    this.maxRequests = options.maxRequests ?? DEFAULT_MAX_REQUESTS;
+    this.maxRssBytes = options.maxRssBytes ?? DEFAULT_MAX_RSS_BYTES;
   }
 
   /** Starts every worker, so the first requests find them ready; fails if the first one cannot start. */
@@ -53,21 +91,46 @@ export class Pool {
     return [...this.#all];
   }
 
-  /** Runs a request on the next free worker; aborting `signal` kills that worker (it is replaced). */
-  async run(request: WorkerRequest, sink: OutputSink, signal?: AbortSignal): Promise<WorkerOutcome> {
+  /** Whether a worker is waiting for a request (otherwise it is serving one), for status reports. */
+  isIdle(worker: Worker): boolean {
+    return this.#idle.includes(worker);
+  }
+
+  /** Why the worker that `worker` replaced was recycled ("reason: detail"); null for an original one. */
+  recycleReasonOf(worker: Worker): string | null {
+    return this.#replaced.get(worker) ?? null;
+  }
+
+  /**
+   * Runs a request on a free worker, preferring one whose last request had the same `affinity`.
+   * Aborting `signal` kills that worker (it is replaced).
+   */
+  async run(
+    request: WorkerRequest,
+    sink: OutputSink,
+    signal?: AbortSignal,
+    affinity = "",
+  ): Promise<WorkerOutcome> {
     this.stats.requests++;
     const tracked = new TrackingSink(sink);
     for (let attempt = 0;; attempt++) {
       signal?.throwIfAborted();
-      const worker = await this.#acquire();
+      const worker = await this.#acquire(affinity);
+      if (signal?.aborted) {
+        // The client left (or the timeout passed) while the request waited in the queue.
+        this.#release(worker);
+        signal.throwIfAborted();
+      }
+      worker.affinity = affinity;
       const cancel = () => worker.kill();
       signal?.addEventListener("abort", cancel, { once: true });
       try {
         const outcome = await worker.run(request, tracked);
-        this.#release(worker);
+        if (outcome.kind === "exit" && outcome.interfacesResumed > 0) this.stats.warmHits++;
+        await this.#afterRequest(worker);
         return outcome;
       } catch (e) {
-        await this.#discard(worker);
+        await this.#recycle(worker, signal?.aborted ? "cancelled" : "failure", String(e));
         signal?.throwIfAborted();
         if (!(e instanceof WorkerFailure)) throw e;
         this.stats.workerFailures++;
@@ -83,49 +146,88 @@ export class Pool {
   /** Stops all workers; queued requests are refused. */
   async close(): Promise<void> {
     this.#closed = true;
-    for (const resolve of this.#waiting.splice(0)) resolve(new WorkerFailure("the server is shutting down"));
+    for (const w of this.#waiting.splice(0)) w.resolve(new WorkerFailure("the server is shutting down"));
     await Promise.all([...this.#all].map((w) => w.close()));
   }
 
-  async #acquire(): Promise<Worker> {
+  async #acquire(affinity: string): Promise<Worker> {
     for (;;) {
       if (this.#closed) throw new WorkerFailure("the server is shutting down");
-      const idle = this.#idle.pop();
-      if (idle?.alive && await this.#fresh(idle)) return idle;
+      const match = this.#idle.findIndex((w) => w.affinity === affinity);
+      const [idle] = this.#idle.splice(match >= 0 ? match : this.#idle.length - 1, 1);
       if (idle) {
-        await this.#discard(idle);
+        if (await this.#usable(idle)) return idle;
         continue;
       }
       if (this.#all.size + this.#starting < this.size) this.#spawnInBackground();
-      const worker = await new Promise<Worker | Error>((resolve) => this.#waiting.push(resolve));
+      const worker = await new Promise<Worker | Error>((resolve) =>
+        this.#waiting.push({ affinity, resolve })
+      );
       if (worker instanceof Error) throw worker;
-      if (worker.alive && await this.#fresh(worker)) return worker;
-      await this.#discard(worker);
+      if (await this.#usable(worker)) return worker;
     }
   }
 
-  /** Whether a worker may serve again: false (and counted) if libraries it loaded changed on disk. */
-  async #fresh(worker: Worker): Promise<boolean> {
+  /** Whether a worker may serve now; one that died or whose libraries went stale is replaced. */
+  async #usable(worker: Worker): Promise<boolean> {
+    if (!worker.alive) {
+      const tail = worker.stderrTail;
+      log.warn("Worker {pid} exited while idle{tail}", {
+        pid: worker.pid,
+        // One line per log record: the lines are joined, not broken.
+        tail: tail.length > 0
+          ? `; its last stderr lines: ${tail.join(" | ")}`
+          : " (it wrote nothing to stderr)",
+      });
+      await this.#recycle(worker, "failure", "exited while idle");
+      return false;
+    }
     const stale = await worker.staleLibraries();
     if (stale.length === 0) return true;
-    this.stats.staleRecycles++;
-    log.info("Replacing worker {pid}: libraries it loaded changed on disk ({libraries})", {
-      pid: worker.pid,
-      libraries: stale.join(", "),
-    });
+    await this.#recycle(worker, "stale-libraries", stale.join(", "));
     return false;
   }
 
+  /** Returns a worker to the pool, or replaces it if it has served enough or grew too large. */
+  async #afterRequest(worker: Worker): Promise<void> {
+    if (worker.requestsServed >= this.maxRequests) {
+      await this.#recycle(worker, "requests", `${worker.requestsServed} requests served`);
+      return;
+    }
+    const rss = await worker.residentBytes();
+    if (rss !== null && rss > this.maxRssBytes) {
+      await this.#recycle(worker, "memory", `resident memory ${Math.round(rss / 2 ** 20)} MiB`);
+      return;
+    }
+    this.#release(worker);
+  }
+
   #release(worker: Worker): void {
-    const next = this.#waiting.shift();
-    if (next) next(worker);
+    // A waiting request of the same affinity goes first; otherwise the longest-waiting one.
+    const match = this.#waiting.findIndex((w) => w.affinity === worker.affinity);
+    const [next] = this.#waiting.splice(match >= 0 ? match : 0, 1);
+    if (next) next.resolve(worker);
     else this.#idle.push(worker);
   }
 
-  async #discard(worker: Worker): Promise<void> {
+  async #recycle(worker: Worker, reason: RecycleReason, detail: string): Promise<void> {
+    this.stats.recycled[reason]++;
+    this.stats.lastRecycle = {
+      pid: worker.pid,
+      reason,
+      detail,
+      stderrTail: worker.stderrTail,
+      at: Date.now(),
+    };
+    this.#pendingReasons.push(`${reason}: ${detail.split("\n")[0]}`);
+    if (reason !== "failure" && reason !== "cancelled") {
+      log.info("Replacing worker {pid} ({reason}: {detail})", { pid: worker.pid, reason, detail });
+    }
     this.#all.delete(worker);
     await worker.kill();
-    if (!this.#closed && this.#waiting.length > 0) this.#spawnInBackground();
+    if (!this.#closed && (this.#waiting.length > 0 || this.#all.size + this.#starting < this.size)) {
+      this.#spawnInBackground();
+    }
   }
 
   async #spawn(): Promise<Worker> {
@@ -134,6 +236,8 @@ export class Pool {
       const worker = await Worker.start(this.#spec);
       this.stats.workersStarted++;
       this.#all.add(worker);
+      const replaced = this.#pendingReasons.shift();
+      if (replaced !== undefined) this.#replaced.set(worker, replaced);
       return worker;
     } finally {
       this.#starting--;
@@ -146,7 +250,7 @@ export class Pool {
       (e) => {
         log.error("Cannot start a GHC worker: {error}", { error: e instanceof Error ? e.message : e });
         // One waiting request fails with the reason rather than waiting for a worker that will not come.
-        this.#waiting.shift()?.(e instanceof Error ? e : new WorkerFailure(String(e)));
+        this.#waiting.shift()?.resolve(e instanceof Error ? e : new WorkerFailure(String(e)));
       },
     );
   }

@@ -12,8 +12,11 @@
 
 import { type Frame, FrameError, FrameReader, type FrameReaderOptions, writeFrame } from "./frame.ts";
 
-/** Version of the client/server protocol; a peer with another version is refused in the handshake. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * Version of the client/server protocol; a peer with another version is refused in the handshake.
+ * 2: the client's greeting carries the token and the server key; control requests (status, stop).
+ */
+export const PROTOCOL_VERSION = 2;
 
 /** Version of the server/worker protocol; must equal protocolVersion in lib/plugin/GhcpwPlugin.hs. */
 export const WORKER_PROTOCOL_VERSION = 1;
@@ -28,6 +31,11 @@ export const FrameType = {
   Failure: 6,
   /** From a worker: this invocation must run on the real ghc (nothing has been printed yet). */
   Defer: 7,
+  // Types from here on travel on the client socket only; workers never see them.
+  /** From a client: a control command instead of a compile request (status, stop, stop-if-idle). */
+  Control: 8,
+  /** From the server: the answer to a control command, as JSON. */
+  ControlReply: 9,
 } as const;
 
 /** Name of a frame type, for error messages. */
@@ -176,6 +184,28 @@ export function encodeMessage(text: string): Uint8Array {
   return encodeFields([[text]]);
 }
 
+/**
+ * Why the server refused or abandoned a request, carried in a Failure frame's second field so that a
+ * client can act on it (decodeMessage reads only the first): "auth" (no or wrong token), "version"
+ * (another ghcpw version), "key" (another GHC or settings), "timeout" (the request timeout killed the
+ * compile), "protocol" (anything else malformed), "internal".
+ */
+export type FailureKind = "auth" | "version" | "key" | "timeout" | "protocol" | "internal";
+
+/** Encodes a Failure payload: the message, and the kind of failure. */
+export function encodeFailure(text: string, kind: FailureKind): Uint8Array {
+  return encodeFields([[text], [kind]]);
+}
+
+/** The kind of a Failure payload, or undefined for a peer that does not say. */
+export function decodeFailureKind(payload: Uint8Array): FailureKind | undefined {
+  try {
+    return fieldText(decodeFields(payload)[1])[0] as FailureKind | undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Frames over a byte stream pair, with the reads and writes a protocol needs. */
 export class MessageStream {
   #reader: FrameReader;
@@ -189,6 +219,11 @@ export class MessageStream {
   ) {
     this.#reader = new FrameReader(readable, options);
     this.#writer = writable.getWriter();
+  }
+
+  /** Changes the size limit of frames read from now on (see FrameReader). */
+  set maxFrameBytes(bytes: number) {
+    this.#reader.maxFrameBytes = bytes;
   }
 
   /** Reads the next frame, or `null` if the peer closed cleanly between frames. */

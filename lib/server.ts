@@ -3,6 +3,12 @@
  * and serves each connection's one request through lib/compile.ts, streaming GHC's output back as it
  * comes. A connection that breaks the protocol gets a Failure frame and is closed; the server goes on.
  *
+ * The handshake, in order: the client's greeting must carry the user's token (lib/token.ts) — until it
+ * has, frames are limited to a few kilobytes, so a stranger cannot make the server allocate; then the
+ * server greets back with its version, key and how busy it is, which lets a client of another ghcpw
+ * version decide what to do (lib/client.ts); then comes either a compile request, served only for the
+ * same ghcpw version and server key, or a control command (status, stop, stop-if-idle).
+ *
  * @module
  */
 
@@ -10,20 +16,33 @@ import { getLogger } from "@logtape/logtape";
 import { compile, type Compiler } from "./compile.ts";
 import {
   decodeCompileRequest,
+  decodeMessage,
   decodeProperties,
+  encodeFailure,
   encodeMessage,
   encodeProperties,
+  type FailureKind,
   FrameType,
+  frameTypeName,
   MessageStream,
   PROTOCOL_VERSION,
+  ProtocolError,
 } from "./protocol.ts";
+import { type BoundSocket, releaseSocket } from "./socket_path.ts";
+import { readToken, sameToken } from "./token.ts";
 import { withTimeout } from "./timeout.ts";
 import { VERSION } from "./version.ts";
 
 const log = getLogger(["ghcpw", "server"]);
 
-/** Largest frame a client may send: requests are small, so anything near this is garbage. */
+/** Largest frame a client may send once it has proved who it is: requests are small, so anything near this is garbage. */
 export const MAX_CLIENT_FRAME_BYTES = 16 * 1024 * 1024;
+
+/** Largest frame before the token has been checked: a greeting is a few hundred bytes. */
+export const MAX_GREETING_BYTES = 64 * 1024;
+
+/** Connections allowed to be in their handshake at once. */
+export const MAX_HANDSHAKES = 64;
 
 /** How long a client has to send its greeting and request. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -35,85 +54,231 @@ export interface ServerOptions {
   /** The real path of the server's ghc; clients asking for another ghc are refused. */
   ghcRealPath: string;
   ghcVersion: string;
+  /**
+   * The secret every client must present, and the runtime directory it was read from (re-read when a
+   * client presents another, in case the file was replaced). Without it any client is served.
+   */
+  token?: { value: string; dir: string };
+  /** This server's key (lib/server_key.ts); compile requests for another key are refused. */
+  key?: string;
+  /** Compiles running longer than this many milliseconds are killed; 0 or absent: no limit. */
+  requestTimeoutMs?: number;
+  /** A listener bound at `socketPath` by lib/socket_path.ts; without it the server binds one itself. */
+  bound?: BoundSocket;
+  /** Fields for `ghcpw status` beyond the server's own (the pool, the compiler's counters, settings). */
+  describe?: () => Promise<Record<string, unknown>> | Record<string, unknown>;
 }
 
 /** Counters for status reports and tests. */
 export interface ServerStats {
   connections: number;
+  /** Compile requests accepted. */
+  requests: number;
+  /** Connections that sent malformed frames or an out-of-order handshake. */
   protocolErrors: number;
+  /** Connections without the right token. */
+  refused: number;
+  /** Compile requests from another ghcpw version or for another GHC or key. */
+  mismatched: number;
   clientsGone: number;
+  timeouts: number;
+  /** Compile requests that ended in an error of ghcpw's own (not GHC's). */
+  failures: number;
+}
+
+/** A refusal with a reason the client can act on. */
+class Refusal extends Error {
+  constructor(message: string, readonly kind: FailureKind) {
+    super(message);
+  }
 }
 
 /** A listening server. */
 export class Server {
-  readonly stats: ServerStats = { connections: 0, protocolErrors: 0, clientsGone: 0 };
+  readonly stats: ServerStats = {
+    connections: 0,
+    requests: 0,
+    protocolErrors: 0,
+    refused: 0,
+    mismatched: 0,
+    clientsGone: 0,
+    timeouts: 0,
+    failures: 0,
+  };
   readonly finished: Promise<void>;
-  #listener: Deno.Listener<Deno.UnixConn, Deno.UnixAddr>;
+  readonly startedAt = Date.now();
+  /** The most connections open at once so far. */
+  peakConnections = 0;
+  #bound: BoundSocket;
   #options: ServerOptions;
   #active = new Set<Promise<void>>();
+  #compiling = 0;
+  #handshaking = 0;
+  #handshakeEnded: (() => void)[] = [];
+  #lastActivity = Date.now();
+  #stopping: Promise<void> | null = null;
 
   constructor(options: ServerOptions) {
     this.#options = options;
-    this.#listener = Deno.listen({ transport: "unix", path: options.socketPath });
-    Deno.chmodSync(options.socketPath, 0o600);
+    if (options.bound) {
+      this.#bound = options.bound;
+    } else {
+      const listener = Deno.listen({ transport: "unix", path: options.socketPath });
+      Deno.chmodSync(options.socketPath, 0o600);
+      this.#bound = { path: options.socketPath, listener, ino: Deno.lstatSync(options.socketPath).ino };
+    }
     this.finished = this.#acceptLoop();
   }
 
+  /** The socket this server listens on (the path and the identity of its file). */
+  get socket(): BoundSocket {
+    return this.#bound;
+  }
+
+  /** Compiles running now. */
+  get compiling(): number {
+    return this.#compiling;
+  }
+
+  /** Connections open now (compiles, control commands, handshakes in progress). */
+  get connectionsOpen(): number {
+    return this.#active.size;
+  }
+
+  /**
+   * When a compile last started or ended (ms since the epoch): the idle timer counts from here, so
+   * `ghcpw status` and probes do not keep an unused server alive.
+   */
+  get lastActivity(): number {
+    return this.#lastActivity;
+  }
+
+  /** Whether the server has stopped accepting connections. */
+  get stopping(): boolean {
+    return this.#stopping !== null;
+  }
+
   /** Stops accepting, lets running requests finish, and removes the socket. */
-  async close(): Promise<void> {
-    try {
-      this.#listener.close();
-    } catch {
-      // already closed
-    }
+  async close(reason = "asked to stop"): Promise<void> {
+    await this.stopAccepting(reason);
     await this.finished;
+  }
+
+  /**
+   * Stops accepting new connections now: the socket path is removed first (if it is still this
+   * server's), so a new server may take it at once; running requests go on.
+   */
+  stopAccepting(reason = "asked to stop"): Promise<void> {
+    this.#stopping ??= (async () => {
+      log.info("Stopping ({reason}); running compiles finish first", { reason });
+      await releaseSocket(this.#bound);
+      try {
+        this.#bound.listener.close();
+      } catch {
+        // already closed
+      }
+    })();
+    return this.#stopping;
   }
 
   async #acceptLoop(): Promise<void> {
     try {
-      for await (const conn of this.#listener) {
+      for await (const conn of this.#bound.listener) {
         this.stats.connections++;
+        this.#handshaking++;
         const done: Promise<void> = this.#serve(conn).finally(() => this.#active.delete(done));
         this.#active.add(done);
+        this.peakConnections = Math.max(this.peakConnections, this.#active.size);
+        // A connection holds read buffers until it has greeted: past the limit, more connections wait in
+        // the kernel's backlog (clients retry) until a handshake ends, so a flood of connections that
+        // never greet cannot grow the server without bound. Greeted clients are the user's own compiles.
+        while (this.#handshaking >= MAX_HANDSHAKES) {
+          await new Promise<void>((r) => this.#handshakeEnded.push(r));
+        }
       }
     } catch (e) {
       if (!(e instanceof Deno.errors.BadResource)) throw e;
     } finally {
       await Promise.all(this.#active);
-      await Deno.remove(this.#options.socketPath).catch(() => {});
+      await releaseSocket(this.#bound);
     }
   }
 
   async #serve(conn: Deno.UnixConn): Promise<void> {
-    const stream = new MessageStream(conn.readable, conn.writable, { maxFrameBytes: MAX_CLIENT_FRAME_BYTES });
-    // A client that stops reading or writing is gone: cancel whatever it asked for.
-    const gone = new AbortController();
+    const stream = new MessageStream(smallReads(conn), conn.writable, { maxFrameBytes: MAX_GREETING_BYTES });
+    // What ends a compile early: the client going away (it stops reading or writing), or the timeout.
+    const cancel = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let compiling = false;
+    let handshaking = true;
+    const endHandshake = () => {
+      if (!handshaking) return;
+      handshaking = false;
+      this.#handshaking--;
+      this.#handshakeEnded.shift()?.();
+    };
     try {
-      const [hello, request] = await withTimeout(
+      const next = await withTimeout(
         this.#handshake(stream),
         HANDSHAKE_TIMEOUT_MS,
         () => new Error(`no complete request within ${HANDSHAKE_TIMEOUT_MS} ms`),
       );
+      endHandshake();
+      if (next.kind === "probe") return;
+      if (next.kind === "control") {
+        await this.#control(stream, next.command);
+        return;
+      }
+      const { hello, payload } = next;
+      this.#checkCompatible(hello);
+      const request = decodeCompileRequest(payload);
       log.debug("Request from client {client}: {argv}", { client: hello.pid ?? "?", argv: request.argv });
+      this.stats.requests++;
+      this.#compiling++;
+      this.#lastActivity = Date.now();
+      compiling = true;
       // The client sends nothing after its request; anything it does now (closing, most likely) ends it.
-      stream.read().then(() => gone.abort(new ClientGone()), () => gone.abort(new ClientGone()));
+      stream.read().then(() => cancel.abort(new ClientGone()), () => cancel.abort(new ClientGone()));
       const sink = {
         stdout: (chunk: Uint8Array) => stream.send(FrameType.Stdout, chunk),
         stderr: (chunk: Uint8Array) => stream.send(FrameType.Stderr, chunk),
       };
-      const code = await compile(this.#options.compiler, request, sink, gone.signal);
+      const timeoutMs = this.#options.requestTimeoutMs ?? 0;
+      // A timer of our own, cleared when the request ends: AbortSignal.timeout would keep every
+      // request's signal alive for the whole timeout (an hour), thousands of them in a busy build.
+      if (timeoutMs > 0) timer = setTimeout(() => cancel.abort(new RequestTimeout()), timeoutMs);
+      const code = await compile(this.#options.compiler, request, sink, cancel.signal);
       await stream.send(FrameType.Exit, encodeMessage(String(code)));
     } catch (e) {
-      if (gone.signal.aborted || e instanceof ClientGone) {
+      const reason = cancel.signal.aborted ? cancel.signal.reason : e;
+      if (reason instanceof ClientGone || e instanceof ClientGone) {
         this.stats.clientsGone++;
         log.info("Client went away; its compile was cancelled");
+      } else if (reason instanceof RequestTimeout) {
+        this.stats.timeouts++;
+        const seconds = (this.#options.requestTimeoutMs ?? 0) / 1000;
+        const message = `the compile ran longer than the request timeout (${seconds} s) and was killed; ` +
+          `raise it with 'ghcpw serve --request-timeout SECONDS' (0: no limit)`;
+        log.warn("Request timed out after {seconds} s; its GHC was killed", { seconds });
+        await stream.send(FrameType.Failure, encodeFailure(message, "timeout")).catch(() => {});
       } else {
-        this.stats.protocolErrors++;
         const message = e instanceof Error ? e.message : String(e);
-        log.warn("Closing a connection: {error}", { error: message });
-        await stream.send(FrameType.Failure, encodeMessage(message)).catch(() => {});
+        const kind: FailureKind = e instanceof Refusal ? e.kind : compiling ? "internal" : "protocol";
+        if (kind === "auth") this.stats.refused++;
+        else if (kind === "version" || kind === "key") this.stats.mismatched++;
+        else if (kind === "internal") this.stats.failures++;
+        else this.stats.protocolErrors++;
+        if (kind === "version" || kind === "key") log.info("Refusing a request: {error}", { error: message });
+        else log.warn("Closing a connection: {error}", { error: message });
+        await stream.send(FrameType.Failure, encodeFailure(message, kind)).catch(() => {});
       }
     } finally {
+      endHandshake();
+      clearTimeout(timer);
+      if (compiling) {
+        this.#compiling--;
+        this.#lastActivity = Date.now();
+      }
       await stream.close();
       try {
         conn.close();
@@ -123,18 +288,21 @@ export class Server {
     }
   }
 
+  /** Reads and checks the greeting, greets back, and reads what the client wants. */
   async #handshake(stream: MessageStream) {
-    const hello = decodeProperties(await stream.expect(FrameType.Hello, "the client's greeting"));
-    if (hello.protocol !== String(PROTOCOL_VERSION)) {
-      throw new Error(
-        `protocol mismatch: this server (ghcpw ${VERSION}) speaks protocol ${PROTOCOL_VERSION}, ` +
-          `the client (ghcpw ${hello.version ?? "?"}) speaks ${hello.protocol ?? "none"}; ` +
-          `restart the server with the client's ghcpw (ghcpw stop; ghcpw serve)`,
-      );
+    const first = await stream.read();
+    // A connection closed before it sent a byte is someone checking that the server answers.
+    if (first === null) return { kind: "probe" as const };
+    if (first.type !== FrameType.Hello) {
+      throw new ProtocolError(`expected the client's greeting, got a ${frameTypeName(first.type)} frame`);
     }
-    if (hello.ghc && hello.ghc !== this.#options.ghcRealPath) {
-      throw new Error(`this server runs ${this.#options.ghcRealPath}, the client asked for ${hello.ghc}`);
+    const hello = decodeProperties(first.payload);
+    if (hello.protocol !== String(PROTOCOL_VERSION) && hello.token === undefined) {
+      // A client too old to send a token: say what is wrong rather than "no token".
+      throw new Refusal(this.#protocolMismatch(hello), "protocol");
     }
+    await this.#authenticate(hello.token);
+    stream.maxFrameBytes = MAX_CLIENT_FRAME_BYTES;
     await stream.send(
       FrameType.Hello,
       encodeProperties({
@@ -142,11 +310,122 @@ export class Server {
         version: VERSION,
         ghc: this.#options.ghcRealPath,
         "ghc-version": this.#options.ghcVersion,
+        key: this.#options.key ?? "",
+        pid: String(Deno.pid),
+        active: String(this.#compiling),
       }),
     );
-    const request = decodeCompileRequest(await stream.expect(FrameType.Request, "a request"));
-    return [hello, request] as const;
+    if (hello.protocol !== String(PROTOCOL_VERSION)) {
+      throw new Refusal(this.#protocolMismatch(hello), "version");
+    }
+    const frame = await stream.read();
+    if (frame === null) throw new ProtocolError("connection closed while waiting for a request");
+    if (frame.type === FrameType.Control) {
+      return { kind: "control" as const, command: decodeMessage(frame.payload) };
+    }
+    if (frame.type !== FrameType.Request) {
+      throw new ProtocolError(`expected a request, got a ${frameTypeName(frame.type)} frame`);
+    }
+    return { kind: "request" as const, hello, payload: frame.payload };
   }
+
+  async #authenticate(presented: string | undefined): Promise<void> {
+    const expected = this.#options.token;
+    if (expected === undefined || sameToken(presented, expected.value)) return;
+    // The token file may have been replaced (removed by a /tmp cleaner, then recreated by a client).
+    const current = await readToken(expected.dir).catch(() => null);
+    if (current !== null && current !== expected.value && sameToken(presented, current)) {
+      log.info("The token file changed; using the new token");
+      expected.value = current;
+      return;
+    }
+    throw new Refusal(
+      presented === undefined
+        ? "refused: the client sent no token"
+        : "refused: wrong token (the client reads another runtime directory, or is not this user)",
+      "auth",
+    );
+  }
+
+  #protocolMismatch(hello: Record<string, string>): string {
+    return `protocol mismatch: this server (ghcpw ${VERSION}) speaks protocol ${PROTOCOL_VERSION}, ` +
+      `the client (ghcpw ${hello.version ?? "?"}) speaks ${hello.protocol ?? "none"}; ` +
+      `restart the server with the client's ghcpw (ghcpw stop; ghcpw serve)`;
+  }
+
+  /** Refuses a compile request this server must not serve: another ghcpw version, GHC or key. */
+  #checkCompatible(hello: Record<string, string>): void {
+    if (hello.version !== VERSION) {
+      throw new Refusal(
+        `version mismatch: this server is ghcpw ${VERSION}, the client is ghcpw ${hello.version ?? "?"}`,
+        "version",
+      );
+    }
+    if (hello.ghc && hello.ghc !== this.#options.ghcRealPath) {
+      throw new Refusal(
+        `this server runs ${this.#options.ghcRealPath}, the client asked for ${hello.ghc}`,
+        "key",
+      );
+    }
+    if (hello.key && this.#options.key && hello.key !== this.#options.key) {
+      throw new Refusal(
+        `this server's key is ${this.#options.key} (GHC and --package-db settings), the client's is ${hello.key}`,
+        "key",
+      );
+    }
+  }
+
+  /** Answers a control command with JSON. */
+  async #control(stream: MessageStream, command: string): Promise<void> {
+    let reply: Record<string, unknown>;
+    switch (command) {
+      case "status":
+        reply = await this.describe();
+        break;
+      case "stop":
+        await this.stopAccepting("ghcpw stop");
+        reply = { stopping: true, pid: Deno.pid, compiling: this.#compiling };
+        break;
+      case "stop-if-idle":
+        // This connection is the only one that may be open; a compile in progress means busy.
+        if (this.#compiling === 0) {
+          await this.stopAccepting("replaced by a client of another ghcpw version");
+          reply = { stopping: true, pid: Deno.pid, compiling: 0 };
+        } else {
+          reply = { stopping: false, pid: Deno.pid, compiling: this.#compiling };
+        }
+        break;
+      default:
+        throw new ProtocolError(`unknown control command ${JSON.stringify(command)}`);
+    }
+    await stream.send(FrameType.ControlReply, new TextEncoder().encode(JSON.stringify(reply)));
+  }
+
+  /** What `ghcpw status` shows: the server's own facts, then those of `describe`. */
+  async describe(): Promise<Record<string, unknown>> {
+    return {
+      version: VERSION,
+      pid: Deno.pid,
+      startedAt: new Date(this.startedAt).toISOString(),
+      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+      socket: this.#bound.path,
+      key: this.#options.key ?? null,
+      ghc: this.#options.ghcRealPath,
+      ghcVersion: this.#options.ghcVersion,
+      compiling: this.#compiling,
+      connectionsOpen: this.#active.size,
+      peakConnections: this.peakConnections,
+      stopping: this.stopping,
+      requestTimeoutSeconds: (this.#options.requestTimeoutMs ?? 0) / 1000,
+      server: { ...this.stats },
+      ...await this.#options.describe?.(),
+    };
+  }
+}
+
+/** A compile ran longer than the request timeout. */
+class RequestTimeout extends Error {
+  override name = "RequestTimeout";
 }
 
 /** The client closed its connection before its request was done. */
@@ -155,4 +434,26 @@ export class ClientGone extends Error {
   constructor() {
     super("the client went away");
   }
+}
+
+/**
+ * A connection's bytes as a stream read 4 KiB at a time. `conn.readable` allocates 64 KiB for every
+ * read; clients send a few hundred bytes, and a server that sees millions of connections in its life
+ * should not churn (and fragment) 64 KiB for each.
+ */
+function smallReads(conn: Deno.UnixConn): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const buffer = new Uint8Array(4096);
+      let n: number | null;
+      try {
+        n = await conn.read(buffer);
+      } catch (e) {
+        controller.error(e);
+        return;
+      }
+      if (n === null) controller.close();
+      else controller.enqueue(buffer.subarray(0, n));
+    },
+  });
 }

@@ -8,6 +8,7 @@
 import { getLogger } from "@logtape/logtape";
 import {
   decodeExit,
+  decodeFields,
   decodeMessage,
   decodeProperties,
   encodeFields,
@@ -37,8 +38,13 @@ export interface WorkerRequest {
 /** Name prefix of each request's temporary directory (in the system's temporary directory). */
 export const REQUEST_DIR_PREFIX = "ghcpw-request-";
 
-/** How a worker finished a request. */
-export type WorkerOutcome = { kind: "exit"; code: number } | { kind: "defer"; reason: string };
+/**
+ * How a worker finished a request. `interfacesResumed` counts the kept package interfaces the request
+ * started with (0 for a cold start).
+ */
+export type WorkerOutcome =
+  | { kind: "exit"; code: number; interfacesResumed: number }
+  | { kind: "defer"; reason: string };
 
 /** The worker process died or broke the protocol; it must not be used again. */
 export class WorkerFailure extends Error {
@@ -62,6 +68,8 @@ export class Worker {
   readonly pid: number;
   readonly ghcVersion: string;
   requestsServed = 0;
+  /** The affinity of the last request served (see lib/pool.ts). */
+  affinity = "";
   #child: Deno.ChildProcess;
   #stream: MessageStream;
   #status: Promise<Deno.CommandStatus>;
@@ -162,9 +170,15 @@ export class Worker {
           case FrameType.Stderr:
             await sink.stderr(frame.payload);
             break;
-          case FrameType.Exit:
+          case FrameType.Exit: {
             await this.#recordLibraries(request.tmpDir);
-            return { kind: "exit", code: decodeExit(frame.payload) };
+            const facts = decodeProperties(encodeFields([decodeFields(frame.payload).slice(1).flat()]));
+            return {
+              kind: "exit",
+              code: decodeExit(frame.payload),
+              interfacesResumed: Number(facts["interfaces-resumed"] ?? 0),
+            };
+          }
           case FrameType.Defer:
             return { kind: "defer", reason: decodeMessage(frame.payload) };
           case FrameType.Failure:
@@ -185,6 +199,17 @@ export class Worker {
         );
       }
       throw e;
+    }
+  }
+
+  /** Resident memory of the worker process in bytes, or null where /proc is not available. */
+  async residentBytes(): Promise<number | null> {
+    try {
+      const status = await Deno.readTextFile(`/proc/${this.pid}/status`);
+      const kb = /^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1];
+      return kb === undefined ? null : Number(kb) * 1024;
+    } catch {
+      return null;
     }
   }
 

@@ -152,3 +152,16 @@ export function assertSameRun(actual: Run, expected: Run, normalise: (s: string)
     { code: expected.code, stdout: normalise(expected.stdout), stderr: normalise(expected.stderr) },
   );
 }
+
+/** The token a client of the suites' servers presents (the servers share the user's runtime directory). */
+export async function testToken(): Promise<string> {
+  const { ensureRuntimeDir } = await import("../lib/runtime_dir.ts");
+  const { ensureToken } = await import("../lib/token.ts");
+  return await ensureToken(await ensureRuntimeDir());
+}
+
+/** A server's `ghcpw status --json`, read over its socket (as the status command does). */
+export async function serverStatus(socket: string): Promise<Record<string, unknown>> {
+  const { sendControl } = await import("../lib/control.ts");
+  return await sendControl(socket, "status", await testToken());
+}

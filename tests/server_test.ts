@@ -2,9 +2,29 @@
 
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { project } from "./fixtures.ts";
-import { ghcpw, startServer, writeTree } from "./helpers.ts";
+import { GHC, ghcpw, startServer, testToken, writeTree } from "./helpers.ts";
 import { encodeFrame } from "../lib/frame.ts";
-import { decodeMessage, encodeProperties, FrameType, MessageStream } from "../lib/protocol.ts";
+import { realExecutablePath } from "../lib/ghc.ts";
+import {
+  decodeMessage,
+  encodeCompileRequest,
+  encodeProperties,
+  FrameType,
+  MessageStream,
+  PROTOCOL_VERSION,
+} from "../lib/protocol.ts";
+import { VERSION } from "../lib/version.ts";
+
+/** Frames one after the other in one buffer. */
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
 
 /** Sends raw bytes, ends the connection's writing side, and returns the server's Failure message. */
 async function sendRaw(socket: string, bytes: Uint8Array): Promise<string | null> {
@@ -30,6 +50,16 @@ async function sendRaw(socket: string, bytes: Uint8Array): Promise<string | null
 
 Deno.test("bad frames and bad handshakes get an error; the server keeps serving", async (t) => {
   const server = await startServer();
+  const token = await testToken();
+  const greeting = (extra: Record<string, string> = {}) =>
+    encodeFrame(
+      FrameType.Hello,
+      encodeProperties({ protocol: String(PROTOCOL_VERSION), version: VERSION, token, ...extra }),
+    );
+  const request = encodeFrame(
+    FrameType.Request,
+    encodeCompileRequest({ argv: ["--numeric-version"], env: {}, cwd: "/", stderrIsTerminal: false }),
+  );
   try {
     await t.step("a length beyond the limit", async () => {
       const message = await sendRaw(server.socket, new Uint8Array([0x7f, 0xff, 0xff, 0xff, 1, 2, 3]));
@@ -45,17 +75,40 @@ Deno.test("bad frames and bad handshakes get an error; the server keeps serving"
       const hello = encodeFrame(FrameType.Hello, encodeProperties({ protocol: "999", version: "9.9.9" }));
       assertMatch(await sendRaw(server.socket, hello) ?? "", /protocol mismatch.*speaks 999/);
     });
-    await t.step("a malformed request", async () => {
-      const hello = encodeFrame(FrameType.Hello, encodeProperties({ protocol: "1" }));
-      const request = encodeFrame(FrameType.Request, new Uint8Array([0, 0, 0, 9]));
-      const both = new Uint8Array(hello.length + request.length);
-      both.set(hello);
-      both.set(request, hello.length);
-      assertMatch(await sendRaw(server.socket, both) ?? "", /malformed/);
+    await t.step("no token, or a wrong one", async () => {
+      const anonymous = encodeFrame(
+        FrameType.Hello,
+        encodeProperties({ protocol: String(PROTOCOL_VERSION), version: VERSION }),
+      );
+      assertMatch(
+        await sendRaw(server.socket, concat(anonymous, request)) ?? "",
+        /refused: the client sent no token/,
+      );
+      const wrong = greeting({ token: "0".repeat(64) });
+      assertMatch(await sendRaw(server.socket, concat(wrong, request)) ?? "", /refused: wrong token/);
     });
-    await t.step("a client asking for another ghc", async () => {
-      const hello = encodeFrame(FrameType.Hello, encodeProperties({ protocol: "1", ghc: "/opt/other/ghc" }));
-      assertMatch(await sendRaw(server.socket, hello) ?? "", /the client asked for \/opt\/other\/ghc/);
+    await t.step("a malformed request", async () => {
+      const malformed = encodeFrame(FrameType.Request, new Uint8Array([0, 0, 0, 9]));
+      assertMatch(await sendRaw(server.socket, concat(greeting(), malformed)) ?? "", /malformed/);
+    });
+    await t.step("a client asking for another ghc, or another key", async () => {
+      assertMatch(
+        await sendRaw(server.socket, concat(greeting({ ghc: "/opt/other/ghc" }), request)) ?? "",
+        /the client asked for \/opt\/other\/ghc/,
+      );
+      assertMatch(
+        await sendRaw(
+          server.socket,
+          concat(greeting({ ghc: realExecutablePath(GHC), key: "0123" }), request),
+        ) ?? "",
+        /the client's is 0123/,
+      );
+    });
+    await t.step("a client of another ghcpw version", async () => {
+      assertMatch(
+        await sendRaw(server.socket, concat(greeting({ version: "0.0.1" }), request)) ?? "",
+        /version mismatch: this server is ghcpw .*, the client is ghcpw 0\.0\.1/,
+      );
     });
     await t.step("garbage, then a client that vanishes mid-frame", async () => {
       let seed = 7;

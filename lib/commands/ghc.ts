@@ -6,7 +6,7 @@
 
 import { runClient } from "../client.ts";
 import { parseLogLevel, setUpLogging } from "../log.ts";
-import { resolveSocketPath } from "../paths.ts";
+import { explicitSocketPath } from "../paths.ts";
 import { parseOptions } from "./options.ts";
 
 export const GHC_HELP = `ghcpw ghc: compile through the ghcpw server, exactly as ghc would
@@ -18,22 +18,30 @@ prints what ghc prints, exiting with ghc's exit code. Everything after '--' is
 passed to GHC untouched; without '--', all arguments are GHC's. Use it as the
 compiler of a build (Buck2: compiler = "ghcpw ghc --").
 
-If no server answers, it runs the real ghc itself with the same arguments,
+With the default socket, a client that finds no server starts one in the
+background ('ghcpw serve --detach') and uses it; later clients share it. If no
+server can be used, it runs the real ghc itself with the same arguments,
 environment and working directory, so a build never breaks because of ghcpw.
 
 Options:
-  --socket PATH   server socket (default: $GHCPW_SOCKET, else
-                  $GHC_PERSISTENT_WORKER_SOCKET, else
-                  $XDG_RUNTIME_DIR/ghcpw/ghcpw.sock or /tmp/ghcpw-<uid>/ghcpw.sock)
-  --ghc PATH      the real ghc, for the fallback and to check the server runs the
-                  same one (default: $GHCPW_GHC, else ghc on PATH)
-  -h, --help      show this help
+  --socket PATH      server socket (default: $GHCPW_SOCKET, else
+                     $GHC_PERSISTENT_WORKER_SOCKET, else the server for this
+                     ghc and --package-db list in the runtime directory:
+                     $XDG_RUNTIME_DIR/ghcpw/ghc-<version>-<key>.sock, or
+                     /tmp/ghcpw-<uid>/... without $XDG_RUNTIME_DIR)
+  --ghc PATH         the real ghc, for the fallback and to choose the server
+                     (default: $GHCPW_GHC, else ghc on PATH)
+  --package-db PATH  as for 'ghcpw serve': '-package-db PATH' ahead of every
+                     invocation (repeatable); part of the server's key
+  -h, --help         show this help
 
 Environment:
-  GHCPW_STRICT=1  fail (exit 2) instead of running ghc directly when the server
-                  cannot serve the invocation
-  GHCPW_LOG=LEVEL log ghcpw's own messages to stderr from LEVEL up (trace, debug,
-                  info, warning, error; default: error)
+  GHCPW_STRICT=1     fail (exit 2) instead of running ghc directly when the
+                     server cannot serve the invocation
+  GHCPW_AUTOSTART    1: start a server when none answers, even on an explicit
+                     socket; 0: never; unset: only on the default socket
+  GHCPW_LOG=LEVEL    log ghcpw's own messages to stderr from LEVEL up (trace,
+                     debug, info, warning, error; default: error)
 `;
 
 /** Runs the subcommand; resolves to the exit code. */
@@ -44,6 +52,7 @@ export async function ghcCommand(args: string[]): Promise<number> {
   const { values } = parseOptions("ghc", own, {
     socket: { type: "string" },
     ghc: { type: "string" },
+    "package-db": { type: "string", multiple: true },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
@@ -51,10 +60,20 @@ export async function ghcCommand(args: string[]): Promise<number> {
     return 0;
   }
   await setUpLogging(parseLogLevel(Deno.env.get("GHCPW_LOG") || "error"));
+  const socketPath = explicitSocketPath(values.socket);
+  const autostart = Deno.env.get("GHCPW_AUTOSTART") ?? "";
   return await runClient({
-    socketPath: resolveSocketPath(values.socket),
+    socketPath,
     ghc: values.ghc ?? (Deno.env.get("GHCPW_GHC") || "ghc"),
     strict: ["1", "true", "yes"].includes(Deno.env.get("GHCPW_STRICT") ?? ""),
     argv: ghcArgs,
+    packageDbs: values["package-db"] ?? [],
+    // Auto-start by default only where ghcpw owns the socket's name: an explicit socket is someone's
+    // deliberate set-up (a test, a CI service), which a stray background server would confuse.
+    autostart: ["1", "true", "yes"].includes(autostart)
+      ? true
+      : ["0", "false", "no"].includes(autostart)
+      ? false
+      : socketPath === undefined,
   });
 }

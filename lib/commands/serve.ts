@@ -1,42 +1,68 @@
 /**
  * `ghcpw serve`: build the plugin for the chosen GHC if needed, start the worker pool, serve the socket
- * until interrupted.
+ * until interrupted, stopped, idle for too long, or its socket file is removed. In the foreground by
+ * default; `--detach` starts the same server in the background (as auto-start does) and returns once it
+ * answers.
  *
  * @module
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { Compiler } from "../compile.ts";
-import { inspectGhc, realExecutablePath } from "../ghc.ts";
+import { answers, startLockFile, startServer } from "../autostart.ts";
+import { chooseGhc, prepareGhc, startCompiler } from "../compiler_setup.ts";
+import { closeInheritedDescriptors } from "../daemon.ts";
+import { withFileLock } from "../file_lock.ts";
+import { DEFAULT_IDLE_TIMEOUT_MS, parseDuration, superviseServer } from "../lifecycle.ts";
 import { parseLogLevel, setUpLogging } from "../log.ts";
-import { resolveSocketPath } from "../paths.ts";
-import { ensurePlugin, workerArgs } from "../plugin_build.ts";
-import { Pool } from "../pool.ts";
+import { explicitSocketPath, serverLogFile } from "../paths.ts";
+import { ensureRuntimeDir } from "../runtime_dir.ts";
 import { Server } from "../server.ts";
-import { prepareSocketPath } from "../socket_path.ts";
-import { parseOptions, positiveInteger } from "./options.ts";
+import { ghcIdentity, keyedSocketPath, serverKey } from "../server_key.ts";
+import { bindSocket, prepareSocketPath, ServerRunning } from "../socket_path.ts";
+import { statusFields } from "../status.ts";
+import { ensureToken } from "../token.ts";
+import { parseOptions, positiveInteger, UsageError } from "./options.ts";
 
 const log = getLogger(["ghcpw", "serve"]);
 
-export const SERVE_HELP = `ghcpw serve: run the ghcpw server in the foreground
+/** How long a compile may run before it is killed, unless told otherwise. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 60 * 60 * 1000;
+
+export const SERVE_HELP = `ghcpw serve: run the ghcpw server (in the foreground unless --detach)
 
 Usage: ghcpw serve [OPTIONS]
 
 Builds ghcpw's GHC plugin for the chosen ghc on first use (cached per user in
 $XDG_CACHE_HOME/ghcpw or ~/.cache/ghcpw), starts a pool of GHC worker processes
 and serves 'ghcpw ghc' clients on a unix socket until interrupted (Ctrl-C or
-SIGTERM: running compiles finish first).
+SIGTERM), stopped ('ghcpw stop'), idle for --idle-timeout, or until its socket
+file is removed; running compiles always finish first. Refuses to start where a
+server already answers; a socket left by a dead server is replaced.
+
+'ghcpw ghc' starts a server by itself when none answers on the default socket,
+so running 'serve' by hand is only needed for other settings or sockets.
 
 Options:
   --ghc PATH          the ghc to serve (default: $GHCPW_GHC, else ghc on PATH)
   --ghc-pkg PATH      its ghc-pkg (default: found beside the ghc)
   -n, --jobs N        GHC worker processes, each running one compile at a time
-                      (default: the number of CPU cores)
+                      (default: $GHCPW_JOBS, else the number of CPU cores)
   --package-db PATH   add '-package-db PATH' ahead of every invocation's own
                       flags (repeatable, in order)
   --socket PATH       socket to listen on (default: $GHCPW_SOCKET, else
-                      $GHC_PERSISTENT_WORKER_SOCKET, else
-                      $XDG_RUNTIME_DIR/ghcpw/ghcpw.sock or /tmp/ghcpw-<uid>/ghcpw.sock)
+                      $GHC_PERSISTENT_WORKER_SOCKET, else the socket named by
+                      this ghc's key in the runtime directory, where 'ghcpw ghc'
+                      looks: $XDG_RUNTIME_DIR/ghcpw/ghc-<version>-<key>.sock,
+                      or /tmp/ghcpw-<uid>/... without $XDG_RUNTIME_DIR)
+  --foreground        run in the foreground, logging to stderr (the default)
+  --detach            start the server in the background (its own session,
+                      logging to a file in $XDG_STATE_HOME/ghcpw or
+                      ~/.local/state/ghcpw) and exit once it answers
+  --idle-timeout T    exit after T without compiles (default: $GHCPW_IDLE_TIMEOUT,
+                      else 1h; 0: never). T is seconds or has a unit: 90s, 15m, 2h
+  --request-timeout T kill a compile running longer than T and report an error
+                      (default: $GHCPW_REQUEST_TIMEOUT, else 1h; 0: no limit)
+  --daemon            (internal) what --detach and auto-start run
   -v, --verbose       log every request and worker event (level debug)
   -q, --quiet         log only warnings and errors
   --log-level LEVEL   trace, debug, info (default), warning or error
@@ -51,6 +77,11 @@ export async function serveCommand(args: string[]): Promise<number> {
     jobs: { type: "string", short: "n" },
     "package-db": { type: "string", multiple: true },
     socket: { type: "string" },
+    foreground: { type: "boolean" },
+    detach: { type: "boolean" },
+    daemon: { type: "boolean" },
+    "idle-timeout": { type: "string" },
+    "request-timeout": { type: "string" },
     verbose: { type: "boolean", short: "v" },
     quiet: { type: "boolean", short: "q" },
     "log-level": { type: "string" },
@@ -60,47 +91,123 @@ export async function serveCommand(args: string[]): Promise<number> {
     console.log(SERVE_HELP);
     return 0;
   }
-  const level = values["log-level"] ?? (values.verbose ? "debug" : values.quiet ? "warning" : "info");
-  await setUpLogging(parseLogLevel(level));
-  const jobs = values.jobs === undefined
-    ? navigator.hardwareConcurrency
-    : positiveInteger("serve", "--jobs", values.jobs);
-  const socketPath = resolveSocketPath(values.socket);
+  if (values.detach && (values.foreground || values.daemon)) {
+    throw new UsageError("ghcpw serve: --detach cannot be combined with --foreground or --daemon");
+  }
+  const level = parseLogLevel(
+    values["log-level"] ?? (values.verbose ? "debug" : values.quiet ? "warning" : "info"),
+  );
+  await setUpLogging(level);
+  const jobsOption = values.jobs ?? Deno.env.get("GHCPW_JOBS");
+  const jobs = jobsOption ? positiveInteger("serve", "--jobs", jobsOption) : navigator.hardwareConcurrency;
+  const idleTimeoutMs = durationOption(
+    "--idle-timeout",
+    values["idle-timeout"] ?? Deno.env.get("GHCPW_IDLE_TIMEOUT"),
+    DEFAULT_IDLE_TIMEOUT_MS,
+  );
+  const requestTimeoutMs = durationOption(
+    "--request-timeout",
+    values["request-timeout"] ?? Deno.env.get("GHCPW_REQUEST_TIMEOUT"),
+    DEFAULT_REQUEST_TIMEOUT_MS,
+  );
+  const packageDbs = values["package-db"] ?? [];
+  const ghcName = chooseGhc(values.ghc);
 
-  const ghc = await inspectGhc(values.ghc ?? (Deno.env.get("GHCPW_GHC") || "ghc"), values["ghc-pkg"]);
-  await prepareSocketPath(socketPath);
-  const plugin = await ensurePlugin(ghc);
-  const pool = new Pool({ ghc: ghc.ghc, args: workerArgs(plugin), cwd: "/" }, jobs);
-  await pool.start();
-  const compiler: Compiler = {
-    ghc: ghc.ghc,
-    pool,
-    stats: { worker: 0, direct: 0, deferred: 0 },
-    extraArgs: (values["package-db"] ?? []).flatMap((db) => ["-package-db", db]),
-  };
-  const server = new Server({
-    socketPath,
-    compiler,
-    ghcRealPath: realExecutablePath(ghc.ghc),
-    ghcVersion: ghc.version,
-  });
-  log.info("Serving GHC {version} ({ghc}) on {socket} with {jobs} workers", {
-    version: ghc.version,
-    ghc: ghc.ghc,
-    socket: socketPath,
-    jobs,
-  });
+  // The socket is found the way clients find it: by this GHC's key, in the checked runtime directory,
+  // which also holds the token clients must present.
+  const runtime = await ensureRuntimeDir();
+  const token = await ensureToken(runtime);
+  const identity = await ghcIdentity(ghcName, runtime);
+  const key = await serverKey(identity, { packageDbs });
+  const socketPath = explicitSocketPath(values.socket) ?? keyedSocketPath(runtime, identity, key);
+  if (values.detach) return await detach(args, socketPath);
 
-  const stop = () => {
-    log.info("Stopping: finishing running compiles");
-    server.close();
-  };
-  Deno.addSignalListener("SIGINT", stop);
-  Deno.addSignalListener("SIGTERM", stop);
-  await server.finished;
-  Deno.removeSignalListener("SIGINT", stop);
-  Deno.removeSignalListener("SIGTERM", stop);
-  await pool.close();
-  log.info("Stopped");
+  const logFile = values.daemon ? await serverLogFile(socketPath, runtime) : null;
+  if (values.daemon) {
+    closeInheritedDescriptors();
+    await setUpLogging(level, logFile!);
+  }
+  try {
+    await prepareSocketPath(socketPath);
+    const prepared = await prepareGhc(ghcName, values["ghc-pkg"]);
+    const ghc = prepared.installation;
+    const compiler = await startCompiler(prepared, jobs, packageDbs);
+    const pool = compiler.pool;
+    let bound;
+    try {
+      // Only now that the workers are ready does the socket appear: a client that can connect is served.
+      bound = await bindSocket(socketPath);
+    } catch (e) {
+      await pool.close();
+      throw e;
+    }
+    const server: Server = new Server({
+      socketPath,
+      compiler,
+      ghcRealPath: identity.realPath,
+      ghcVersion: ghc.version,
+      token: { value: token, dir: runtime },
+      key,
+      requestTimeoutMs,
+      bound,
+      describe: () => statusFields(server, compiler, { logFile, idleTimeoutMs }),
+    });
+    superviseServer(server, idleTimeoutMs);
+    log.info("Serving GHC {version} ({ghc}) on {socket} with {jobs} workers (pid {pid}, key {key})", {
+      version: ghc.version,
+      ghc: ghc.ghc,
+      socket: socketPath,
+      jobs,
+      pid: Deno.pid,
+      key,
+    });
+
+    const stop = () => server.close("interrupted by a signal");
+    Deno.addSignalListener("SIGINT", stop);
+    Deno.addSignalListener("SIGTERM", stop);
+    await server.finished;
+    Deno.removeSignalListener("SIGINT", stop);
+    Deno.removeSignalListener("SIGTERM", stop);
+    await pool.close();
+    log.info("Stopped");
+    return 0;
+  } catch (e) {
+    // In the background nobody sees stderr: the log file must say why the server did not start.
+    if (values.daemon) {
+      log.fatal("Cannot serve: {error}", { error: e instanceof Error ? e.message : String(e) });
+    }
+    throw e;
+  }
+}
+
+/** Parses a duration option (or its environment variable), falling back to a default. */
+function durationOption(option: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value === "") return fallback;
+  try {
+    return parseDuration(value, option);
+  } catch (e) {
+    throw new UsageError(`ghcpw serve: ${e instanceof Error ? e.message : e}`);
+  }
+}
+
+/** `serve --detach`: starts the same server in the background and waits until it answers. */
+async function detach(args: string[], socketPath: string): Promise<number> {
+  const serveArgs: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--detach" || args[i] === "--foreground" || args[i].startsWith("--socket=")) continue;
+    if (args[i] === "--socket") {
+      i++;
+      continue;
+    }
+    serveArgs.push(args[i]);
+  }
+  await Deno.mkdir(socketPath.slice(0, socketPath.lastIndexOf("/")) || "/", { recursive: true, mode: 0o700 });
+  const pid = await withFileLock(startLockFile(socketPath), async () => {
+    if (await answers(socketPath)) {
+      throw new ServerRunning(`a ghcpw server is already running on ${socketPath}`);
+    }
+    return await startServer({ socket: socketPath, serveArgs });
+  });
+  console.log(`ghcpw: server started on ${socketPath} (pid ${pid}); log: ${await serverLogFile(socketPath)}`);
   return 0;
 }

@@ -6,6 +6,7 @@ module GhcpwPlugin (frontendPlugin) where
 
 import qualified Data.ByteString as B
 import qualified Data.ByteString.Char8 as B8
+import Data.List (isPrefixOf)
 import System.Exit (ExitCode (..), exitWith)
 
 import Ghcpw.Compat (FrontendPlugin, frontendWith, ghcVersion)
@@ -13,6 +14,7 @@ import Ghcpw.Context
 import Ghcpw.Driver
 import Ghcpw.Frame
 import Ghcpw.Terminal (requestTerminal)
+import Ghcpw.Warm (Warm, lastResumed, newWarm)
 
 -- | Must equal WORKER_PROTOCOL in lib/protocol.ts.
 protocolVersion :: B.ByteString
@@ -21,13 +23,16 @@ protocolVersion = B8.pack "1"
 frontendPlugin :: FrontendPlugin
 frontendPlugin = frontendWith serve
 
-serve :: FilePath -> IO ()
-serve libdir = do
+-- | Options (-ffrontend-opt): @immutable-db=PATH@ for each package database whose units' interfaces
+-- may be kept between requests besides GHC's global one.
+serve :: [String] -> FilePath -> IO ()
+serve opts libdir = do
+  warm <- newWarm [drop (length "immutable-db=") o | o <- opts, "immutable-db=" `isPrefixOf` o]
   ch <- openChannel
   send ch Hello [[B8.pack "protocol=" <> protocolVersion, B8.pack ("ghc=" ++ ghcVersion)]]
   let loop = receive ch >>= \case
         Nothing -> pure ()
-        Just (Request, payload) -> either (refuse ch) (serveOne ch libdir) (decodeFields payload) >> loop
+        Just (Request, payload) -> either (refuse ch) (serveOne ch warm libdir) (decodeFields payload) >> loop
         Just (other, _) -> refuse ch ("unexpected frame " ++ show other)
   loop
 
@@ -38,18 +43,20 @@ refuse ch why = do
 
 -- | Fields of a worker request, in order: mode, cwd, temporary directory, argv, environment (KEY=VALUE),
 -- whether the client's stderr is a terminal.
-serveOne :: Channel -> FilePath -> [[B.ByteString]] -> IO ()
-serveOne ch libdir [modeField, [cwd], [tmp], args, env, [tty]] =
+serveOne :: Channel -> Warm -> FilePath -> [[B.ByteString]] -> IO ()
+serveOne ch warm libdir [modeField, [cwd], [tmp], args, env, [tty]] =
   case parseMode (map B8.unpack modeField) of
     Left why -> refuse ch why
     Right mode -> do
       outcome <- withRequestContext ch (RequestContext cwd (B8.unpack tmp) (map splitEntry env)) $ \decode -> do
         argv <- mapM decode args
         terminal <- requestTerminal (tty == B8.pack "1")
-        invoke libdir mode argv terminal
+        invoke warm libdir mode argv terminal
       case outcome of
-        Exited code -> send ch Exit [[B8.pack (show code)]]
+        Exited code -> do
+          resumed <- lastResumed warm
+          send ch Exit [[B8.pack (show code)], [B8.pack ("interfaces-resumed=" ++ show resumed)]]
         Deferred why -> send ch Defer [[B8.pack why]]
   where
     splitEntry e = let (k, v) = B8.break (== '=') e in (k, B.drop 1 v)
-serveOne ch _ _ = refuse ch "malformed request"
+serveOne ch _ _ _ = refuse ch "malformed request"

@@ -1,12 +1,16 @@
 {-# LANGUAGE CPP #-}
 
 -- | Every difference between GHC versions that the plugin meets lives here, so the other modules read as
--- if there were one GHC. Tested: 9.0, 9.6, 9.10; the 9.2, 9.4, 9.8 and 9.12 branches follow the API
--- documentation of those releases (best effort).
+-- if there were one GHC. Built and tested against 9.0, 9.6 and 9.10; the 9.2, 9.4, 9.8 and 9.12 branches
+-- follow those releases' API documentation and their ghc/Main.hs (not compiled here).
+--
+-- The shims mirror what ghc's own Main does at each step, so each one says which step it stands for.
 module Ghcpw.Compat
   ( -- * The GHC API as the plugin uses it
     Ghc
-  , DynFlags (ghcMode, ghcLink, verbosity, ldInputs, outputFile, outputHi)
+  , DynFlags (ghcMode, ghcLink, verbosity, ldInputs)
+  , outputFile
+  , outputHi
   , GhcMode (..)
   , GhcLink (..)
   , Option (FileOption)
@@ -25,10 +29,6 @@ module Ghcpw.Compat
   , unLoc
   , isNoLink
   , isHaskellishTarget
-  , isSourceFilename
-  , looksLikeModuleName
-  , startPhase
-  , isStopLn
   , topDir
   , FrontendPlugin
   , frontendWith
@@ -37,23 +37,49 @@ module Ghcpw.Compat
   , runSession
   , defaultErrorHandler'
   , parseFlags
+  , parseTargets
   , withPrettyErrors
   , showBanner
   , initUniques
+  , initSessionPlugins
   , oneShotTo
   , compileToObject
   , guessTargetFile
   , showInterface
-  , fastStringStats
+  , dynOutputHiFile
+  , wantsFinalStats
   , Terminal (..)
+  , ColourTest (..)
+  , colourTest
   , applyTerminal
   , ghcVersion
+    -- * State kept between requests (see Ghcpw.Warm)
+  , HscEnv
+  , hsc_dflags
+  , setSession
+  , KeptNames
+  , UnitDatabases
+  , keepsNames
+  , packageDbFlagsKey
+  , withUnitDatabases
+  , sessionUnitDatabases
+  , unitDatabasePaths
+  , unitDatabaseContents
+  , interfaceKey
+  , globalPackageDb
+  , moduleUnitIdOf
+  , InterfaceStore
+  , resumeState
+  , takeState
+  , pruneStore
+  , storeSize
   ) where
 
 import Control.Monad.IO.Class (liftIO)
 import GHC
   ( Ghc
   , GhcMonad
+  , HscEnv
   , LoadHowMuch (..)
   , Target
   , getSession
@@ -61,46 +87,147 @@ import GHC
   , guessTarget
   , load
   , printException
-  , setSessionDynFlags
+  , setSession
   , setTargets
   )
 import qualified GHC
 import GHC.Driver.MakeFile (doMkDependHS)
-import GHC.Driver.Phases (Phase, isHaskellishTarget, isSourceFilename, isStopLn, startPhase)
+import GHC.Driver.Phases (Phase, isHaskellishTarget)
+import qualified GHC.Driver.Phases as Phases
+import GHC.Driver.Pipeline (compileFile, oneShot)
 import GHC.Driver.Plugins (FrontendPlugin (..), defaultFrontendPlugin)
 import GHC.Driver.Session
+import GHC.Iface.Load (showIface)
 import GHC.Settings.Config (cBooterVersion, cProjectVersion, cStage)
+import GHC.Types.Basic (failed)
 import GHC.Types.SrcLoc (Located, mkGeneralLocated, unLoc)
 import GHC.Types.Unique.Supply (initUniqSupply)
-import GHC.Utils.Misc (looksLikeModuleName)
 import System.IO (hPutStr, hPutStrLn, stderr)
 
-#if MIN_VERSION_ghc(9,4,0)
+#if MIN_VERSION_ghc(9,2,0)
 import GHC.Types.SourceError (handleSourceError)
+import GHC.Utils.Logger (getLogger)
 #else
-import GHC.Driver.Types (handleSourceError)
-import GHC.Driver.Types (HscEnv)
 import GHC.Driver.Main (newHscEnv)
-import GHC.Driver.Pipeline (compileFile, oneShot)
-import qualified GHC.Driver.Phases as Phases
-import GHC.Iface.Load (showIface)
-import GHC.Types.Basic (failed)
-import GHC.Driver.Types (handleFlagWarnings)
+import GHC.Driver.Types (handleFlagWarnings, handleSourceError, hsc_dflags)
+#endif
+
+#if MIN_VERSION_ghc(9,4,0)
+import GHC.Driver.Config.Diagnostic (initDiagOpts)
+import GHC.Driver.Config.Logger (initLogFlags)
+import GHC.Driver.Env (hsc_NC, hsc_dflags, hsc_logger, hsc_units)
+import GHC.Utils.Logger (Logger, setLogFlags)
+#elif MIN_VERSION_ghc(9,2,0)
+import GHC.Driver.Errors (handleFlagWarnings)
+#endif
+
+#if MIN_VERSION_ghc(9,8,0)
+import GHC.Driver.Config.Diagnostic (initPrintConfig)
+import GHC.Driver.Errors (printOrThrowDiagnostics)
+import GHC.Driver.Errors.Types (DriverMessage, GhcMessage (GhcDriverMessage))
+import GHC.Types.Error (Messages)
+#elif MIN_VERSION_ghc(9,6,0)
+import GHC.Driver.CmdLine (Warn)
+import GHC.Driver.Config.Diagnostic (initPrintConfig)
+import GHC.Driver.Errors (handleFlagWarnings)
+#elif MIN_VERSION_ghc(9,4,0)
+import GHC.Driver.CmdLine (Warn)
+import GHC.Driver.Errors (handleFlagWarnings)
+#endif
+
+#if MIN_VERSION_ghc(9,6,0)
+import GHC.Runtime.Loader (initializeSessionPlugins)
+#endif
+
+#if MIN_VERSION_ghc(9,2,0) && !MIN_VERSION_ghc(9,4,0)
+import GHC.Driver.Env (hsc_dflags)
+#endif
+#if MIN_VERSION_ghc(9,4,0)
+import Control.Concurrent.MVar (readMVar)
+import Control.Exception (SomeException, evaluate, try)
+import Control.Monad (filterM, when)
+import Data.IORef (IORef, atomicModifyIORef', newIORef, readIORef, writeIORef)
+import qualified Data.Map.Strict as Map
+import Data.Maybe (fromMaybe)
+import qualified Data.Set as Set
+import GHC.Core (isBuiltinRule, ru_origin)
+import GHC.Core.FamInstEnv (emptyFamInstEnv, extendFamInstEnvList, famInstEnvElts)
+import GHC.Core.InstEnv (filterInstEnv, instEnvElts, is_dfun_name)
+import GHC.Driver.Env (HscEnv (hsc_unit_env))
+import GHC.Driver.Monad (modifySession)
+import GHC.Types.Annotations (AnnEnv, AnnPayload)
+import GHC.Types.CompleteMatch (CompleteMatch, cmConLikes)
+import GHC.Types.Name (Name, nameModule_maybe)
+import GHC.Types.Name.Cache (NameCache (nsNames))
+import GHC.Types.Name.Env (NameEnv, delListFromNameEnv, mapNameEnv, mkNameEnv)
+import GHC.Types.Unique.DSet (uniqDSetToList)
+import GHC.Types.Unique.FM (minusUFM, nonDetEltsUFM, sizeUFM)
+import GHC.Unit.Env (UnitEnv (ue_eps), ue_setUnitDbs, ue_unit_dbs)
+import GHC.Unit.External (ExternalPackageState (..), ExternalUnitCache (..))
+import GHC.Unit.Info (unitId)
+import GHC.Unit.Module.Env (ModuleEnv, emptyInstalledModuleEnv, filterModuleEnv, lookupModuleEnv, moduleEnvElts, moduleEnvToList)
+import GHC.Unit.Module.ModIface (mi_module)
+import GHC.Unit.State (UnitDatabase (..), listUnitInfo, unwireUnit)
+import GHC.Unit.Types (Definite (..), GenUnit (RealUnit), Module, UnitId, moduleUnit, toUnitId)
+import System.IO.Unsafe (unsafePerformIO)
+import Unsafe.Coerce (unsafeCoerce)
+#if MIN_VERSION_ghc(9,6,0)
+import GHC.Types.Name.Occurrence (OccEnv, nonDetOccEnvElts)
+#else
+import GHC.Types.Name.Occurrence (OccEnv, occEnvElts)
+#endif
+#if !MIN_VERSION_ghc(9,12,0)
+import GHC.Core.ConLike (conLikeName)
+#endif
+#elif MIN_VERSION_ghc(9,2,0)
+import qualified Data.Set as Set
+import GHC (Module, UnitId, setSessionDynFlags)
+import GHC.Unit.Module (moduleUnit, toUnitId)
+#else
+import Control.Exception (evaluate)
+import Data.IORef (IORef, readIORef, writeIORef)
+import Data.Maybe (fromMaybe)
+import qualified Data.Set as Set
+import GHC (setSessionDynFlags)
+import GHC.Core (isBuiltinRule, ru_origin)
+import GHC.Core.FamInstEnv (emptyFamInstEnv, extendFamInstEnvList, famInstEnvElts)
+import GHC.Core.InstEnv (emptyInstEnv, extendInstEnvList, instEnvElts, is_dfun_name)
+import GHC.Driver.Types (CompleteMatch (..), ExternalPackageState (..), hsc_EPS, hsc_NC, mi_module)
+import GHC.Types.Annotations (AnnEnv, AnnPayload)
+import Unsafe.Coerce (unsafeCoerce)
+import GHC.Types.Name (Name, nameModule_maybe)
+import GHC.Types.Name.Occurrence (occEnvElts)
+import GHC.Types.Name.Cache (NameCache (nsNames))
+import GHC.Types.Name.Env (NameEnv, delListFromNameEnv, mapNameEnv, mkNameEnv, nameEnvElts)
+import GHC.Types.Unique.FM (eltsUFM, emptyUFM, mapUFM, minusUFM, sizeUFM)
+import GHC.Unit.Module (Module, UnitId, moduleUnit, toUnitId)
+import GHC.Unit.Module.Env (ModuleEnv, emptyInstalledModuleEnv, filterModuleEnv, lookupModuleEnv, moduleEnvElts)
+import qualified Data.Map as Map
+import GHC.Unit.State (UnitDatabase (..), UnitState (wireMap))
+import GHC.Unit.Info (unitId)
+#endif
+
+#if !MIN_VERSION_ghc(9,4,0)
+import Data.List (isPrefixOf)
+import GHC.Driver.Phases (isSourceFilename, isStopLn, startPhase)
+import GHC.Utils.Misc (looksLikeModuleName)
+import System.FilePath (hasExtension, normalise)
 #endif
 
 -- | Where a one-shot compile stops: -c (object, no link), -E (after preprocessing), -S (assembly).
 data Stop = StopAfterLink | StopBeforeHsc | StopBeforeAs
 
--- | What the client's terminal allows: Unicode quotes and ANSI colours in diagnostics.
+-- | What the client's terminal allows: Unicode quotes and ANSI colours (and, where GHC has them, error
+-- index links) in diagnostics.
 data Terminal = Terminal {termUnicode :: Bool, termColour :: Bool}
 
 ghcVersion :: String
 ghcVersion = cProjectVersion
 
--- | A frontend plugin whose action gets the libdir of the GHC it runs in.
-frontendWith :: (FilePath -> IO ()) -> FrontendPlugin
+-- | A frontend plugin whose action gets its -ffrontend-opt options and the libdir of the GHC it runs in.
+frontendWith :: ([String] -> FilePath -> IO ()) -> FrontendPlugin
 frontendWith serve = defaultFrontendPlugin
-  { frontend = \_ _ -> getSessionDynFlags >>= liftIO . serve . topDir }
+  { frontend = \opts _ -> getSessionDynFlags >>= liftIO . serve opts . topDir }
 
 -- | A fresh session as a newly started ghc would have it.
 runSession :: FilePath -> Ghc a -> IO a
@@ -108,16 +235,6 @@ runSession libdir = GHC.runGhc (Just libdir)
 
 defaultErrorHandler' :: IO a -> IO a
 defaultErrorHandler' = GHC.defaultErrorHandler defaultFatalMessager defaultFlushOut
-
--- | Parses the dynamic flags; the returned action prints the flag warnings as ghc does (it may throw a
--- SourceError under -Werror).
-parseFlags :: DynFlags -> [Located String] -> Ghc (DynFlags, [Located String], Ghc ())
-parseFlags dflags args = do
-  (dflags', leftover, warns) <- GHC.parseDynamicFlags dflags args
-  pure (dflags', leftover, liftIO (handleFlagWarnings dflags' warns))
-
-withPrettyErrors :: DynFlags -> Ghc a -> Ghc a
-withPrettyErrors = GHC.prettyPrintGhcErrors
 
 showBanner :: DynFlags -> IO ()
 showBanner dflags =
@@ -127,29 +244,512 @@ showBanner dflags =
       hPutStrLn stderr (" booted by GHC version " ++ cBooterVersion)
     else pure ()
 
+-- | ghc's Main seeds the unique supply from the session's flags. The counter's type changed (Int, Word,
+-- Word64), so the conversion is left to 'fromIntegral'.
 initUniques :: DynFlags -> IO ()
 initUniques dflags = initUniqSupply (fromIntegral (initialUnique dflags)) (uniqueIncrement dflags)
 
-applyTerminal :: Terminal -> DynFlags -> DynFlags
-applyTerminal t dflags = dflags {useUnicode = termUnicode t, canUseColor = termColour t}
-
-fastStringStats :: DynFlags -> Bool
-fastStringStats = gopt Opt_D_faststring_stats
-
+-- | ghc's Main hands the DynFlags errors to GHC's pretty printer and prints flag warnings through the
+-- logger; since 9.2 there is a Logger, and since 9.4 it carries its own flags (LogFlags) that Main derives
+-- from the DynFlags at hand before the session has them.
+-- 'parseFlags' parses the dynamic flags; the returned action prints the flag warnings as ghc does (it may
+-- throw a SourceError under -Werror). 'withPrettyErrors' is GHC.prettyPrintGhcErrors for those flags.
+parseFlags :: DynFlags -> [Located String] -> Ghc (DynFlags, [Located String], Ghc ())
+withPrettyErrors :: DynFlags -> Ghc a -> Ghc a
 #if MIN_VERSION_ghc(9,4,0)
+parseFlags dflags args = do
+  logger <- loggerFor dflags
+  (dflags', leftover, warns) <- GHC.parseDynamicFlags logger dflags args
+  pure (dflags', leftover, loggerFor dflags' >>= \l -> liftIO (printFlagWarnings l dflags' warns))
+
+withPrettyErrors dflags action = loggerFor dflags >>= \logger -> GHC.prettyPrintGhcErrors logger action
+
+-- | The session's logger with log flags from the given DynFlags, as Main's logger2 and logger4.
+loggerFor :: DynFlags -> Ghc Logger
+loggerFor dflags = (`setLogFlags` initLogFlags dflags) <$> getLogger
+#elif MIN_VERSION_ghc(9,2,0)
+parseFlags dflags args = do
+  logger <- getLogger
+  (dflags', leftover, warns) <- GHC.parseDynamicFlags logger dflags args
+  pure (dflags', leftover, liftIO (handleFlagWarnings logger dflags' warns))
+
+withPrettyErrors = GHC.prettyPrintGhcErrors
 #else
+parseFlags dflags args = do
+  (dflags', leftover, warns) <- GHC.parseDynamicFlags dflags args
+  pure (dflags', leftover, liftIO (handleFlagWarnings dflags' warns))
+
+withPrettyErrors = GHC.prettyPrintGhcErrors
+#endif
+
+-- | Flag warnings: 9.4 takes diagnostic options, 9.6 also the message printing options; since 9.8 the
+-- warnings are DriverMessages printed like any other diagnostics.
+#if MIN_VERSION_ghc(9,8,0)
+printFlagWarnings :: Logger -> DynFlags -> Messages DriverMessage -> IO ()
+printFlagWarnings logger dflags warns =
+  printOrThrowDiagnostics logger (initPrintConfig dflags) (initDiagOpts dflags) (GhcDriverMessage <$> warns)
+#elif MIN_VERSION_ghc(9,6,0)
+printFlagWarnings :: Logger -> DynFlags -> [Warn] -> IO ()
+printFlagWarnings logger dflags = handleFlagWarnings logger (initPrintConfig dflags) (initDiagOpts dflags)
+#elif MIN_VERSION_ghc(9,4,0)
+printFlagWarnings :: Logger -> DynFlags -> [Warn] -> IO ()
+printFlagWarnings logger dflags = handleFlagWarnings logger (initDiagOpts dflags)
+#endif
+
+-- | Splits the leftover arguments into sources (with their -x phase) and linker inputs, and adds the
+-- latter to the flags' ldInputs. Since 9.4 this is GHC.parseTargetFiles; before, ghc's Main did it itself
+-- and so does this module.
+parseTargets :: DynFlags -> [String] -> (DynFlags, [(String, Maybe Phase)], [String])
+#if MIN_VERSION_ghc(9,4,0)
+parseTargets = GHC.parseTargetFiles
+#else
+parseTargets dflags args = (dflags {ldInputs = map (FileOption "") objs ++ ldInputs dflags}, srcs, objs)
+  where
+    (srcs, objs) = partitionArgs (map normaliseHyphen args) [] []
+
+partitionArgs :: [String] -> [(String, Maybe Phase)] -> [String] -> ([(String, Maybe Phase)], [String])
+partitionArgs [] srcs objs = (reverse srcs, reverse objs)
+partitionArgs ("-x" : suffix : args) srcs objs
+  | suffix == "none" = partitionArgs args srcs objs
+  | isStopLn phase = partitionArgs args srcs (slurp ++ objs)
+  | otherwise = partitionArgs rest (zip slurp (repeat (Just phase)) ++ srcs) objs
+  where
+    phase = startPhase suffix
+    (slurp, rest) = break (== "-x") args
+partitionArgs (arg : args) srcs objs
+  | looksLikeInput arg = partitionArgs args ((arg, Nothing) : srcs) objs
+  | otherwise = partitionArgs args srcs (arg : objs)
+
+looksLikeInput :: String -> Bool
+looksLikeInput m = isSourceFilename m || looksLikeModuleName m || "-" `isPrefixOf` m || not (hasExtension m)
+
+-- | ghc normalises file arguments but keeps "./-foo.hs" from turning into the flag "-foo.hs".
+normaliseHyphen :: FilePath -> FilePath
+normaliseHyphen fp
+  | "./" `isPrefixOf` fp && "-" `isPrefixOf` nfp = "./" ++ nfp
+  | otherwise = nfp
+  where
+    nfp = normalise fp
+#endif
+
+-- | Since 9.6 plugins given with -fplugin belong to the session: ghc's Main loads them (running their
+-- driverPlugin, which may change the session) right after seeding the unique supply, so the HscEnv of the
+-- rest of the invocation has them. Before, only each compile loaded them.
+initSessionPlugins :: Ghc ()
+#if MIN_VERSION_ghc(9,6,0)
+initSessionPlugins = initializeSessionPlugins
+#else
+initSessionPlugins = pure ()
+#endif
+
+-- | Before 9.4 the pipeline's stop point was a Phase (StopLn for -c); since 9.4 it is a StopPhase, and
+-- compileFile may return no object (e.g. with -fno-code).
 oneShotTo :: HscEnv -> Stop -> [(String, Maybe Phase)] -> IO ()
+compileToObject :: HscEnv -> (FilePath, Maybe Phase) -> IO (Maybe FilePath)
+#if MIN_VERSION_ghc(9,4,0)
+oneShotTo hscEnv stop = oneShot hscEnv $ case stop of
+  StopAfterLink -> Phases.NoStop
+  StopBeforeHsc -> Phases.StopPreprocess
+  StopBeforeAs -> Phases.StopAs
+
+compileToObject hscEnv = compileFile hscEnv Phases.NoStop
+#else
 oneShotTo hscEnv stop = oneShot hscEnv $ case stop of
   StopAfterLink -> Phases.StopLn
   StopBeforeHsc -> Phases.anyHsc
   StopBeforeAs -> Phases.As False
 
-compileToObject :: HscEnv -> (FilePath, Maybe Phase) -> IO (Maybe FilePath)
 compileToObject hscEnv src = Just <$> compileFile hscEnv Phases.StopLn src
+#endif
 
+-- | Since 9.4 (several home units) a target names its unit; ghc's Main passes Nothing, the active unit.
 guessTargetFile :: GhcMonad m => String -> Maybe Phase -> m Target
+#if MIN_VERSION_ghc(9,4,0)
+guessTargetFile file = guessTarget file Nothing
+#else
 guessTargetFile = guessTarget
+#endif
 
-showInterface :: DynFlags -> FilePath -> IO ()
-showInterface dflags file = newHscEnv dflags >>= \hscEnv -> showIface hscEnv file
+-- | --show-iface: 9.0's Main made a new HscEnv from the session's flags; 9.2 passes the session; since
+-- 9.4 showIface takes the logger, flags, unit state and name cache.
+showInterface :: HscEnv -> FilePath -> IO ()
+#if MIN_VERSION_ghc(9,4,0)
+showInterface hscEnv = showIface (hsc_logger hscEnv) (hsc_dflags hscEnv) (hsc_units hscEnv) (hsc_NC hscEnv)
+#elif MIN_VERSION_ghc(9,2,0)
+showInterface = showIface
+#else
+showInterface hscEnv file = newHscEnv (hsc_dflags hscEnv) >>= \fresh -> showIface fresh file
+#endif
+
+-- | -dynohi (since 9.4), which ghc's Main allows only with a single source, like -ohi.
+dynOutputHiFile :: DynFlags -> Maybe FilePath
+#if MIN_VERSION_ghc(9,4,0)
+dynOutputHiFile = dynOutputHi
+#else
+dynOutputHiFile _ = Nothing
+#endif
+
+-- | Whether ghc's Main would print final statistics (-dfaststring-stats; since 9.4 a dump flag, joined
+-- by -ddump-faststrings).
+wantsFinalStats :: DynFlags -> Bool
+#if MIN_VERSION_ghc(9,4,0)
+wantsFinalStats dflags = dopt Opt_D_faststring_stats dflags || dopt Opt_D_dump_faststrings dflags
+#else
+wantsFinalStats = gopt Opt_D_faststring_stats
+#endif
+
+-- | How a new ghc decides at start-up whether its stderr takes ANSI colours. Up to 9.4 the ghc library
+-- asks terminfo (where it was built with it) for the colours of $TERM's entry; since 9.6 it no longer
+-- depends on terminfo and takes any terminal whose TERM is not "dumb".
+data ColourTest = ColourFromTerminfo | ColourUnlessDumbTerm
+
+colourTest :: ColourTest
+#if MIN_VERSION_ghc(9,6,0)
+colourTest = ColourUnlessDumbTerm
+#else
+colourTest = ColourFromTerminfo
+#endif
+
+-- | What a new ghc decides from its stderr at start-up (once per process, so the worker must override
+-- it per request): colours, and since 9.10 error index links, which GHC enables with colours.
+applyTerminal :: Terminal -> DynFlags -> DynFlags
+#if MIN_VERSION_ghc(9,10,0)
+applyTerminal t dflags =
+  dflags {useUnicode = termUnicode t, canUseColor = termColour t, canUseErrorLinks = termColour t}
+#else
+applyTerminal t dflags = dflags {useUnicode = termUnicode t, canUseColor = termColour t}
+#endif
+
+-- * State kept between requests
+--
+-- Ghcpw.Warm decides what to keep; these say where each GHC keeps it. Until a GHC's layout is covered
+-- here, its workers keep nothing ('keepsNames' is False) and start every request fresh: 9.2 is such a
+-- GHC. The 9.4, 9.8 and 9.12 layouts below follow those releases' sources (not compiled here); 9.6 and
+-- 9.10 are built and tested.
+
+-- | The package database flags (-package-db, -no-user-package-db, ...) in a comparable form.
+packageDbFlagsKey :: DynFlags -> String
+packageDbFlagsKey = show . map flag . packageDBFlags
+  where
+    flag (PackageDB GlobalPkgDb) = "global"
+    flag (PackageDB UserPkgDb) = "user"
+    flag (PackageDB (PkgDbPath p)) = "db " ++ p
+    flag NoUserPackageDB = "no-user"
+    flag NoGlobalPackageDB = "no-global"
+    flag ClearPackageDBs = "clear"
+
+-- | What decides which interface files (and which of their contents) a compile loads.
+interfaceKey :: DynFlags -> String
+interfaceKey dflags =
+  show (Set.toList (ways dflags), gopt Opt_IgnoreInterfacePragmas dflags, gopt Opt_BuildDynamicToo dflags)
+
+globalPackageDb :: DynFlags -> FilePath
+globalPackageDb = globalPackageDatabasePath
+
+moduleUnitIdOf :: Module -> UnitId
+moduleUnitIdOf = toUnitId . moduleUnit
+
+#if MIN_VERSION_ghc(9,4,0)
+-- 9.4 and later: the name cache is a value (its names sit in an MVar) in HscEnv; the EPS variable is the
+-- ExternalUnitCache of the session's UnitEnv; the parsed databases belong to the home unit's entry in the
+-- UnitEnv, where setSessionDynFlags reuses them when present (and keeps the EPS and the name cache).
+type KeptNames = NameCache
+type Interfaces = ExternalPackageState
+type UnitDatabases = [UnitDatabase UnitId]
+
+-- | Where a set of interfaces lives across requests: the EPS variable itself, not a copy of its value.
+-- Declarations read from interfaces are type-checked lazily, and each deferred check loads further
+-- interfaces into the EPS variable of the session that read the declaration; with one variable per
+-- interface key, what those checks load lands where later requests look for it.
+type InterfaceStore = ExternalUnitCache
+
+keepsNames :: Bool
+keepsNames = True
+
+-- | Since 9.4 the databases are part of the session rather than of its DynFlags, and the driver sets the
+-- flags right after asking Ghcpw.Warm for databases: so the databases are offered here, and the next
+-- 'setSessionDynFlags' of this process puts them into the fresh session before GHC initialises its units
+-- (which then reads no database from disk).
+withUnitDatabases :: UnitDatabases -> DynFlags -> IO DynFlags
+withUnitDatabases dbs dflags = writeIORef offeredUnitDatabases (Just dbs) >> pure dflags
+
+offeredUnitDatabases :: IORef (Maybe UnitDatabases)
+offeredUnitDatabases = unsafePerformIO (newIORef Nothing)
+{-# NOINLINE offeredUnitDatabases #-}
+
+-- | GHC's setSessionDynFlags, after taking the databases offered by 'withUnitDatabases' (once: a later
+-- call, such as --make's after compiling non-Haskell inputs, finds them in the session anyway).
+setSessionDynFlags :: GhcMonad m => DynFlags -> m ()
+setSessionDynFlags dflags = do
+  offered <- liftIO (atomicModifyIORef' offeredUnitDatabases (\o -> (Nothing, o)))
+  case offered of
+    Just dbs -> modifySession (\h -> h {hsc_unit_env = ue_setUnitDbs (Just dbs) (hsc_unit_env h)})
+    Nothing -> pure ()
+  GHC.setSessionDynFlags dflags
+
+sessionUnitDatabases :: HscEnv -> UnitDatabases
+sessionUnitDatabases = fromMaybe [] . ue_unit_dbs . hsc_unit_env
+
+unitDatabasePaths :: UnitDatabases -> [FilePath]
+unitDatabasePaths = map unitDatabasePath
+
+-- | Each of the session's databases with the ids its units have in modules: wired-in units (base,
+-- ghc-prim, ...) are known by their wired-in ids. The unit being compiled is never among them, even if a
+-- database has a unit of the same id (its interfaces are the request's own).
+unitDatabaseContents :: HscEnv -> [(FilePath, [UnitId])]
+unitDatabaseContents hscEnv =
+  [ (unitDatabasePath db, [u | info <- unitDatabaseUnits db, unitId info /= home, let u = wired (unitId info), u /= home])
+  | db <- sessionUnitDatabases hscEnv
+  ]
+  where
+    home = homeUnitId_ (hsc_dflags hscEnv)
+    units = hsc_units hscEnv
+    -- The unit state knows wired-in units by their wired-in ids; unwiring one gives its database id.
+    wiredIds = Map.fromList [(toUnitId (unwireUnit units (RealUnit (Definite w))), w) | w <- map unitId (listUnitInfo units)]
+    wired u = Map.findWithDefault u u wiredIds
+
+resumeState :: Maybe KeptNames -> Maybe InterfaceStore -> HscEnv -> HscEnv
+resumeState names store hscEnv =
+  hscEnv
+    { hsc_NC = fromMaybe (hsc_NC hscEnv) names
+    , hsc_unit_env = unitEnv {ue_eps = fromMaybe (ue_eps unitEnv) store}
+    }
+  where
+    unitEnv = hsc_unit_env hscEnv
+
+takeState :: HscEnv -> (KeptNames, InterfaceStore)
+takeState hscEnv = (hsc_NC hscEnv, ue_eps (hsc_unit_env hscEnv))
+
+-- | Prunes a store in place (see 'pruneInterfaces'), its tables fully evaluated.
+--
+-- Nothing here may force a declaration once the store has been read: declarations are type-checked
+-- lazily, and forcing one can load further interfaces into the very store being replaced. So the type
+-- environment is pruned by the names the name cache holds for the dropped modules, never by looking at
+-- the declarations themselves. The one table that cannot be pruned without looking is that of COMPLETE
+-- pragmas (since 9.4 they hold ConLikes, type-checked lazily, and not their module): those are settled
+-- first, before the store is read, so that whatever they load is part of what is pruned.
+pruneStore :: (Module -> Bool) -> KeptNames -> InterfaceStore -> IO ()
+pruneStore keep names (ExternalUnitCache store) = do
+  settleCompleteMatches store
+  cache <- readMVar (nsNames names)
+  eps <- readIORef store
+  completes <- filterM (keepCompleteMatch keep) (eps_complete_matches eps)
+  let dropped =
+        concat [if m == mi_module iface then [m] else [m, mi_module iface] | (m, iface) <- moduleEnvToList (eps_PIT eps), not (keep m)]
+      droppedNames = concat [occNames occs | m <- dropped, Just occs <- [lookupModuleEnv cache m]]
+      pruned = pruneInterfaces keep droppedNames completes eps
+  forceInterfaces pruned
+  writeIORef store pruned
+
+-- | Evaluates every COMPLETE pragma of the store and the names of its constructors, until evaluating
+-- them loads no more (each interface loaded appends its own). A pragma that fails to evaluate is left
+-- failed; 'keepCompleteMatch' drops it.
+settleCompleteMatches :: IORef Interfaces -> IO ()
+settleCompleteMatches store = go 0
+  where
+    go settled = do
+      matches <- eps_complete_matches <$> readIORef store
+      mapM_ settle (drop settled matches)
+      now <- length . eps_complete_matches <$> readIORef store
+      when (now > length matches) (go (length matches))
+    settle m = try (evaluate (foldr (seq . nameModule_maybe) () (completeMatchNames m))) :: IO (Either SomeException ())
+
+-- | Whether a (settled) COMPLETE pragma is about kept modules' constructors only.
+keepCompleteMatch :: (Module -> Bool) -> CompleteMatch -> IO Bool
+keepCompleteMatch keep m = do
+  r <- try (evaluate (all (maybe False keep . nameModule_maybe) (completeMatchNames m))) :: IO (Either SomeException Bool)
+  pure (either (const False) id r)
+
+-- | The names of the constructors and pattern synonyms a COMPLETE pragma lists (since 9.12 the EPS holds
+-- them as names).
+completeMatchNames :: CompleteMatch -> [Name]
+#if MIN_VERSION_ghc(9,12,0)
+completeMatchNames = uniqDSetToList . cmConLikes
+#else
+completeMatchNames = map conLikeName . uniqDSetToList . cmConLikes
+#endif
+
+occNames :: OccEnv Name -> [Name]
+#if MIN_VERSION_ghc(9,6,0)
+occNames = nonDetOccEnvElts
+#else
+occNames = occEnvElts
+#endif
+
+-- | The interfaces of kept modules only, with every table derived from them filtered alike.
+pruneInterfaces :: (Module -> Bool) -> [Name] -> [CompleteMatch] -> Interfaces -> Interfaces
+pruneInterfaces keep droppedNames completes eps =
+  eps
+    { eps_is_boot = emptyInstalledModuleEnv
+    , eps_PIT = filterModuleEnv (\m _ -> keep m) (eps_PIT eps)
+    , eps_free_holes = emptyInstalledModuleEnv
+    , eps_PTE = delListFromNameEnv (eps_PTE eps) droppedNames
+    , eps_inst_env = filterInstEnv (keepName . is_dfun_name) (eps_inst_env eps)
+    , eps_fam_inst_env = extendFamInstEnvList emptyFamInstEnv (concatMap famInstEnvElts (moduleEnvElts modFamInsts))
+    , eps_rule_base = mapNameEnv (filter (\r -> isBuiltinRule r || keep (ru_origin r))) (eps_rule_base eps)
+    , eps_ann_env = filterAnnotations keep (mkNameEnv [(n, ()) | n <- droppedNames]) (eps_ann_env eps)
+    , eps_complete_matches = completes
+    , eps_mod_fam_inst_env = modFamInsts
+    }
+  where
+    keepName n = maybe False keep (nameModule_maybe n)
+    modFamInsts = filterModuleEnv (\m _ -> keep m) (eps_mod_fam_inst_env eps)
+
+storeSize :: InterfaceStore -> IO Int
+storeSize (ExternalUnitCache store) = length . moduleEnvElts . eps_PIT <$> readIORef store
+
+-- | Evaluates the filtered tables all the way, so no thunk keeps the unfiltered ones alive.
+forceInterfaces :: Interfaces -> IO ()
+forceInterfaces eps = do
+  _ <- evaluate (sizeUFM (eps_PTE eps))
+  _ <- evaluate (length (instEnvElts (eps_inst_env eps)))
+  _ <- evaluate (length (famInstEnvElts (eps_fam_inst_env eps)))
+  _ <- evaluate (sum (map length (nonDetEltsUFM (eps_rule_base eps))))
+  _ <- evaluate (length (eps_complete_matches eps))
+  _ <- evaluate (length (moduleEnvElts (eps_PIT eps)))
+  pure ()
+#elif MIN_VERSION_ghc(9,2,0)
+type KeptNames = ()
+type InterfaceStore = ()
+type UnitDatabases = ()
+
+keepsNames :: Bool
+keepsNames = False
+
+withUnitDatabases :: UnitDatabases -> DynFlags -> IO DynFlags
+withUnitDatabases _ = pure
+
+sessionUnitDatabases :: HscEnv -> UnitDatabases
+sessionUnitDatabases _ = ()
+
+unitDatabasePaths :: UnitDatabases -> [FilePath]
+unitDatabasePaths _ = []
+
+unitDatabaseContents :: HscEnv -> [(FilePath, [UnitId])]
+unitDatabaseContents _ = []
+
+resumeState :: Maybe KeptNames -> Maybe InterfaceStore -> HscEnv -> HscEnv
+resumeState _ _ = id
+
+takeState :: HscEnv -> (KeptNames, InterfaceStore)
+takeState _ = ((), ())
+
+pruneStore :: (Module -> Bool) -> KeptNames -> InterfaceStore -> IO ()
+pruneStore _ _ _ = pure ()
+
+storeSize :: InterfaceStore -> IO Int
+storeSize _ = pure 0
+#else
+-- 9.0: the name cache and the EPS are IORefs in HscEnv; the parsed databases are a DynFlags field that
+-- initUnits reuses when set.
+type KeptNames = IORef NameCache
+type Interfaces = ExternalPackageState
+type UnitDatabases = [UnitDatabase UnitId]
+
+-- | Where a set of interfaces lives across requests: the EPS variable itself, not a copy of its value.
+-- Declarations read from interfaces are type-checked lazily, and each deferred check loads further
+-- interfaces into the EPS variable of the session that read the declaration; with one variable per
+-- interface key, what those checks load lands where later requests look for it.
+type InterfaceStore = IORef ExternalPackageState
+
+keepsNames :: Bool
+keepsNames = True
+
+withUnitDatabases :: UnitDatabases -> DynFlags -> IO DynFlags
+withUnitDatabases dbs dflags = pure dflags {unitDatabases = Just dbs}
+
+sessionUnitDatabases :: HscEnv -> UnitDatabases
+sessionUnitDatabases = fromMaybe [] . unitDatabases . hsc_dflags
+
+unitDatabasePaths :: UnitDatabases -> [FilePath]
+unitDatabasePaths = map unitDatabasePath
+
+-- | Each of the session's databases with the ids its units have in modules: wired-in units (base,
+-- ghc-prim, ...) are known by their wired-in ids. The unit being compiled is never among them, even if a
+-- database has a unit of the same id (its interfaces are the request's own).
+unitDatabaseContents :: HscEnv -> [(FilePath, [UnitId])]
+unitDatabaseContents hscEnv =
+  [ (unitDatabasePath db, [u | info <- unitDatabaseUnits db, unitId info /= home, let u = wired (unitId info), u /= home])
+  | db <- sessionUnitDatabases hscEnv
+  ]
+  where
+    dflags = hsc_dflags hscEnv
+    home = homeUnitId dflags
+    wired u = Map.findWithDefault u u (wireMap (unitState dflags))
+
+resumeState :: Maybe KeptNames -> Maybe InterfaceStore -> HscEnv -> HscEnv
+resumeState names store hscEnv =
+  hscEnv {hsc_NC = fromMaybe (hsc_NC hscEnv) names, hsc_EPS = fromMaybe (hsc_EPS hscEnv) store}
+
+takeState :: HscEnv -> (KeptNames, InterfaceStore)
+takeState hscEnv = (hsc_NC hscEnv, hsc_EPS hscEnv)
+
+-- | Prunes a store in place (see 'pruneInterfaces'), its tables fully evaluated.
+--
+-- Nothing here may force a declaration: declarations are type-checked lazily, and forcing one can load
+-- further interfaces into the very store being replaced. So the type environment is pruned by the names
+-- the name cache holds for the dropped modules, never by looking at the declarations themselves.
+pruneStore :: (Module -> Bool) -> KeptNames -> InterfaceStore -> IO ()
+pruneStore keep names store = do
+  cache <- readIORef names
+  eps <- readIORef store
+  let dropped = [m | iface <- moduleEnvElts (eps_PIT eps), let m = mi_module iface, not (keep m)]
+      droppedNames = concat [occEnvElts occs | m <- dropped, Just occs <- [lookupModuleEnv (nsNames cache) m]]
+      pruned = pruneInterfaces keep droppedNames eps
+  forceInterfaces pruned
+  writeIORef store pruned
+
+-- | The interfaces of kept modules only, with every table derived from them filtered alike.
+pruneInterfaces :: (Module -> Bool) -> [Name] -> Interfaces -> Interfaces
+pruneInterfaces keep droppedNames eps =
+  eps
+    { eps_is_boot = emptyUFM
+    , eps_PIT = filterModuleEnv (\m _ -> keep m) (eps_PIT eps)
+    , eps_free_holes = emptyInstalledModuleEnv
+    , eps_PTE = delListFromNameEnv (eps_PTE eps) droppedNames
+    , eps_inst_env = extendInstEnvList emptyInstEnv (filter (keepName . is_dfun_name) (instEnvElts (eps_inst_env eps)))
+    , eps_fam_inst_env = extendFamInstEnvList emptyFamInstEnv (concatMap famInstEnvElts (moduleEnvElts modFamInsts))
+    , eps_rule_base = mapNameEnv (filter (\r -> isBuiltinRule r || keep (ru_origin r))) (eps_rule_base eps)
+    , eps_ann_env = filterAnnotations keep (mkNameEnv [(n, ()) | n <- droppedNames]) (eps_ann_env eps)
+    , eps_complete_matches = mapUFM (filter (keepName . completeMatchTyCon)) (eps_complete_matches eps)
+    , eps_mod_fam_inst_env = modFamInsts
+    }
+  where
+    keepName n = maybe False keep (nameModule_maybe n)
+    modFamInsts = filterModuleEnv (\m _ -> keep m) (eps_mod_fam_inst_env eps)
+
+interfaceCount :: Interfaces -> Int
+interfaceCount = length . moduleEnvElts . eps_PIT
+
+storeSize :: InterfaceStore -> IO Int
+storeSize = fmap interfaceCount . readIORef
+
+-- | Evaluates the filtered tables all the way, so no thunk keeps the unfiltered ones alive.
+forceInterfaces :: Interfaces -> IO ()
+forceInterfaces eps = do
+  _ <- evaluate (sizeUFM (eps_PTE eps))
+  _ <- evaluate (length (instEnvElts (eps_inst_env eps)))
+  _ <- evaluate (length (famInstEnvElts (eps_fam_inst_env eps)))
+  _ <- evaluate (sum (map length (nameEnvElts (eps_rule_base eps))))
+  _ <- evaluate (sum (map length (eltsUFM (eps_complete_matches eps))))
+  _ <- evaluate (length (moduleEnvElts (eps_PIT eps)))
+  pure ()
+#endif
+
+#if MIN_VERSION_ghc(9,4,0) || !MIN_VERSION_ghc(9,2,0)
+-- | GHC's AnnEnv, field for field. GHC exports no way to filter or list an AnnEnv, so its fields are read
+-- and written through this identically laid out type (one constructor, the same two strict, boxed
+-- fields: data MkAnnEnv !(ModuleEnv [AnnPayload]) !(NameEnv [AnnPayload]) in 9.0 to 9.10).
+data AnnEnvFields = AnnEnvFields {-# NOUNPACK #-} !(ModuleEnv [AnnPayload]) {-# NOUNPACK #-} !(NameEnv [AnnPayload])
+
+-- | The annotations of kept modules, and of names other than those of dropped modules.
+filterAnnotations :: (Module -> Bool) -> NameEnv a -> AnnEnv -> AnnEnv
+filterAnnotations keep droppedNames anns =
+  case unsafeCoerce anns of
+    AnnEnvFields byModule byName ->
+      unsafeCoerce
+        ( AnnEnvFields
+            (filterModuleEnv (\m _ -> keep m) byModule)
+            (minusUFM byName droppedNames)
+        )
 #endif

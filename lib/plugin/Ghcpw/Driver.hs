@@ -13,15 +13,17 @@ module Ghcpw.Driver
 
 import Control.Exception (Exception, catch, throwIO, try)
 import Control.Monad (filterM, unless, when)
+import Control.Monad.Catch (finally)
 import Control.Monad.IO.Class (liftIO)
-import Data.List (isPrefixOf, partition)
+import Data.List (partition)
 import Data.Maybe (isJust, maybeToList)
 import System.Directory (doesDirectoryExist)
 import System.Exit (ExitCode (..), exitWith)
-import System.FilePath (hasExtension, normalise, takeDirectory)
+import System.FilePath (takeDirectory)
 import System.IO (hPutStrLn, stderr)
 
 import Ghcpw.Compat
+import Ghcpw.Warm
 
 -- | The mode flags the server has already taken out of argv (see lib/ghc_mode.ts).
 data Mode = ModeOneShot Stop | ModeMake | ModeDepend | ModeShowIface FilePath
@@ -41,22 +43,23 @@ newtype DeferToGhc = DeferToGhc String deriving (Show)
 
 instance Exception DeferToGhc
 
--- | Runs the invocation in a fresh GHC session; GHC's own error handler prints errors as ghc would.
-invoke :: FilePath -> Mode -> [String] -> Terminal -> IO Outcome
-invoke libdir mode args terminal = do
+-- | Runs the invocation in a fresh GHC session into which the worker's kept state is resumed (see
+-- Ghcpw.Warm); GHC's own error handler prints errors as ghc would.
+invoke :: Warm -> FilePath -> Mode -> [String] -> Terminal -> IO Outcome
+invoke warm libdir mode args terminal = do
   r <- try (defaultErrorHandler' (run `catch` \(DeferToGhc why) -> pure (Deferred why)))
   pure $ case r of
     Left ExitSuccess -> Exited 0
     Left (ExitFailure n) -> Exited n
     Right outcome -> outcome
   where
-    run = runSession libdir (compile mode args terminal) >> pure (Exited 0)
+    run = runSession libdir (compile warm mode args terminal) >> pure (Exited 0)
 
 exitFailure1 :: IO a
 exitFailure1 = exitWith (ExitFailure 1)
 
-compile :: Mode -> [String] -> Terminal -> Ghc ()
-compile mode args terminal = do
+compile :: Warm -> Mode -> [String] -> Terminal -> Ghc ()
+compile warm mode args terminal = do
   dflags0 <- getSessionDynFlags
   let dflags1 =
         applyTerminal terminal dflags0
@@ -65,19 +68,22 @@ compile mode args terminal = do
           , verbosity = 1
           }
   (dflags2, fileish, printFlagWarnings) <- parseFlags dflags1 (map (mkGeneralLocated "on the commandline") args)
-  let (srcs, objs) = partitionArgs (map (normaliseHyphen . unLoc) fileish) [] []
-      dflags3 = dflags2 {ldInputs = map (FileOption "") objs ++ ldInputs dflags2}
+  let (dflags3, srcs, objs) = parseTargets dflags2 (map unLoc fileish)
   liftIO (deferUnlessReproducible mode dflags3 srcs objs)
-  withPrettyErrors dflags3 $ do
+  withPrettyErrors dflags2 $ do
     onSourceError printFlagWarnings
-    liftIO (showBanner dflags3)
-    _ <- setSessionDynFlags dflags3
+    liftIO (showBanner dflags2)
+    (dflags3', dbKey) <- liftIO (reuseUnitDatabases warm dflags3)
+    _ <- setSessionDynFlags dflags3'
+    (warmNames, saveState) <- resumeInterfaces warm dbKey
     dflags4 <- getSessionDynFlags
+    -- Kept names hold uniques from the supply: reseeding it would hand the same uniques out again.
+    unless warmNames (liftIO (initUniques dflags4))
+    initSessionPlugins
     hscEnv <- getSession
-    liftIO (initUniques dflags4)
     liftIO (warnUnusedLinkerInputs mode dflags4 objs)
-    onSourceError $ case mode of
-      ModeShowIface file -> liftIO (showInterface dflags4 file)
+    flip finally saveState $ onSourceError $ case mode of
+      ModeShowIface file -> liftIO (showInterface hscEnv file)
       ModeMake -> doMake srcs
       ModeDepend -> doMkDependHS (map fst srcs)
       ModeOneShot stop -> liftIO (oneShotTo hscEnv stop srcs)
@@ -101,7 +107,7 @@ doMake srcs = do
       when (failed ok) (liftIO exitFailure1)
 
 -- | The checks ghc's checkOptions makes that end in a usage error, plus the diagnostics this module does
--- not reproduce (-v4 and above, -dfaststring-stats): all of them go to the real ghc.
+-- not reproduce (-v4 and above, final statistics): all of them go to the real ghc.
 deferUnlessReproducible :: Mode -> DynFlags -> [(String, Maybe Phase)] -> [String] -> IO ()
 deferUnlessReproducible mode dflags srcs objs = do
   let unknown = [f | (f@('-' : _), _) <- srcs]
@@ -114,12 +120,13 @@ deferUnlessReproducible mode dflags srcs objs = do
   let reasons =
         [ "unrecognised flags " ++ unwords unknown | not (null unknown) ]
           ++ [ "-ohi with several sources" | isJust (outputHi dflags) && (compManager || length srcs > 1) ]
+          ++ [ "-dynohi with several sources" | isJust (dynOutputHiFile dflags) && (compManager || length srcs > 1) ]
           ++ [ "-o with several sources" | length srcs > 1 && isJust (outputFile dflags) && not linkMode ]
           ++ [ "no input files" | null srcs && (null objs || notLinking) && needsInputs ]
           ++ [ "-S with -fno-code" | stopAtAs && isNoLink (ghcLink dflags) ]
           ++ [ "output directory missing" | not (null missingDirs) ]
           ++ [ "verbosity 4 or more" | verbosity dflags >= 4 ]
-          ++ [ "-dfaststring-stats" | fastStringStats dflags ]
+          ++ [ "final statistics (-dfaststring-stats, -ddump-faststrings)" | wantsFinalStats dflags ]
   unless (null reasons) $ throwIO (DeferToGhc (unwords reasons))
 
 warnUnusedLinkerInputs :: Mode -> DynFlags -> [String] -> IO ()
@@ -131,28 +138,3 @@ isLinkMode :: Mode -> Bool
 isLinkMode ModeMake = True
 isLinkMode (ModeOneShot StopAfterLink) = True
 isLinkMode _ = False
-
--- | ghc's split of the non-flag arguments into sources (with their -x phase) and linker inputs.
-partitionArgs :: [String] -> [(String, Maybe Phase)] -> [String] -> ([(String, Maybe Phase)], [String])
-partitionArgs [] srcs objs = (reverse srcs, reverse objs)
-partitionArgs ("-x" : suffix : args) srcs objs
-  | suffix == "none" = partitionArgs args srcs objs
-  | isStopLn phase = partitionArgs args srcs (slurp ++ objs)
-  | otherwise = partitionArgs rest (zip slurp (repeat (Just phase)) ++ srcs) objs
-  where
-    phase = startPhase suffix
-    (slurp, rest) = break (== "-x") args
-partitionArgs (arg : args) srcs objs
-  | looksLikeInput arg = partitionArgs args ((arg, Nothing) : srcs) objs
-  | otherwise = partitionArgs args srcs (arg : objs)
-
-looksLikeInput :: String -> Bool
-looksLikeInput m = isSourceFilename m || looksLikeModuleName m || "-" `isPrefixOf` m || not (hasExtension m)
-
--- | ghc normalises file arguments but keeps "./-foo.hs" from turning into the flag "-foo.hs".
-normaliseHyphen :: FilePath -> FilePath
-normaliseHyphen fp
-  | "./" `isPrefixOf` fp && "-" `isPrefixOf` nfp = "./" ++ nfp
-  | otherwise = nfp
-  where
-    nfp = normalise fp

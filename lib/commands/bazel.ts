@@ -1,0 +1,232 @@
+/**
+ * `ghcpw bazel`: ghcpw as a Bazel persistent worker. Started by Bazel as `ghcpw bazel <startup args>
+ * --persistent_worker`, it serves work requests on stdin/stdout through its own pool of warm GHC workers;
+ * run as `ghcpw bazel <startup args> @flagfile` (other strategies, remote executors), it runs that one
+ * compile on the real ghc, with the same outputs.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import { BAZEL_PROTOCOLS, type BazelProtocol } from "../bazel_protocol.ts";
+import { expandFlagfiles, isFlagfileArgument } from "../bazel_flagfile.ts";
+import { serveBazelWorker, type WorkHandler } from "../bazel_worker.ts";
+import { compile, type Compiler } from "../compile.ts";
+import { chooseGhc, type PreparedGhc, prepareGhc, startCompiler } from "../compiler_setup.ts";
+import { runGhcInherited } from "../direct.ts";
+import { findExecutable, GhcError } from "../ghc.ts";
+import { parseLogLevel, setUpLogging } from "../log.ts";
+import { CollectingSink } from "../output.ts";
+import { expandResponseFiles, ResponseFileError } from "../response_file.ts";
+import { VERSION } from "../version.ts";
+import { parseOptions, positiveInteger, UsageError } from "./options.ts";
+
+const log = getLogger(["ghcpw", "bazel"]);
+
+export const BAZEL_HELP = `ghcpw bazel: a Bazel persistent worker for GHC
+
+Usage: ghcpw bazel [OPTIONS] --persistent_worker     (as Bazel starts a worker)
+       ghcpw bazel [OPTIONS] @FLAGFILE...             (one compile, no worker)
+       ghcpw bazel [OPTIONS] -- GHC-ARGS              (one compile, no worker)
+
+With --persistent_worker, reads Bazel's WorkRequests on stdin and writes one
+WorkResponse per request on stdout (nothing else goes there; logs go to
+stderr, which Bazel keeps in its worker log). Each request's arguments are
+ghc's arguments; GHC's messages come back in the response's output. Requests
+run in a pool of warm GHC processes that lives in this worker process, so no
+'ghcpw serve' is needed. Multiplex requests run concurrently; cancelled ones
+are answered with wasCancelled.
+
+Without it, runs ghc once on the arguments in the flagfiles (one per line,
+as Bazel writes them) and exits with ghc's exit code: what the worker would
+have done, for local, sandboxed and remote strategies.
+
+Options:
+  --ghc PATH          the ghc to run (default: $GHCPW_GHC, else ghc on PATH)
+  --ghc-pkg PATH      its ghc-pkg (default: found beside the ghc)
+  -n, --jobs N        GHC worker processes (default: 1 for a singleplex
+                      worker, which Bazel sends one request at a time; the
+                      number of CPU cores for a multiplex worker)
+  --package-db PATH   add '-package-db PATH' ahead of every invocation's own
+                      flags (repeatable, in order)
+  --protocol P        proto or json, as Bazel's 'requires-worker-protocol'
+                      (default: detected from the first request)
+  --persistent_worker serve Bazel's worker protocol (Bazel adds this flag)
+  -v, --verbose       log every request (level debug)
+  -q, --quiet         log only warnings and errors
+  --log-level LEVEL   trace, debug, info (default), warning or error
+  -h, --help          show this help
+`;
+
+/** Runs the subcommand; resolves to the exit code. */
+export async function bazelCommand(args: string[]): Promise<number> {
+  const dash = args.indexOf("--");
+  const { values, positionals } = parseOptions("bazel", dash < 0 ? args : args.slice(0, dash), {
+    ghc: { type: "string" },
+    "ghc-pkg": { type: "string" },
+    jobs: { type: "string", short: "n" },
+    "package-db": { type: "string", multiple: true },
+    protocol: { type: "string" },
+    persistent_worker: { type: "boolean" },
+    verbose: { type: "boolean", short: "v" },
+    quiet: { type: "boolean", short: "q" },
+    "log-level": { type: "string" },
+    help: { type: "boolean", short: "h" },
+  }, true);
+  if (values.help) {
+    console.log(BAZEL_HELP);
+    return 0;
+  }
+  const ghcArgs = dash < 0 ? [] : args.slice(dash + 1);
+  const stray = positionals.find((a) => !isFlagfileArgument(a));
+  if (stray !== undefined) {
+    throw new UsageError(
+      `ghcpw bazel: unexpected argument ${JSON.stringify(stray)}: ghc's arguments go in an @flagfile or ` +
+        `after --\nRun 'ghcpw bazel --help' for the options.`,
+    );
+  }
+  const protocol = values.protocol;
+  if (protocol !== undefined && !(BAZEL_PROTOCOLS as readonly string[]).includes(protocol)) {
+    throw new UsageError(`ghcpw bazel: --protocol must be proto or json, got ${JSON.stringify(protocol)}`);
+  }
+  const level = values["log-level"] ?? (values.verbose ? "debug" : values.quiet ? "warning" : "info");
+  await setUpLogging(parseLogLevel(level));
+  const options = {
+    ghc: chooseGhc(values.ghc),
+    ghcPkg: values["ghc-pkg"],
+    jobs: values.jobs === undefined ? undefined : positiveInteger("bazel", "--jobs", values.jobs),
+    packageDbs: values["package-db"] ?? [],
+  };
+
+  if (values.persistent_worker) {
+    if (positionals.length > 0 || dash >= 0) {
+      throw new UsageError("ghcpw bazel: a persistent worker takes ghc's arguments from its work requests");
+    }
+    return await runPersistentWorker({ ...options, protocol: protocol as BazelProtocol | undefined });
+  }
+  if (positionals.length === 0 && dash < 0) {
+    throw new UsageError(
+      "ghcpw bazel: give --persistent_worker (Bazel does) or an @flagfile\nRun 'ghcpw bazel --help' for usage.",
+    );
+  }
+  return await runOnce(options, [...await expandFlagfiles(positionals, Deno.cwd()), ...ghcArgs]);
+}
+
+interface BazelOptions {
+  ghc: string;
+  ghcPkg?: string;
+  jobs?: number;
+  packageDbs: string[];
+}
+
+/** One compile without a worker: the real ghc on the expanded arguments, on this process's stdio. */
+async function runOnce(options: BazelOptions, argv: string[]): Promise<number> {
+  const ghc = findExecutable(options.ghc);
+  if (ghc === null) {
+    throw new GhcError(`cannot find ${options.ghc} on PATH; pass --ghc PATH or set GHCPW_GHC`);
+  }
+  const cwd = Deno.cwd();
+  let args: string[];
+  try {
+    // As compile() prepares arguments for the real ghc, so both modes run the very same command line.
+    args = [
+      ...options.packageDbs.flatMap((db) => ["-package-db", db]),
+      ...await expandResponseFiles(argv, cwd),
+    ];
+  } catch (e) {
+    if (!(e instanceof ResponseFileError)) throw e;
+    console.error(e.message);
+    return 1;
+  }
+  return await runGhcInherited(ghc, args, { cwd, env: Deno.env.toObject() });
+}
+
+/** Serves Bazel until it closes stdin or stops the worker with a signal. */
+async function runPersistentWorker(options: BazelOptions & { protocol?: BazelProtocol }): Promise<number> {
+  keepStdoutForResponses();
+  const cwd = Deno.cwd();
+  const env = Deno.env.toObject();
+  log.info("ghcpw {version} Bazel worker, pid {pid}, in {cwd} ({protocol} protocol)", {
+    version: VERSION,
+    pid: Deno.pid,
+    cwd,
+    protocol: options.protocol ?? "detected",
+  });
+  // Inspecting the GHC and checking its plugin start at once; the pool waits for the first request,
+  // which tells whether Bazel multiplexes (and so how many GHC processes are worth starting).
+  const prepared: Promise<PreparedGhc> = prepareGhc(options.ghc, options.ghcPkg);
+  prepared.catch(() => {});
+  let compiler: Promise<Compiler> | null = null;
+  const compilerFor = (multiplex: boolean) =>
+    compiler ??= prepared.then(async (p) => {
+      const jobs = options.jobs ?? (multiplex ? navigator.hardwareConcurrency : 1);
+      const c = await startCompiler(p, jobs, options.packageDbs);
+      log.info("Serving with GHC {version} ({ghc}), {jobs} GHC worker(s), {mode}", {
+        version: p.installation.version,
+        ghc: p.installation.ghc,
+        jobs,
+        mode: multiplex ? "multiplex" : "singleplex",
+      });
+      return c;
+    });
+
+  const handle: WorkHandler = async (request, signal) => {
+    const c = await compilerFor(request.requestId !== 0);
+    signal.throwIfAborted();
+    const sink = new CollectingSink();
+    const exitCode = await compile(
+      c,
+      {
+        argv: request.arguments,
+        env,
+        // Newer Bazels sandbox multiplex workers in a directory of the execroot, named per request.
+        cwd: request.sandboxDir ? `${cwd}/${request.sandboxDir}` : cwd,
+        stderrIsTerminal: false,
+      },
+      sink,
+      signal,
+    );
+    return { exitCode, output: sink.text() };
+  };
+
+  const stop = new AbortController();
+  const onSignal = () => {
+    log.info("Stopping on a signal");
+    stop.abort(new Error("stopped by a signal"));
+  };
+  Deno.addSignalListener("SIGTERM", onSignal);
+  Deno.addSignalListener("SIGINT", onSignal);
+  let code = 0;
+  try {
+    await serveBazelWorker({
+      input: Deno.stdin.readable,
+      output: Deno.stdout.writable,
+      protocol: options.protocol,
+      handle,
+      signal: stop.signal,
+    });
+  } catch (e) {
+    log.error("Bazel worker protocol failed: {error}", { error: e instanceof Error ? e.message : e });
+    code = 1;
+  } finally {
+    Deno.removeSignalListener("SIGTERM", onSignal);
+    Deno.removeSignalListener("SIGINT", onSignal);
+    const started = await (compiler as Promise<Compiler> | null)?.catch(() => null);
+    await started?.pool.close();
+  }
+  log.info("Stopped");
+  return code;
+}
+
+/**
+ * In worker mode stdout carries responses only; a stray console.log would corrupt the protocol (Bazel:
+ * "Did you try to print something to stdout?"), so console output meant for stdout goes to stderr.
+ */
+function keepStdoutForResponses(): void {
+  const toStderr = (...data: unknown[]) => console.error(...data);
+  console.log = toStderr;
+  console.info = toStderr;
+  console.debug = toStderr;
+  console.dir = toStderr;
+  console.table = toStderr;
+}

@@ -1,0 +1,89 @@
+/**
+ * `ghcpw stop`: ask servers to stop — they stop accepting at once, finish the compiles they are running,
+ * then exit — and wait until they have.
+ *
+ * @module
+ */
+
+import { sendControl } from "../control.ts";
+import { formatDuration, parseDuration } from "../lifecycle.ts";
+import { parseOptions, UsageError } from "./options.ts";
+import { SELECT_OPTIONS, selectServers } from "./servers.ts";
+
+export const STOP_HELP = `ghcpw stop: stop ghcpw servers once their running compiles finish
+
+Usage: ghcpw stop [--socket PATH | --ghc PATH [--package-db PATH]...] [--wait T]
+
+Stops every server running as you (those in the runtime directory), or the one
+named by --socket ($GHCPW_SOCKET) or by --ghc and --package-db. A server stops
+accepting at once (its socket disappears, so the next 'ghcpw ghc' starts a new
+one), finishes the compiles it is running, stops its GHC workers and exits.
+
+Options:
+  --socket PATH       the server on this socket
+  --ghc PATH          the server for this ghc (with --package-db as given to it)
+  --package-db PATH   see 'ghcpw serve --help' (repeatable)
+  --wait T            wait at most T for the servers to exit (default 5m;
+                      seconds, or with a unit: 90s, 15m); 0: do not wait
+  -h, --help          show this help
+`;
+
+/** Runs the subcommand; resolves to the exit code. */
+export async function stopCommand(args: string[]): Promise<number> {
+  const { values } = parseOptions("stop", args, {
+    ...SELECT_OPTIONS,
+    wait: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (values.help) {
+    console.log(STOP_HELP);
+    return 0;
+  }
+  let waitMs: number;
+  try {
+    waitMs = parseDuration(values.wait ?? "5m", "--wait");
+  } catch (e) {
+    throw new UsageError(`ghcpw stop: ${e instanceof Error ? e.message : e}`);
+  }
+  const selection = await selectServers(values);
+  let failed = false;
+  const stopping: { socket: string; pid: number }[] = [];
+  for (const socket of selection.sockets) {
+    if (selection.token === null) break;
+    try {
+      const reply = await sendControl(socket, "stop", selection.token);
+      stopping.push({ socket, pid: Number(reply.pid) });
+    } catch (e) {
+      const gone = e instanceof Deno.errors.NotFound || e instanceof Deno.errors.ConnectionRefused;
+      if (!gone) {
+        console.error(`ghcpw: cannot stop the server on ${socket}: ${e instanceof Error ? e.message : e}`);
+        failed = true;
+      } else if (selection.named) {
+        console.log(`ghcpw: no server on ${socket}`);
+      }
+    }
+  }
+  if (stopping.length === 0 && !failed && !selection.named) console.log("ghcpw: no server is running");
+  const deadline = Date.now() + waitMs;
+  for (const { socket, pid } of stopping) {
+    while (processAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (processAlive(pid)) {
+      console.log(
+        `ghcpw: the server on ${socket} (pid ${pid}) is still finishing after ${formatDuration(waitMs)}`,
+      );
+    } else {
+      console.log(`ghcpw: stopped the server on ${socket} (pid ${pid})`);
+    }
+  }
+  return failed ? 1 : 0;
+}
+
+/** Whether a process runs (a zombie counts as exited); false where /proc cannot tell. */
+function processAlive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return !/^\d+ \(.*\) Z /.test(stat);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * Getting a {@linkcode Compiler} ready for a GHC, as every long-lived ghcpw process does (the socket
+ * server, the Bazel worker): inspect the GHC, build its plugin if needed, start the pool of workers.
+ *
+ * @module
+ */
+
+import type { Compiler } from "./compile.ts";
+import { type GhcInstallation, inspectGhc } from "./ghc.ts";
+import { type BuiltPlugin, ensurePlugin, workerArgs } from "./plugin_build.ts";
+import { Pool, type PoolOptions } from "./pool.ts";
+
+/** A GHC that ghcpw can run workers for. */
+export interface PreparedGhc {
+  installation: GhcInstallation;
+  plugin: BuiltPlugin;
+}
+
+/** The ghc to use: the option if given, else $GHCPW_GHC, else ghc on PATH. */
+export function chooseGhc(option: string | undefined): string {
+  return option ?? (Deno.env.get("GHCPW_GHC") || "ghc");
+}
+
+/** Inspects a GHC and builds ghcpw's plugin for it (on first use only; cached per user). */
+export async function prepareGhc(ghc: string, ghcPkg?: string): Promise<PreparedGhc> {
+  const installation = await inspectGhc(ghc, ghcPkg);
+  return { installation, plugin: await ensurePlugin(installation) };
+}
+
+/**
+ * Starts `jobs` workers for a prepared GHC and returns the compiler serving through them; every
+ * invocation gets `-package-db` for each of `packageDbs` ahead of its own flags. `limits` says when
+ * workers are replaced (defaults in lib/pool.ts).
+ */
+export async function startCompiler(
+  prepared: PreparedGhc,
+  jobs: number,
+  packageDbs: readonly string[] = [],
+  limits: Omit<PoolOptions, "size"> = {},
+): Promise<Compiler> {
+  const pool = new Pool(
+    { ghc: prepared.installation.ghc, args: workerArgs(prepared.plugin), cwd: "/" },
+    { size: jobs, ...limits },
+  );
+  await pool.start();
+  return {
+    ghc: prepared.installation.ghc,
+    pool,
+    stats: { worker: 0, direct: 0, deferred: 0 },
+    extraArgs: packageDbs.flatMap((db) => ["-package-db", db]),
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * The client side of control commands — `status`, `stop`, `stop-if-idle` — sent over a server's socket
+ * with the same greeting (and token) as a compile request, answered with one JSON object.
+ *
+ * @module
+ */
+
+import {
+  decodeFailureKind,
+  decodeMessage,
+  encodeMessage,
+  encodeProperties,
+  type FailureKind,
+  FrameType,
+  frameTypeName,
+  MessageStream,
+  PROTOCOL_VERSION,
+} from "./protocol.ts";
+import { withTimeout } from "./timeout.ts";
+import { connectUnix } from "./unix_socket.ts";
+import { VERSION } from "./version.ts";
+
+/** A control command the server refused, with the server's reason. */
+export class ControlRefused extends Error {
+  override name = "ControlRefused";
+  constructor(message: string, readonly kind: FailureKind | undefined) {
+    super(message);
+  }
+}
+
+/** How long a control command may take: the server answers at once. */
+const CONTROL_TIMEOUT_MS = 10_000;
+
+/**
+ * Sends a control command to the server on `socket` and resolves to its JSON answer. Rejects with the
+ * connection error if no server listens, and with {@linkcode ControlRefused} if the server refuses.
+ */
+export async function sendControl(
+  socket: string,
+  command: string,
+  token: string,
+): Promise<Record<string, unknown>> {
+  const conn = await connectUnix(socket);
+  const stream = new MessageStream(conn.readable, conn.writable);
+  try {
+    return await withTimeout(
+      (async () => {
+        await stream.send(
+          FrameType.Hello,
+          encodeProperties({
+            protocol: String(PROTOCOL_VERSION),
+            version: VERSION,
+            token,
+            pid: String(Deno.pid),
+          }),
+        );
+        await stream.send(FrameType.Control, encodeMessage(command));
+        for (;;) {
+          const frame = await stream.read();
+          if (frame === null) throw new ControlRefused("the server closed the connection", undefined);
+          if (frame.type === FrameType.Hello) continue;
+          if (frame.type === FrameType.ControlReply) {
+            return JSON.parse(new TextDecoder().decode(frame.payload));
+          }
+          if (frame.type === FrameType.Failure) {
+            throw new ControlRefused(decodeMessage(frame.payload), decodeFailureKind(frame.payload));
+          }
+          throw new ControlRefused(
+            `the server sent an unexpected ${frameTypeName(frame.type)} frame`,
+            undefined,
+          );
+        }
+      })(),
+      CONTROL_TIMEOUT_MS,
+      () =>
+        new ControlRefused(
+          `no answer from the server on ${socket} within ${CONTROL_TIMEOUT_MS / 1000} s`,
+          undefined,
+        ),
+    );
+  } finally {
+    await stream.abort().catch(() => {});
+    try {
+      conn.close();
+    } catch {
+      // already closed
+    }
+  }
+}

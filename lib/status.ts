@@ -1,0 +1,107 @@
+/**
+ * What `ghcpw status` reports: gathered in the server (its pool, counters and settings, added to what
+ * lib/server.ts reports about itself), and printed by the client as a table or as JSON.
+ *
+ * @module
+ */
+
+import type { Compiler } from "./compile.ts";
+import { formatDuration } from "./lifecycle.ts";
+import type { Server } from "./server.ts";
+
+/** Settings of the server that the status shows. */
+export interface StatusSettings {
+  logFile: string | null;
+  idleTimeoutMs: number;
+}
+
+/** The pool's and the compiler's part of the status, with the totals a person looks for first. */
+export async function statusFields(
+  server: Server,
+  compiler: Compiler,
+  settings: StatusSettings,
+): Promise<Record<string, unknown>> {
+  const pool = compiler.pool;
+  const workers = await Promise.all(pool.workers.map(async (w) => ({
+    pid: w.pid,
+    state: !w.alive ? "dead" : pool.isIdle(w) ? "idle" : "busy",
+    requests: w.requestsServed,
+    rssBytes: await w.residentBytes(),
+    lastRecycleReason: pool.recycleReasonOf(w),
+  })));
+  const s = server.stats;
+  const memory = Deno.memoryUsage();
+  return {
+    logFile: settings.logFile,
+    idleTimeoutSeconds: settings.idleTimeoutMs / 1000,
+    rssBytes: memory.rss,
+    heapUsedBytes: memory.heapUsed,
+    externalBytes: memory.external,
+    workers,
+    totals: {
+      requests: s.requests,
+      warmHits: pool.stats.warmHits,
+      // Invocations the server ran on the real ghc: modes workers do not serve, and deferrals.
+      fallbacks: compiler.stats.direct + compiler.stats.deferred,
+      errors: s.failures + s.timeouts,
+      timeouts: s.timeouts,
+      cancelled: s.clientsGone,
+      workerFailures: pool.stats.workerFailures,
+      retries: pool.stats.retries,
+      workersStarted: pool.stats.workersStarted,
+      rejectedConnections: s.protocolErrors + s.refused + s.mismatched,
+    },
+    lastRecycle: pool.stats.lastRecycle ?? null,
+    pool: { ...pool.stats },
+    compile: { ...compiler.stats },
+  };
+}
+
+function mib(bytes: unknown): string {
+  return typeof bytes === "number" ? `${Math.round(bytes / 2 ** 20)} MiB` : "?";
+}
+
+/** A server's status as a table for people. */
+export function formatStatus(status: Record<string, unknown>): string {
+  // deno-lint-ignore no-explicit-any
+  const s = status as any;
+  const lines: string[] = [];
+  lines.push(
+    `ghcpw ${s.version} server, pid ${s.pid}, up ${formatDuration((s.uptimeSeconds ?? 0) * 1000)}` +
+      (s.stopping ? " (stopping)" : ""),
+  );
+  lines.push(`  socket    ${s.socket}`);
+  lines.push(`  key       ${s.key ?? "-"} (GHC ${s.ghcVersion}, ${s.ghc})`);
+  lines.push(`  log       ${s.logFile ?? "stderr (foreground)"}`);
+  const idle = s.idleTimeoutSeconds > 0 ? formatDuration(s.idleTimeoutSeconds * 1000) : "never";
+  const timeout = s.requestTimeoutSeconds > 0 ? formatDuration(s.requestTimeoutSeconds * 1000) : "none";
+  lines.push(`  limits    exits after ${idle} idle; request timeout ${timeout}`);
+  lines.push(`  memory    ${mib(s.rssBytes)} (server)`);
+  const t = s.totals ?? {};
+  lines.push(
+    `  requests  ${t.requests} (warm hits ${t.warmHits}, fallbacks ${t.fallbacks}, errors ${t.errors}); ` +
+      `cancelled ${t.cancelled}, timeouts ${t.timeouts}, worker failures ${t.workerFailures}, ` +
+      `rejected connections ${t.rejectedConnections}`,
+  );
+  lines.push("");
+  const rows = [["PID", "STATE", "REQUESTS", "RSS", "LAST RECYCLE REASON"]];
+  for (const w of s.workers ?? []) {
+    rows.push([String(w.pid), w.state, String(w.requests), mib(w.rssBytes), w.lastRecycleReason ?? "-"]);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  for (const row of rows) lines.push("  " + row.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd());
+  const last = s.lastRecycle;
+  if (last) {
+    const ago = last.at ? `, ${formatDuration(Date.now() - last.at)} ago` : "";
+    lines.push("");
+    lines.push(
+      `  last recycled worker ${last.pid} (${last.reason}${ago}): ${String(last.detail).split("\n")[0]}`,
+    );
+    const tail: string[] = last.stderrTail ?? [];
+    if (tail.length > 0) {
+      lines.push("  its last stderr lines:");
+      for (const line of tail.slice(-10)) lines.push(`    ${line}`);
+    }
+  }
+  return lines.join("\n");
+}

@@ -1,0 +1,242 @@
+/**
+ * Fault injection with real processes and real signals: a GHC worker killed mid-request, a client killed
+ * mid-request, the server killed mid-request, a request over the timeout, an unwritable output directory
+ * and a full disk. In each case the client's exit code and output must be plain ghc's (or, for the
+ * timeout, a clear error), and the server must be healthy afterwards. (Garbage and oversized frames:
+ * tests/fuzz_test.ts and tests/server_test.ts.)
+ */
+
+import { assert, assertEquals, assertMatch } from "./assert.ts";
+import { assertSameOutputs, assertSameRun, GHC, ghc, ghcpw, ghcpwCli, run, startServer } from "./helpers.ts";
+import {
+  assertHealthy,
+  isolated,
+  normaliseTemporaries,
+  plainModule,
+  processAlive,
+  slowModule,
+  spawnCli,
+  spawnClient,
+  statusOf,
+  twinTrees,
+  waitFor,
+  workersOf,
+} from "./service.ts";
+import { answers } from "../lib/autostart.ts";
+import { findGhcPkg, realExecutablePath } from "../lib/ghc.ts";
+
+/** Waits until the server has a busy worker and returns its pid. */
+async function busyWorker(socket: string, env: Record<string, string> = {}): Promise<number> {
+  let pid = 0;
+  await waitFor(
+    "a worker to start on the request",
+    async () => {
+      const busy = workersOf(await statusOf(socket, env)).find((w) => w.state === "busy");
+      pid = busy?.pid ?? 0;
+      return busy !== undefined;
+    },
+    30_000,
+    50,
+  );
+  return pid;
+}
+
+Deno.test("faults in workers and clients", async (t) => {
+  const server = await startServer(["-n", "1"]);
+  try {
+    await t.step("a worker killed mid-request: retried on a fresh worker, ghc's result", async () => {
+      const trees = await twinTrees({ "Slow.hs": slowModule("Slow", 2500) });
+      const args = ["-c", "Slow.hs"];
+      const expected = await ghc(args, trees.cold);
+      const client = spawnClient(server.socket, args, trees.warm);
+      const victim = await busyWorker(server.socket);
+      Deno.kill(victim, "SIGKILL");
+      assertSameRun(await client.result, expected);
+      await assertSameOutputs(trees.cold, trees.warm, [".hi"]);
+      const status = await statusOf(server.socket);
+      // deno-lint-ignore no-explicit-any
+      const s = status as any;
+      assertEquals(s.pool.retries, 1);
+      assertEquals(s.lastRecycle.pid, victim);
+      assertMatch(s.lastRecycle.detail, /SIGKILL/);
+      assert(workersOf(status).every((w) => w.pid !== victim));
+      await assertHealthy(server.socket, 1);
+    });
+
+    await t.step("a client killed mid-request: its compile is cancelled within a second", async () => {
+      const trees = await twinTrees({ "Stuck.hs": slowModule("Stuck", 60_000) });
+      const client = spawnClient(server.socket, ["-c", "Stuck.hs"], trees.warm);
+      const worker = await busyWorker(server.socket);
+      client.child.kill("SIGKILL");
+      const elapsed = await waitFor("the worker to be killed", () => !processAlive(worker), 5000, 10);
+      assert(elapsed < 1000, `the worker outlived its client by ${Math.round(elapsed)} ms`);
+      const result = await client.result;
+      assertEquals(result.signal, "SIGKILL");
+      assertEquals(
+        [...Deno.readDirSync(trees.warm)].map((e) => e.name),
+        ["Stuck.hs"],
+        "a cancelled compile wrote output",
+      );
+      // deno-lint-ignore no-explicit-any
+      const s = await statusOf(server.socket) as any;
+      assert(s.server.clientsGone >= 1);
+      assertEquals(s.lastRecycle.pid, worker);
+      assertEquals(s.lastRecycle.reason, "cancelled");
+      await assertHealthy(server.socket, 1);
+    });
+
+    await t.step("an unwritable output directory and a full disk: ghc's errors", async () => {
+      const trees = await twinTrees({ "Out.hs": plainModule("Out") });
+      // Both runs in one directory, one after the other, so that paths in messages are the same.
+      const dir = trees.warm;
+      const cases: string[][] = [];
+      const mounts: string[] = [];
+      const mount = async (name: string, options: string) => {
+        await Deno.mkdir(`${dir}/${name}`);
+        const r = await run("mount", ["-t", "tmpfs", "-o", options, "tmpfs", `${dir}/${name}`]);
+        if (r.code === 0) mounts.push(`${dir}/${name}`);
+        return r.code === 0;
+      };
+      try {
+        if (await mount("ro", "size=1m,ro")) {
+          cases.push(["-odir", "ro/out", "-hidir", "ro/out"], ["-odir", "ro", "-hidir", "ro"]);
+        } else if (Deno.uid() !== 0) {
+          // No mount without root; permissions make a directory unwritable for everyone else.
+          await Deno.chmod(`${dir}/ro`, 0o555);
+          cases.push(["-odir", "ro/out", "-hidir", "ro/out"], ["-odir", "ro", "-hidir", "ro"]);
+        } else {
+          console.warn("cannot mount a read-only file system: the unwritable directory cases are skipped");
+        }
+        if (await mount("full", "size=64k")) {
+          await Deno.writeFile(`${dir}/full/filler`, new Uint8Array(256 * 1024)).catch(() => {});
+          cases.push(["-odir", "full", "-hidir", "full"], ["-odir", "full", "-hidir", "hi"]);
+        }
+        for (const extra of cases) {
+          const args = ["-c", "Out.hs", ...extra];
+          const expected = await ghc(args, dir);
+          await run("sh", ["-c", "rm -rf full/Out.* full/*.tmp hi"], { cwd: dir });
+          const actual = await ghcpw(server.socket, args, dir);
+          await run("sh", ["-c", "rm -rf full/Out.* full/*.tmp hi"], { cwd: dir });
+          assertEquals(expected.code, 1, `plain ghc succeeded with ${extra.join(" ")}`);
+          assertSameRun(actual, expected, normaliseTemporaries);
+        }
+      } finally {
+        for (const m of mounts) await run("umount", [m]);
+      }
+      await assertHealthy(server.socket, 1);
+    });
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("a request over the timeout is killed with a clear error", async () => {
+  const server = await startServer(["-n", "1", "--request-timeout", "2s"]);
+  try {
+    const trees = await twinTrees({ "Forever.hs": slowModule("Forever", 60_000) });
+    const started = performance.now();
+    const r = await ghcpw(server.socket, ["-c", "Forever.hs"], trees.warm);
+    const seconds = (performance.now() - started) / 1000;
+    assertEquals(r.code, 1);
+    assertEquals(r.stdout, "");
+    assertMatch(r.stderr, /^ghcpw: the compile ran longer than the request timeout \(2 s\) and was killed/);
+    assert(seconds < 10, `the timeout took ${seconds} s`);
+    // deno-lint-ignore no-explicit-any
+    const s = await statusOf(server.socket) as any;
+    assertEquals(s.totals.timeouts, 1);
+    assertEquals(s.lastRecycle.reason, "cancelled");
+    await assertHealthy(server.socket, 1);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("the server killed mid-request: the client falls back to ghc, the next one restarts it", async () => {
+  const env = await isolated({ GHCPW_JOBS: "1" });
+  try {
+    const trees = await twinTrees({ "Slow.hs": slowModule("Slow", 2500), "First.hs": plainModule("First") });
+    // The first client starts the server (auto-start on the default socket).
+    const first = await ghcpwCli(["ghc", "--ghc", GHC, "--", "-c", "First.hs"], {
+      cwd: trees.warm,
+      env: { ...env.env, GHCPW_STRICT: "1" },
+    });
+    assertSameRun(first, await ghc(["-c", "First.hs"], trees.cold));
+    const socket = [...Deno.readDirSync(env.runtime)].find((e) => e.name.endsWith(".sock"))!.name;
+    const status = await statusOf(`${env.runtime}/${socket}`, env.env);
+    const serverPid = status.pid as number;
+
+    // Not strict: falling back is the point.
+    const args = ["-c", "Slow.hs"];
+    const expected = await ghc(args, trees.cold);
+    const client = spawnCli(["ghc", "--ghc", GHC, "--", ...args], { cwd: trees.warm, env: env.env });
+    const orphan = await busyWorker(`${env.runtime}/${socket}`, env.env);
+    Deno.kill(serverPid, "SIGKILL");
+    assertSameRun(await client.result, expected);
+    // The killed server's worker sees its input close and exits.
+    await waitFor("the orphaned worker to exit", () => !processAlive(orphan), 20_000);
+    await assertSameOutputs(trees.cold, trees.warm, [".hi"]);
+
+    // The next client finds the stale socket and starts a new server.
+    const next = await ghcpwCli(["ghc", "--ghc", GHC, "--", "-c", "Slow.hs"], {
+      cwd: trees.warm,
+      env: { ...env.env, GHCPW_STRICT: "1" },
+    });
+    assertEquals(next.code, 0, next.stderr);
+    const restarted = await statusOf(`${env.runtime}/${socket}`, env.env);
+    assert(restarted.pid !== serverPid, "the server was not restarted");
+    await assertHealthy(`${env.runtime}/${socket}`, 1, env.env);
+  } finally {
+    await env.cleanup();
+  }
+});
+
+Deno.test("a crashed worker's last stderr lines are logged and shown by status", async () => {
+  // A ghc that, as a worker, says something on stderr first, as a GHC about to crash might.
+  const dir = await Deno.makeTempDir({ prefix: "gpw-" });
+  const version = (await run(GHC, ["--numeric-version"])).stdout.trim();
+  const wrapper = `${dir}/ghc`;
+  await Deno.writeTextFile(
+    wrapper,
+    `#!/bin/sh\ncase "$1" in --frontend) echo "ghcpw-test: worker $$ says goodbye" >&2;; esac\nexec ${
+      realExecutablePath(GHC)
+    } "$@"\n`,
+  );
+  await Deno.chmod(wrapper, 0o755);
+  const socket = `${dir}/s.sock`;
+  const server = spawnCli([
+    "serve",
+    "--socket",
+    socket,
+    "--ghc",
+    wrapper,
+    "--ghc-pkg",
+    findGhcPkg(realExecutablePath(GHC), version),
+    "-n",
+    "1",
+  ]);
+  try {
+    await waitFor("the server to answer", () => answers(socket), 120_000, 50);
+    const victim = workersOf(await statusOf(socket))[0].pid;
+    Deno.kill(victim, "SIGKILL");
+    const trees = await twinTrees({ "A.hs": plainModule("A") });
+    const r = await ghcpwCli(["ghc", "--socket", socket, "--ghc", wrapper, "--", "-c", "A.hs"], {
+      cwd: trees.warm,
+      env: { GHCPW_STRICT: "1" },
+    });
+    assertSameRun(r, await ghc(["-c", "A.hs"], trees.cold));
+    const shown = await ghcpwCli(["status", "--socket", socket]);
+    assertMatch(shown.stdout, new RegExp(`last recycled worker ${victim} \\(failure.*exited while idle`));
+    assertMatch(
+      shown.stdout,
+      new RegExp(`its last stderr lines:\\n +ghcpw-test: worker ${victim} says goodbye`),
+    );
+  } finally {
+    await ghcpwCli(["stop", "--socket", socket]);
+    const log = (await server.result).stderr;
+    await Deno.remove(dir, { recursive: true });
+    assertMatch(
+      log,
+      /Worker \d+ exited while idle; its last stderr lines: ghcpw-test: worker \d+ says goodbye/,
+    );
+  }
+});

@@ -1,0 +1,194 @@
+/**
+ * Fuzzing the socket: over ten thousand connections, each with malformed, truncated or oversized frames
+ * — random bytes, cut-off greetings, absurd lengths, unknown types, wrong tokens, garbage requests after
+ * a good greeting, unknown control commands, clients that vanish mid-frame. The server must answer each
+ * with an error or a close, never crash, keep its memory bounded, and compile correctly afterwards.
+ */
+
+import { assert, assertEquals } from "./assert.ts";
+import { startServer, testToken } from "./helpers.ts";
+import { assertHealthy, statusOf } from "./service.ts";
+import { encodeFrame } from "../lib/frame.ts";
+import {
+  encodeCompileRequest,
+  encodeMessage,
+  encodeProperties,
+  FrameType,
+  PROTOCOL_VERSION,
+} from "../lib/protocol.ts";
+import { VERSION } from "../lib/version.ts";
+
+const CONNECTIONS = 10_000;
+const CONCURRENCY = 16;
+
+/** A small deterministic generator (Park–Miller), so a failure can be replayed. */
+function generator(seed: number) {
+  let state = seed;
+  const next = () => (state = (state * 48271) % 2147483647);
+  return {
+    int: (n: number) => next() % n,
+    bytes: (n: number) => Uint8Array.from({ length: n }, () => next() & 0xff),
+  };
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function header(length: number, type: number): Uint8Array {
+  const out = new Uint8Array(5);
+  new DataView(out.buffer).setUint32(0, length);
+  out[4] = type;
+  return out;
+}
+
+/** One malformed connection's bytes, and whether the client vanishes without reading the answer. */
+function malformed(
+  random: ReturnType<typeof generator>,
+  token: string,
+): { bytes: Uint8Array; vanish: boolean } {
+  const greeting = encodeFrame(
+    FrameType.Hello,
+    encodeProperties({ protocol: String(PROTOCOL_VERSION), version: VERSION, token }),
+  );
+  const request = encodeFrame(
+    FrameType.Request,
+    encodeCompileRequest({ argv: ["-c", "X.hs"], env: {}, cwd: "/", stderrIsTerminal: false }),
+  );
+  const vanish = random.int(10) === 0;
+  switch (random.int(12)) {
+    case 0: // random bytes
+      return { bytes: random.bytes(1 + random.int(300)), vanish };
+    case 1: // a greeting cut anywhere
+      return { bytes: greeting.slice(0, random.int(greeting.length)), vanish };
+    case 2: // a length far beyond any limit, with a little of the promised payload
+      return {
+        bytes: concat(header(0x10000 + random.int(0x7fff0000), 1), random.bytes(random.int(64))),
+        vanish,
+      };
+    case 3: // length zero, or a type only
+      return { bytes: random.int(2) ? header(0, 1).slice(0, 4) : header(1, random.int(256)), vanish };
+    case 4: // a well-framed greeting whose payload is garbage
+      return { bytes: encodeFrame(FrameType.Hello, random.bytes(random.int(200))), vanish };
+    case 5: // an unknown frame type first
+      return { bytes: encodeFrame(10 + random.int(240), random.bytes(random.int(100))), vanish };
+    case 6: // a wrong token, then a valid request
+      return {
+        bytes: concat(
+          encodeFrame(
+            FrameType.Hello,
+            encodeProperties({ protocol: String(PROTOCOL_VERSION), version: VERSION, token: "f".repeat(64) }),
+          ),
+          request,
+        ),
+        vanish,
+      };
+    case 7: // a good greeting, then a garbage request
+      return {
+        bytes: concat(greeting, encodeFrame(FrameType.Request, random.bytes(random.int(500)))),
+        vanish,
+      };
+    case 8: // a good greeting, then a request beyond the request limit
+      return {
+        bytes: concat(greeting, header(0x1000001 + random.int(0x1000000), FrameType.Request)),
+        vanish,
+      };
+    case 9: // a good greeting, then a request cut short
+      return { bytes: concat(greeting, request.slice(0, 1 + random.int(request.length - 1))), vanish };
+    case 10: // a good greeting, then an unknown control command, or a frame of the wrong kind
+      return {
+        bytes: concat(
+          greeting,
+          random.int(2)
+            ? encodeFrame(FrameType.Control, encodeMessage(`cmd${random.int(1000)}`))
+            : encodeFrame(FrameType.Exit, random.bytes(8)),
+        ),
+        vanish,
+      };
+    default: // a large garbage greeting within the greeting limit, or a large garbage request after one
+      return random.int(2)
+        ? { bytes: encodeFrame(FrameType.Hello, random.bytes(16_000 + random.int(40_000))), vanish }
+        : {
+          bytes: concat(
+            greeting,
+            encodeFrame(FrameType.Request, random.bytes(100_000 + random.int(400_000))),
+          ),
+          vanish,
+        };
+  }
+}
+
+/** Sends bytes on a fresh connection, then reads until the server closes (or vanishes at once). */
+async function send(socket: string, bytes: Uint8Array, vanish: boolean): Promise<void> {
+  const conn = await Deno.connect({ transport: "unix", path: socket });
+  try {
+    await conn.write(bytes).catch(() => {});
+    if (vanish) return;
+    await conn.closeWrite().catch(() => {});
+    const buffer = new Uint8Array(4096);
+    const deadline = setTimeout(() => conn.close(), 15_000);
+    try {
+      while (await conn.read(buffer).catch(() => null) !== null);
+    } finally {
+      clearTimeout(deadline);
+    }
+  } finally {
+    try {
+      conn.close();
+    } catch {
+      // closed by the deadline
+    }
+  }
+}
+
+Deno.test(`${CONNECTIONS} malformed, truncated and oversized frames: the server survives, bounded`, async () => {
+  const server = await startServer(["-n", "1"]);
+  try {
+    await assertHealthy(server.socket, 1);
+    const memory = async () => {
+      const status = await statusOf(server.socket);
+      return { rss: status.rssBytes as number, heap: status.heapUsedBytes as number };
+    };
+    const before = await memory();
+    const token = await testToken();
+    const random = generator(20241122);
+    // Resident memory after each thousand connections.
+    const samples: number[] = [];
+    let started = 0;
+    let finished = 0;
+    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+      while (started < CONNECTIONS) {
+        started++;
+        const { bytes, vanish } = malformed(random, token);
+        await send(server.socket, bytes, vanish);
+        if (++finished % 1000 === 0) samples.push((await memory()).rss);
+      }
+    }));
+    const after = await memory();
+    // deno-lint-ignore no-explicit-any
+    const status = await statusOf(server.socket) as any;
+    assert(status.server.connections >= CONNECTIONS, `only ${status.server.connections} connections arrived`);
+    const rejected = status.totals.rejectedConnections;
+    assert(rejected >= CONNECTIONS * 0.8, `only ${rejected} connections were rejected`);
+    assertEquals(status.totals.requests, 1, "a malformed request was served");
+    // Bounded: what the allocator keeps after the first bursts of large frames, and no growth with the
+    // number of connections after that (a leak of even 2 KiB per connection would show as 10 MiB).
+    const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
+    const half = Math.floor(samples.length / 2);
+    const firstHalf = Math.max(...samples.slice(0, half));
+    const secondHalf = Math.max(...samples.slice(half), after.rss);
+    const trace = `resident MiB: ${[before.rss, ...samples, after.rss].map(mib).join(" ")}`;
+    assert(mib(secondHalf - before.rss) < 160, `resident memory grew too much; ${trace}`);
+    assert(mib(secondHalf - firstHalf) < 48, `resident memory kept growing; ${trace}`);
+    assert(mib(after.heap) < 64, `the JavaScript heap holds ${mib(after.heap)} MiB`);
+    await assertHealthy(server.socket, 1);
+  } finally {
+    await server.stop();
+  }
+});
