@@ -5,6 +5,7 @@
  * @module
  */
 
+import { resolve } from "node:path";
 import type { Compiler } from "./compile.ts";
 import { type GhcInstallation, inspectGhc } from "./ghc.ts";
 import { type BuiltPlugin, ensurePlugin, workerArgs } from "./plugin_build.ts";
@@ -38,8 +39,15 @@ export async function startCompiler(
   packageDbs: readonly string[] = [],
   limits: Omit<PoolOptions, "size"> = {},
 ): Promise<Compiler> {
+  // Absolute, so that they mean the same for every invocation's working directory, and so that workers
+  // recognise them in GHC's list of databases: these are the databases whose interfaces workers may keep.
+  const dbs = packageDbs.map((db) => resolve(db));
   const pool = new Pool(
-    { ghc: prepared.installation.ghc, args: workerArgs(prepared.plugin), cwd: "/" },
+    {
+      ghc: prepared.installation.ghc,
+      args: [...workerArgs(prepared.plugin), ...dbs.flatMap((db) => ["-ffrontend-opt", `immutable-db=${db}`])],
+      cwd: "/",
+    },
     { size: jobs, ...limits },
   );
   await pool.start();
@@ -47,6 +55,6 @@ export async function startCompiler(
     ghc: prepared.installation.ghc,
     pool,
     stats: { worker: 0, direct: 0, deferred: 0 },
-    extraArgs: packageDbs.flatMap((db) => ["-package-db", db]),
+    extraArgs: dbs.flatMap((db) => ["-package-db", db]),
   };
 }

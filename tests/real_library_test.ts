@@ -10,7 +10,17 @@
  */
 
 import { assert, assertEquals } from "./assert.ts";
-import { assertSameRun, GHC, ghc, ghcpw, listFiles, type Run, run, startServer } from "./helpers.ts";
+import {
+  assertSameRun,
+  GHC,
+  ghc,
+  ghcpw,
+  listFiles,
+  outputMismatch,
+  type Run,
+  run,
+  startServer,
+} from "./helpers.ts";
 import { Twins } from "./twins.ts";
 import {
   type BuildStep,
@@ -66,29 +76,14 @@ function interfaceFiles(lib: RealLibrary, module: string, dynamic: boolean): str
   return [`${base}.hi${suffix}`, ...(dynamic ? [`${base}.dyn_hi${suffix}`] : [])];
 }
 
-/**
- * THE place where ghcpw's interface files are judged against cold ghc's. Strict: byte-identical, for every
- * module. Returns a description of the difference, or null.
- *
- * Why a relaxation may one day live here (and only here): since GHC 9.4 a module whose splices run
- * home-package code records in its .hi the hashes of the home .dyn_o files it loaded, and .o files from a
- * warm worker differ from cold ones in unique-derived local symbol names. Once workers keep state between
- * requests, such a module's .hi could then legitimately differ from cold in its interface hash while its ABI
- * hash is equal (see /work/shared/notes/ghc-state.md, "Determinism on 9.4+"). If that happens, the relaxation
- * is: on GHC >= 9.4, for modules using TemplateHaskell with home-module splices only, compare the ABI hashes
- * from `--show-iface` instead, and say so in the test output. Today every request runs on a fresh session,
- * so nothing is relaxed.
- */
+/** How ghcpw's interface file differs from cold ghc's (see outputMismatch in helpers.ts), or null. */
 async function interfaceMismatch(w: Twins, file: string): Promise<string | null> {
   const read = (tree: string) => Deno.readFile(`${tree}/${file}`).catch(() => null);
   const [cold, warm] = await Promise.all([read(w.cold), read(w.warm)]);
   if (cold === null || warm === null) {
     return `${file}: missing from ${cold === null ? "ghc's" : "ghcpw's"} tree`;
   }
-  if (cold.length !== warm.length || cold.some((b, k) => b !== warm[k])) {
-    return `${file}: differs from ghc's (${warm.length} bytes vs ${cold.length})`;
-  }
-  return null;
+  return await outputMismatch(w.cold, w.warm, file);
 }
 
 /** Asserts both trees hold the same files and every listed module's interfaces match; lists every mismatch. */
