@@ -55,7 +55,8 @@ export function parseDuration(text: string, what: string): number {
 
 /** A duration for people: "45 s", "15 min", "2 h". */
 export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${ms} ms`;
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000} h`;
   if (ms < 120_000) return `${Math.round(ms / 100) / 10} s`;
   if (ms < 7_200_000) return `${Math.round(ms / 60_000)} min`;
   return `${Math.round(ms / 360_000) / 10} h`;

@@ -183,7 +183,19 @@ export class Server {
 
   async #acceptLoop(): Promise<void> {
     try {
-      for await (const conn of this.#bound.listener) {
+      for (;;) {
+        let conn: Deno.UnixConn;
+        try {
+          conn = await this.#bound.listener.accept();
+        } catch (e) {
+          if (e instanceof Deno.errors.BadResource || this.stopping) break;
+          // Out of file descriptors, most likely: a server that runs for weeks waits and goes on.
+          log.warn("Cannot accept a connection ({error}); retrying", {
+            error: e instanceof Error ? e.message : e,
+          });
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          continue;
+        }
         this.stats.connections++;
         this.#handshaking++;
         const done: Promise<void> = this.#serve(conn).finally(() => this.#active.delete(done));
@@ -196,8 +208,6 @@ export class Server {
           await new Promise<void>((r) => this.#handshakeEnded.push(r));
         }
       }
-    } catch (e) {
-      if (!(e instanceof Deno.errors.BadResource)) throw e;
     } finally {
       await Promise.all(this.#active);
       await releaseSocket(this.#bound);
@@ -271,6 +281,9 @@ export class Server {
         if (kind === "version" || kind === "key") log.info("Refusing a request: {error}", { error: message });
         else log.warn("Closing a connection: {error}", { error: message });
         await stream.send(FrameType.Failure, encodeFailure(message, kind)).catch(() => {});
+        // Closing a unix socket with unread input resets the connection, and the client may then lose
+        // the Failure before reading it: end our side, and let the client close first (briefly).
+        if (!compiling) await drain(stream);
       }
     } finally {
       endHandshake();
@@ -407,7 +420,7 @@ export class Server {
       version: VERSION,
       pid: Deno.pid,
       startedAt: new Date(this.startedAt).toISOString(),
-      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 100) / 10,
       socket: this.#bound.path,
       key: this.#options.key ?? null,
       ghc: this.#options.ghcRealPath,
@@ -421,6 +434,22 @@ export class Server {
       ...await this.#options.describe?.(),
     };
   }
+}
+
+/** How long a refused client has to close its end before the server closes anyway. */
+const DRAIN_MS = 1000;
+
+/** Ends the server's side of a connection and reads what the client still sends, until it closes. */
+async function drain(stream: MessageStream): Promise<void> {
+  await stream.close();
+  const until = withTimeout(
+    (async () => {
+      while (await stream.read() !== null);
+    })(),
+    DRAIN_MS,
+    () => new Error("the client did not close"),
+  );
+  await until.catch(() => {});
 }
 
 /** A compile ran longer than the request timeout. */

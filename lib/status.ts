@@ -24,7 +24,8 @@ export async function statusFields(
   const pool = compiler.pool;
   const workers = await Promise.all(pool.workers.map(async (w) => ({
     pid: w.pid,
-    state: !w.alive ? "dead" : pool.isIdle(w) ? "idle" : "busy",
+    // "busy": compiling; "idle": waiting for a request; "between": checked or recycled between requests.
+    state: !w.alive ? "dead" : w.serving ? "busy" : pool.isIdle(w) ? "idle" : "between",
     requests: w.requestsServed,
     rssBytes: await w.residentBytes(),
     lastRecycleReason: pool.recycleReasonOf(w),

@@ -68,6 +68,8 @@ export class Worker {
   readonly pid: number;
   readonly ghcVersion: string;
   requestsServed = 0;
+  /** Whether a request is running in the process now (for `ghcpw status`). */
+  serving = false;
   /** The affinity of the last request served (see lib/pool.ts). */
   affinity = "";
   #child: Deno.ChildProcess;
@@ -150,6 +152,7 @@ export class Worker {
    */
   async run(request: WorkerRequest, sink: OutputSink): Promise<WorkerOutcome> {
     this.requestsServed++;
+    this.serving = true;
     const payload = encodeFields([
       request.mode,
       [request.cwd],
@@ -199,6 +202,8 @@ export class Worker {
         );
       }
       throw e;
+    } finally {
+      this.serving = false;
     }
   }
 
