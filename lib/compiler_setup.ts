@@ -45,7 +45,10 @@ export async function startCompiler(
   const pool = new Pool(
     {
       ghc: prepared.installation.ghc,
-      args: [...workerArgs(prepared.plugin), ...dbs.flatMap((db) => ["-ffrontend-opt", `immutable-db=${db}`])],
+      args: [
+        ...workerArgs(prepared.plugin),
+        ...dbs.flatMap((db) => ["-ffrontend-opt", `immutable-db=${db}`]),
+      ],
       cwd: "/",
     },
     { size: jobs, ...limits },
