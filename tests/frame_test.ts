@@ -1,29 +1,6 @@
+import { chunked, concat } from "./bytes.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { encodeFrame, FrameError, FrameReader } from "../lib/frame.ts";
-
-/** A stream that delivers `bytes` in chunks of the given sizes (cycled). */
-function chunked(bytes: Uint8Array, sizes: number[]): ReadableStream<Uint8Array> {
-  let at = 0;
-  let i = 0;
-  return new ReadableStream({
-    pull(controller) {
-      if (at >= bytes.length) return controller.close();
-      const n = sizes[i++ % sizes.length];
-      controller.enqueue(bytes.slice(at, at + n));
-      at += n;
-    },
-  });
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 async function readAll(reader: FrameReader) {
   const frames = [];

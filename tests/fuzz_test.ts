@@ -5,6 +5,7 @@
  * with an error or a close, never crash, keep its memory bounded, and compile correctly afterwards.
  */
 
+import { concat } from "./bytes.ts";
 import { assert, assertEquals } from "./assert.ts";
 import { startServer, testToken } from "./helpers.ts";
 import { assertHealthy, statusOf } from "./service.ts";
@@ -29,16 +30,6 @@ function generator(seed: number) {
     int: (n: number) => next() % n,
     bytes: (n: number) => Uint8Array.from({ length: n }, () => next() & 0xff),
   };
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 function header(length: number, type: number): Uint8Array {

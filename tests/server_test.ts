@@ -1,5 +1,6 @@
 /** The server refuses bad clients with a clear error and goes on serving good ones. */
 
+import { concat } from "./bytes.ts";
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { project } from "./fixtures.ts";
 import { GHC, ghcpw, startServer, testToken, writeTree } from "./helpers.ts";
@@ -14,17 +15,6 @@ import {
   PROTOCOL_VERSION,
 } from "../lib/protocol.ts";
 import { VERSION } from "../lib/version.ts";
-
-/** Frames one after the other in one buffer. */
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** Sends raw bytes, ends the connection's writing side, and returns the server's Failure message. */
 async function sendRaw(socket: string, bytes: Uint8Array): Promise<string | null> {
