@@ -152,27 +152,7 @@ function addExportedFunction(source: string, module: string): string {
   return `${exported}\n\nghcpwAdded :: a -> a\nghcpwAdded x = x\n`;
 }
 
-/**
- * Known bug, open in the issue tracker (warm workers): a worker picks the interfaces it keeps by the
- * command line's flags, so Data.Aeson.Decoding.ByteString, whose source says {-# OPTIONS_GHC -O2 #-}, is
- * compiled in an -O0 build against interfaces loaded without unfoldings, and three aeson interfaces differ
- * from cold ghc's on GHC 9.6 and 9.10 (bookworm's aeson has no such module). Until the fix lands the suite is
- * ignored on GHC 9.4 and later, and says so when it is.
- */
-const KNOWN_OPTIONS_GHC_BUG = await (async () => {
-  const [major, minor] = (await run(GHC, ["--numeric-version"])).stdout.trim().split(".").map(Number);
-  return major > 9 || major === 9 && minor >= 4;
-})();
-if (KNOWN_OPTIONS_GHC_BUG) {
-  console.warn(
-    "real_library_test: ignored on GHC >= 9.4 (known bug: OPTIONS_GHC -O2 in aeson, see the comment)",
-  );
-}
-
-Deno.test({
-  name: "Debian's aeson built module by module through ghcpw gives cold ghc's results",
-  ignore: KNOWN_OPTIONS_GHC_BUG,
-}, async (t) => {
+Deno.test("Debian's aeson built module by module through ghcpw gives cold ghc's results", async (t) => {
   const lib = await fetchLibrary();
   const dynamic = await ghcIsDynamic();
   // -O0 keeps the suite to minutes on three GHCs; -dynamic-too because TH needs it on a dynamic GHC.

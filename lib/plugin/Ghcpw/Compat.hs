@@ -163,7 +163,8 @@ import GHC.Types.Name.Env (NameEnv, delListFromNameEnv, mapNameEnv, mkNameEnv)
 import GHC.Types.Unique.DSet (uniqDSetToList)
 import GHC.Types.Unique.FM (minusUFM, nonDetEltsUFM, sizeUFM)
 import GHC.Unit.Env (UnitEnv (ue_eps), ue_setUnitDbs, ue_unit_dbs)
-import GHC.Unit.External (ExternalPackageState (..), ExternalUnitCache (..))
+import GHC.Driver.Pipeline.Execute (getFileArgs)
+import GHC.Unit.External (ExternalPackageState (..), ExternalUnitCache (..), initExternalUnitCache)
 import GHC.Unit.Info (unitId)
 import GHC.Unit.Module.Env (ModuleEnv, emptyInstalledModuleEnv, filterModuleEnv, lookupModuleEnv, moduleEnvElts, moduleEnvToList)
 import GHC.Unit.Module.ModIface (mi_module)
@@ -184,8 +185,10 @@ import qualified Data.Set as Set
 import GHC (Module, UnitId, setSessionDynFlags)
 import GHC.Unit.Module (moduleUnit, toUnitId)
 #else
-import Control.Exception (evaluate)
-import Data.IORef (IORef, readIORef, writeIORef)
+import Control.Exception (SomeException, evaluate, try)
+import Data.IORef (IORef, newIORef, readIORef, writeIORef)
+import GHC.Iface.Load (initExternalPackageState)
+import GHC.Parser.Header (getOptionsFromFile)
 import Data.Maybe (fromMaybe)
 import qualified Data.Set as Set
 import GHC (setSessionDynFlags)
@@ -343,21 +346,26 @@ initSessionPlugins = pure ()
 #endif
 
 -- | Before 9.4 the pipeline's stop point was a Phase (StopLn for -c); since 9.4 it is a StopPhase, and
--- compileFile may return no object (e.g. with -fno-code).
+-- compileFile may return no object (e.g. with -fno-code). The sources' own OPTIONS_GHC pragmas are taken
+-- into account first (see 'withFileFlags').
 oneShotTo :: HscEnv -> Stop -> [(String, Maybe Phase)] -> IO ()
 compileToObject :: HscEnv -> (FilePath, Maybe Phase) -> IO (Maybe FilePath)
 #if MIN_VERSION_ghc(9,4,0)
-oneShotTo hscEnv stop = oneShot hscEnv $ case stop of
-  StopAfterLink -> Phases.NoStop
-  StopBeforeHsc -> Phases.StopPreprocess
-  StopBeforeAs -> Phases.StopAs
+oneShotTo hscEnv stop srcs = withFileFlags hscEnv srcs >>= \env -> oneShot env phase srcs
+  where
+    phase = case stop of
+      StopAfterLink -> Phases.NoStop
+      StopBeforeHsc -> Phases.StopPreprocess
+      StopBeforeAs -> Phases.StopAs
 
 compileToObject hscEnv = compileFile hscEnv Phases.NoStop
 #else
-oneShotTo hscEnv stop = oneShot hscEnv $ case stop of
-  StopAfterLink -> Phases.StopLn
-  StopBeforeHsc -> Phases.anyHsc
-  StopBeforeAs -> Phases.As False
+oneShotTo hscEnv stop srcs = withFileFlags hscEnv srcs >>= \env -> oneShot env phase srcs
+  where
+    phase = case stop of
+      StopAfterLink -> Phases.StopLn
+      StopBeforeHsc -> Phases.anyHsc
+      StopBeforeAs -> Phases.As False
 
 compileToObject hscEnv src = Just <$> compileFile hscEnv Phases.StopLn src
 #endif
@@ -448,6 +456,23 @@ globalPackageDb = globalPackageDatabasePath
 
 moduleUnitIdOf :: Module -> UnitId
 moduleUnitIdOf = toUnitId . moduleUnit
+
+#if MIN_VERSION_ghc(9,4,0) || !MIN_VERSION_ghc(9,2,0)
+-- | The session for a one-shot compile of these sources. The interfaces resumed into the session were
+-- kept under the interface key of the command line's flags; a source whose OPTIONS_GHC pragmas change
+-- that key (say {-# OPTIONS_GHC -O2 #-} in a -O0 build, which must read interfaces with their unfoldings)
+-- is compiled with interfaces of its own, loaded afresh as a cold ghc would, and the kept ones stay as
+-- they were. The pragmas are read the way GHC's pipeline reads them before compiling (from the source
+-- as it is, before any CPP); a source GHC cannot read them from is left to GHC to report.
+withFileFlags :: HscEnv -> [(String, Maybe Phase)] -> IO HscEnv
+withFileFlags hscEnv srcs = do
+  keys <- mapM fileKey [file | src@(file, _) <- srcs, isHaskellishTarget src]
+  if all (== interfaceKey (hsc_dflags hscEnv)) (concat keys) then pure hscEnv else freshInterfaces hscEnv
+  where
+    fileKey file = do
+      r <- try (fileFlags hscEnv file) :: IO (Either SomeException DynFlags)
+      pure (either (const []) (\d -> [interfaceKey d]) r)
+#endif
 
 #if MIN_VERSION_ghc(9,4,0)
 -- 9.4 and later: the name cache is a value (its names sit in an MVar) in HscEnv; the EPS variable is the
@@ -554,7 +579,9 @@ settleCompleteMatches store = go 0
       when (now > length matches) (go (length matches))
     settle m = try (evaluate (foldr (seq . nameModule_maybe) () (completeMatchNames m))) :: IO (Either SomeException ())
 
--- | Whether a (settled) COMPLETE pragma is about kept modules' constructors only.
+-- | Whether a (settled) COMPLETE pragma is about kept modules' constructors only. GHC rejects orphan
+-- COMPLETE pragmas (each names a constructor or pattern synonym of its own module), and kept modules do
+-- not depend on dropped ones: so this keeps exactly the pragmas of kept modules.
 keepCompleteMatch :: (Module -> Bool) -> CompleteMatch -> IO Bool
 keepCompleteMatch keep m = do
   r <- try (evaluate (all (maybe False keep . nameModule_maybe) (completeMatchNames m))) :: IO (Either SomeException Bool)
@@ -598,6 +625,14 @@ pruneInterfaces keep droppedNames completes eps =
 storeSize :: InterfaceStore -> IO Int
 storeSize (ExternalUnitCache store) = length . moduleEnvElts . eps_PIT <$> readIORef store
 
+-- | The session's flags with a source's OPTIONS_GHC pragmas applied, as GHC's pipeline applies them.
+fileFlags :: HscEnv -> FilePath -> IO DynFlags
+fileFlags hscEnv file = (\(dflags, _, _) -> dflags) <$> getFileArgs hscEnv file
+
+-- | The session with an EPS of its own, empty.
+freshInterfaces :: HscEnv -> IO HscEnv
+freshInterfaces hscEnv = initExternalUnitCache >>= \cache -> pure (resumeState Nothing (Just cache) hscEnv)
+
 -- | Evaluates the filtered tables all the way, so no thunk keeps the unfiltered ones alive.
 forceInterfaces :: Interfaces -> IO ()
 forceInterfaces eps = do
@@ -639,6 +674,9 @@ pruneStore _ _ _ = pure ()
 
 storeSize :: InterfaceStore -> IO Int
 storeSize _ = pure 0
+
+withFileFlags :: HscEnv -> [(String, Maybe Phase)] -> IO HscEnv
+withFileFlags hscEnv _ = pure hscEnv
 #else
 -- 9.0: the name cache and the EPS are IORefs in HscEnv; the parsed databases are a DynFlags field that
 -- initUnits reuses when set.
@@ -723,6 +761,17 @@ interfaceCount = length . moduleEnvElts . eps_PIT
 
 storeSize :: InterfaceStore -> IO Int
 storeSize = fmap interfaceCount . readIORef
+
+-- | The session's flags with a source's OPTIONS_GHC pragmas applied, as GHC's pipeline applies them.
+fileFlags :: HscEnv -> FilePath -> IO DynFlags
+fileFlags hscEnv file = do
+  let dflags = hsc_dflags hscEnv
+  opts <- getOptionsFromFile dflags file
+  (\(dflags', _, _) -> dflags') <$> parseDynamicFilePragma dflags opts
+
+-- | The session with an EPS of its own, empty.
+freshInterfaces :: HscEnv -> IO HscEnv
+freshInterfaces hscEnv = newIORef (initExternalPackageState (hsc_dflags hscEnv)) >>= \ref -> pure hscEnv {hsc_EPS = ref}
 
 -- | Evaluates the filtered tables all the way, so no thunk keeps the unfiltered ones alive.
 forceInterfaces :: Interfaces -> IO ()
