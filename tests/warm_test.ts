@@ -114,6 +114,32 @@ Deno.test("one warm worker gives cold ghc's results across edits", async (t) => 
       }
     });
 
+    await t.step(
+      "a source whose own OPTIONS_GHC raise the optimisation level, with -c and --make",
+      async () => {
+        // Plain's -O0 compiles leave Data.Map's and base's interfaces kept without unfoldings; Fast's
+        // pragma asks for -O2, whose inlining (and so Fast's .hi) needs those unfoldings.
+        const w = await Twins.create(server, {
+          "Plain.hs":
+            "module Plain (p) where\nimport qualified Data.Map as M\np :: Int\np = sum (M.elems (M.fromList [(1 :: Int, 2), (3, 4)]))\n",
+          "Fast.hs":
+            "{-# OPTIONS_GHC -O2 #-}\nmodule Fast (total, sizes) where\nimport qualified Data.Map as M\ntotal :: [Int] -> Int\ntotal = sum . map (* 2)\nsizes :: M.Map Int [Int] -> Int\nsizes = M.foldr ((+) . total) 0\n",
+        });
+        for (let round = 0; round < 2; round++) {
+          await w.ok(["-c", "-fforce-recomp", "-O0", "Plain.hs"]);
+          await w.ok(["-c", "-fforce-recomp", "-O0", "Fast.hs"]);
+          await w.sameOutputs();
+        }
+        await w.ok(["--make", "-no-link", "-fforce-recomp", "-O0", "Fast.hs"]);
+        await w.sameOutputs();
+        await w.ok(["--make", "-no-link", "-fforce-recomp", "-O0", "Plain.hs", "Fast.hs"]);
+        await w.sameOutputs();
+        // The kept -O0 interfaces were left as they were: plain -O0 compiles stay warm and right.
+        await w.ok(["-c", "-fforce-recomp", "-O0", "Plain.hs"]);
+        await w.sameOutputs();
+      },
+    );
+
     await t.step("two targets with a same-named module in different directories", async () => {
       const w = await Twins.create(server, {
         "t1/Util.hs": 'module Util (name) where\nname :: String\nname = "one"\n',

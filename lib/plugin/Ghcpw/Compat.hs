@@ -73,6 +73,7 @@ module Ghcpw.Compat
   , takeState
   , pruneStore
   , storeSize
+  , loadTargets
   ) where
 
 import Control.Monad.IO.Class (liftIO)
@@ -99,7 +100,7 @@ import GHC.Driver.Plugins (FrontendPlugin (..), defaultFrontendPlugin)
 import GHC.Driver.Session
 import GHC.Iface.Load (showIface)
 import GHC.Settings.Config (cBooterVersion, cProjectVersion, cStage)
-import GHC.Types.Basic (failed)
+import GHC.Types.Basic (SuccessFlag, failed)
 import GHC.Types.SrcLoc (Located, mkGeneralLocated, unLoc)
 import GHC.Types.Unique.Supply (initUniqSupply)
 import System.IO (hPutStr, hPutStrLn, stderr)
@@ -152,9 +153,8 @@ import Data.Maybe (fromMaybe)
 import qualified Data.Set as Set
 import GHC.Core (isBuiltinRule, ru_origin)
 import GHC.Core.FamInstEnv (emptyFamInstEnv, extendFamInstEnvList, famInstEnvElts)
-import GHC.Core.InstEnv (filterInstEnv, instEnvElts, is_dfun_name)
-import GHC.Driver.Env (HscEnv (hsc_unit_env))
-import GHC.Driver.Monad (modifySession)
+import GHC.Core.InstEnv (ClsInst, InstEnv, filterInstEnv, instEnvElts, is_dfun_name)
+import GHC.Driver.Env (HscEnv (hsc_mod_graph, hsc_unit_env))
 import GHC.Types.Annotations (AnnEnv, AnnPayload)
 import GHC.Types.CompleteMatch (CompleteMatch, cmConLikes)
 import GHC.Types.Name (Name, nameModule_maybe)
@@ -164,12 +164,14 @@ import GHC.Types.Unique.DSet (uniqDSetToList)
 import GHC.Types.Unique.FM (minusUFM, nonDetEltsUFM, sizeUFM)
 import GHC.Unit.Env (UnitEnv (ue_eps), ue_setUnitDbs, ue_unit_dbs)
 import GHC.Driver.Pipeline.Execute (getFileArgs)
-import GHC.Unit.External (ExternalPackageState (..), ExternalUnitCache (..), initExternalUnitCache)
+import GHC.Unit.External (ExternalPackageState (..), ExternalUnitCache (..), PackageCompleteMatches, initExternalUnitCache)
 import GHC.Unit.Info (unitId)
-import GHC.Unit.Module.Env (ModuleEnv, emptyInstalledModuleEnv, filterModuleEnv, lookupModuleEnv, moduleEnvElts, moduleEnvToList)
+import GHC.Unit.Module.Env (InstalledModuleEnv, ModuleEnv, emptyInstalledModuleEnv, filterModuleEnv, lookupModuleEnv, moduleEnvElts, moduleEnvToList)
+import GHC.Unit.Module.Graph (ModuleGraph, mgModSummaries, mkModuleGraph)
 import GHC.Unit.Module.ModIface (mi_module)
+import GHC.Unit.Module.ModSummary (ModSummary (ms_hspp_opts))
 import GHC.Unit.State (UnitDatabase (..), listUnitInfo, unwireUnit)
-import GHC.Unit.Types (Definite (..), GenUnit (RealUnit), Module, UnitId, moduleUnit, toUnitId)
+import GHC.Unit.Types (Definite (..), GenUnit (RealUnit), Module, ModuleNameWithIsBoot, UnitId, moduleUnit, toUnitId)
 import System.IO.Unsafe (unsafePerformIO)
 import Unsafe.Coerce (unsafeCoerce)
 #if MIN_VERSION_ghc(9,6,0)
@@ -194,20 +196,40 @@ import qualified Data.Set as Set
 import GHC (setSessionDynFlags)
 import GHC.Core (isBuiltinRule, ru_origin)
 import GHC.Core.FamInstEnv (emptyFamInstEnv, extendFamInstEnvList, famInstEnvElts)
-import GHC.Core.InstEnv (emptyInstEnv, extendInstEnvList, instEnvElts, is_dfun_name)
-import GHC.Driver.Types (CompleteMatch (..), ExternalPackageState (..), hsc_EPS, hsc_NC, mi_module)
+import Data.Either (rights)
+import GHC.Core.InstEnv (ClsInst, InstEnv, emptyInstEnv, extendInstEnvList, instEnvElts, is_dfun_name)
+import GHC.Driver.Types
+  ( CompleteMatch (..)
+  , ExternalPackageState (..)
+  , HscEnv (hsc_mod_graph)
+  , ModSummary (ms_hspp_opts)
+  , ModuleGraph
+  , PackageCompleteMatchMap
+  , hsc_EPS
+  , hsc_NC
+  , mgModSummaries
+  , mi_module
+  , mkModuleGraph
+  )
 import GHC.Types.Annotations (AnnEnv, AnnPayload)
 import Unsafe.Coerce (unsafeCoerce)
 import GHC.Types.Name (Name, nameModule_maybe)
-import GHC.Types.Name.Occurrence (occEnvElts)
+import GHC.Types.Name.Occurrence (OccEnv, occEnvElts)
 import GHC.Types.Name.Cache (NameCache (nsNames))
-import GHC.Types.Name.Env (NameEnv, delListFromNameEnv, mapNameEnv, mkNameEnv, nameEnvElts)
-import GHC.Types.Unique.FM (eltsUFM, emptyUFM, mapUFM, minusUFM, sizeUFM)
+import GHC.Types.Name.Env (NameEnv, delListFromNameEnv, mapNameEnv, mkNameEnv)
+import GHC.Types.Unique.FM (eltsUFM, emptyUFM, mapUFM, minusUFM, nonDetEltsUFM, sizeUFM)
 import GHC.Unit.Module (Module, UnitId, moduleUnit, toUnitId)
-import GHC.Unit.Module.Env (ModuleEnv, emptyInstalledModuleEnv, filterModuleEnv, lookupModuleEnv, moduleEnvElts)
+import GHC.Unit.Module.Env (ModuleEnv, ModuleNameEnv, emptyInstalledModuleEnv, filterModuleEnv, lookupModuleEnv, moduleEnvElts, moduleEnvToList)
+import GHC.Unit.Types (ModuleNameWithIsBoot)
 import qualified Data.Map as Map
 import GHC.Unit.State (UnitDatabase (..), UnitState (wireMap))
 import GHC.Unit.Info (unitId)
+#endif
+
+#if MIN_VERSION_ghc(9,4,0) || !MIN_VERSION_ghc(9,2,0)
+import Control.Monad.Catch (finally)
+import GHC.Driver.Make (downsweep)
+import GHC.Driver.Monad (modifySession)
 #endif
 
 #if !MIN_VERSION_ghc(9,4,0)
@@ -545,26 +567,32 @@ resumeState names store hscEnv =
 takeState :: HscEnv -> (KeptNames, InterfaceStore)
 takeState hscEnv = (hsc_NC hscEnv, ue_eps (hsc_unit_env hscEnv))
 
--- | Prunes a store in place (see 'pruneInterfaces'), its tables fully evaluated.
---
--- Nothing here may force a declaration once the store has been read: declarations are type-checked
--- lazily, and forcing one can load further interfaces into the very store being replaced. So the type
--- environment is pruned by the names the name cache holds for the dropped modules, never by looking at
--- the declarations themselves. The one table that cannot be pruned without looking is that of COMPLETE
--- pragmas (since 9.4 they hold ConLikes, type-checked lazily, and not their module): those are settled
--- first, before the store is read, so that whatever they load is part of what is pruned.
-pruneStore :: (Module -> Bool) -> KeptNames -> InterfaceStore -> IO ()
-pruneStore keep names (ExternalUnitCache store) = do
+-- | The interface table of a store.
+storeRef :: InterfaceStore -> IORef Interfaces
+storeRef (ExternalUnitCache store) = store
+
+-- | The names the name cache holds, by module.
+cachedNames :: KeptNames -> IO (ModuleEnv (OccEnv Name))
+cachedNames = readMVar . nsNames
+
+type CompleteMatchTable = PackageCompleteMatches
+
+-- | The COMPLETE pragmas of kept modules. Since 9.4 they hold ConLikes, type-checked lazily, and not
+-- their module: so they are settled first, before the store is read for pruning, and whatever settling
+-- them loads is pruned with the rest.
+keptCompleteMatches :: (Module -> Bool) -> IORef Interfaces -> IO CompleteMatchTable
+keptCompleteMatches keep store = do
   settleCompleteMatches store
-  cache <- readMVar (nsNames names)
-  eps <- readIORef store
-  completes <- filterM (keepCompleteMatch keep) (eps_complete_matches eps)
-  let dropped =
-        concat [if m == mi_module iface then [m] else [m, mi_module iface] | (m, iface) <- moduleEnvToList (eps_PIT eps), not (keep m)]
-      droppedNames = concat [occNames occs | m <- dropped, Just occs <- [lookupModuleEnv cache m]]
-      pruned = pruneInterfaces keep droppedNames completes eps
-  forceInterfaces pruned
-  writeIORef store pruned
+  filterM (keepCompleteMatch keep) . eps_complete_matches =<< readIORef store
+
+completeMatchCount :: CompleteMatchTable -> Int
+completeMatchCount = length
+
+noBootModules :: InstalledModuleEnv ModuleNameWithIsBoot
+noBootModules = emptyInstalledModuleEnv
+
+filterInstances :: (ClsInst -> Bool) -> InstEnv -> InstEnv
+filterInstances = filterInstEnv
 
 -- | Evaluates every COMPLETE pragma of the store and the names of its constructors, until evaluating
 -- them loads no more (each interface loaded appends its own). A pragma that fails to evaluate is left
@@ -596,35 +624,6 @@ completeMatchNames = uniqDSetToList . cmConLikes
 completeMatchNames = map conLikeName . uniqDSetToList . cmConLikes
 #endif
 
-occNames :: OccEnv Name -> [Name]
-#if MIN_VERSION_ghc(9,6,0)
-occNames = nonDetOccEnvElts
-#else
-occNames = occEnvElts
-#endif
-
--- | The interfaces of kept modules only, with every table derived from them filtered alike.
-pruneInterfaces :: (Module -> Bool) -> [Name] -> [CompleteMatch] -> Interfaces -> Interfaces
-pruneInterfaces keep droppedNames completes eps =
-  eps
-    { eps_is_boot = emptyInstalledModuleEnv
-    , eps_PIT = filterModuleEnv (\m _ -> keep m) (eps_PIT eps)
-    , eps_free_holes = emptyInstalledModuleEnv
-    , eps_PTE = delListFromNameEnv (eps_PTE eps) droppedNames
-    , eps_inst_env = filterInstEnv (keepName . is_dfun_name) (eps_inst_env eps)
-    , eps_fam_inst_env = extendFamInstEnvList emptyFamInstEnv (concatMap famInstEnvElts (moduleEnvElts modFamInsts))
-    , eps_rule_base = mapNameEnv (filter (\r -> isBuiltinRule r || keep (ru_origin r))) (eps_rule_base eps)
-    , eps_ann_env = filterAnnotations keep (mkNameEnv [(n, ()) | n <- droppedNames]) (eps_ann_env eps)
-    , eps_complete_matches = completes
-    , eps_mod_fam_inst_env = modFamInsts
-    }
-  where
-    keepName n = maybe False keep (nameModule_maybe n)
-    modFamInsts = filterModuleEnv (\m _ -> keep m) (eps_mod_fam_inst_env eps)
-
-storeSize :: InterfaceStore -> IO Int
-storeSize (ExternalUnitCache store) = length . moduleEnvElts . eps_PIT <$> readIORef store
-
 -- | The session's flags with a source's OPTIONS_GHC pragmas applied, as GHC's pipeline applies them.
 fileFlags :: HscEnv -> FilePath -> IO DynFlags
 fileFlags hscEnv file = (\(dflags, _, _) -> dflags) <$> getFileArgs hscEnv file
@@ -633,16 +632,10 @@ fileFlags hscEnv file = (\(dflags, _, _) -> dflags) <$> getFileArgs hscEnv file
 freshInterfaces :: HscEnv -> IO HscEnv
 freshInterfaces hscEnv = initExternalUnitCache >>= \cache -> pure (resumeState Nothing (Just cache) hscEnv)
 
--- | Evaluates the filtered tables all the way, so no thunk keeps the unfiltered ones alive.
-forceInterfaces :: Interfaces -> IO ()
-forceInterfaces eps = do
-  _ <- evaluate (sizeUFM (eps_PTE eps))
-  _ <- evaluate (length (instEnvElts (eps_inst_env eps)))
-  _ <- evaluate (length (famInstEnvElts (eps_fam_inst_env eps)))
-  _ <- evaluate (sum (map length (nonDetEltsUFM (eps_rule_base eps))))
-  _ <- evaluate (length (eps_complete_matches eps))
-  _ <- evaluate (length (moduleEnvElts (eps_PIT eps)))
-  pure ()
+-- | GHC's downsweep of the session's targets; its errors are left for load to report.
+downsweepGraph :: HscEnv -> IO ModuleGraph
+downsweepGraph hscEnv = mkModuleGraph . snd <$> downsweep hscEnv [] [] False
+
 #elif MIN_VERSION_ghc(9,2,0)
 type KeptNames = ()
 type InterfaceStore = ()
@@ -677,6 +670,9 @@ storeSize _ = pure 0
 
 withFileFlags :: HscEnv -> [(String, Maybe Phase)] -> IO HscEnv
 withFileFlags hscEnv _ = pure hscEnv
+
+loadTargets :: Ghc SuccessFlag
+loadTargets = load LoadAllTargets
 #else
 -- 9.0: the name cache and the EPS are IORefs in HscEnv; the parsed databases are a DynFlags field that
 -- initUnits reuses when set.
@@ -722,45 +718,27 @@ resumeState names store hscEnv =
 takeState :: HscEnv -> (KeptNames, InterfaceStore)
 takeState hscEnv = (hsc_NC hscEnv, hsc_EPS hscEnv)
 
--- | Prunes a store in place (see 'pruneInterfaces'), its tables fully evaluated.
---
--- Nothing here may force a declaration: declarations are type-checked lazily, and forcing one can load
--- further interfaces into the very store being replaced. So the type environment is pruned by the names
--- the name cache holds for the dropped modules, never by looking at the declarations themselves.
-pruneStore :: (Module -> Bool) -> KeptNames -> InterfaceStore -> IO ()
-pruneStore keep names store = do
-  cache <- readIORef names
-  eps <- readIORef store
-  let dropped = [m | iface <- moduleEnvElts (eps_PIT eps), let m = mi_module iface, not (keep m)]
-      droppedNames = concat [occEnvElts occs | m <- dropped, Just occs <- [lookupModuleEnv (nsNames cache) m]]
-      pruned = pruneInterfaces keep droppedNames eps
-  forceInterfaces pruned
-  writeIORef store pruned
+storeRef :: InterfaceStore -> IORef Interfaces
+storeRef = id
 
--- | The interfaces of kept modules only, with every table derived from them filtered alike.
-pruneInterfaces :: (Module -> Bool) -> [Name] -> Interfaces -> Interfaces
-pruneInterfaces keep droppedNames eps =
-  eps
-    { eps_is_boot = emptyUFM
-    , eps_PIT = filterModuleEnv (\m _ -> keep m) (eps_PIT eps)
-    , eps_free_holes = emptyInstalledModuleEnv
-    , eps_PTE = delListFromNameEnv (eps_PTE eps) droppedNames
-    , eps_inst_env = extendInstEnvList emptyInstEnv (filter (keepName . is_dfun_name) (instEnvElts (eps_inst_env eps)))
-    , eps_fam_inst_env = extendFamInstEnvList emptyFamInstEnv (concatMap famInstEnvElts (moduleEnvElts modFamInsts))
-    , eps_rule_base = mapNameEnv (filter (\r -> isBuiltinRule r || keep (ru_origin r))) (eps_rule_base eps)
-    , eps_ann_env = filterAnnotations keep (mkNameEnv [(n, ()) | n <- droppedNames]) (eps_ann_env eps)
-    , eps_complete_matches = mapUFM (filter (keepName . completeMatchTyCon)) (eps_complete_matches eps)
-    , eps_mod_fam_inst_env = modFamInsts
-    }
-  where
-    keepName n = maybe False keep (nameModule_maybe n)
-    modFamInsts = filterModuleEnv (\m _ -> keep m) (eps_mod_fam_inst_env eps)
+cachedNames :: KeptNames -> IO (ModuleEnv (OccEnv Name))
+cachedNames = fmap nsNames . readIORef
 
-interfaceCount :: Interfaces -> Int
-interfaceCount = length . moduleEnvElts . eps_PIT
+type CompleteMatchTable = PackageCompleteMatchMap
 
-storeSize :: InterfaceStore -> IO Int
-storeSize = fmap interfaceCount . readIORef
+-- | The COMPLETE pragmas of kept modules' types (in 9.0 each is filed under its type constructor).
+keptCompleteMatches :: (Module -> Bool) -> IORef Interfaces -> IO CompleteMatchTable
+keptCompleteMatches keep store =
+  mapUFM (filter (maybe False keep . nameModule_maybe . completeMatchTyCon)) . eps_complete_matches <$> readIORef store
+
+completeMatchCount :: CompleteMatchTable -> Int
+completeMatchCount = sum . map length . eltsUFM
+
+noBootModules :: ModuleNameEnv ModuleNameWithIsBoot
+noBootModules = emptyUFM
+
+filterInstances :: (ClsInst -> Bool) -> InstEnv -> InstEnv
+filterInstances keep = extendInstEnvList emptyInstEnv . filter keep . instEnvElts
 
 -- | The session's flags with a source's OPTIONS_GHC pragmas applied, as GHC's pipeline applies them.
 fileFlags :: HscEnv -> FilePath -> IO DynFlags
@@ -773,16 +751,95 @@ fileFlags hscEnv file = do
 freshInterfaces :: HscEnv -> IO HscEnv
 freshInterfaces hscEnv = newIORef (initExternalPackageState (hsc_dflags hscEnv)) >>= \ref -> pure hscEnv {hsc_EPS = ref}
 
+-- | GHC's downsweep of the session's targets; its errors are left for load to report.
+downsweepGraph :: HscEnv -> IO ModuleGraph
+downsweepGraph hscEnv = mkModuleGraph . rights <$> downsweep hscEnv [] [] False
+
+#endif
+
+#if MIN_VERSION_ghc(9,4,0) || !MIN_VERSION_ghc(9,2,0)
+-- | Prunes a store in place (see 'pruneInterfaces'), its tables fully evaluated.
+--
+-- Nothing here may force a declaration once the store has been read: declarations are type-checked
+-- lazily, and forcing one can load further interfaces into the very store being replaced. So the type
+-- environment is pruned by the names the name cache holds for the dropped modules, never by looking at
+-- the declarations themselves (see 'keptCompleteMatches' for the one table that needs a look).
+pruneStore :: (Module -> Bool) -> KeptNames -> InterfaceStore -> IO ()
+pruneStore keep names store = do
+  completes <- keptCompleteMatches keep (storeRef store)
+  cache <- cachedNames names
+  eps <- readIORef (storeRef store)
+  let dropped =
+        concat [if m == mi_module iface then [m] else [m, mi_module iface] | (m, iface) <- moduleEnvToList (eps_PIT eps), not (keep m)]
+      droppedNames = concat [occNames occs | m <- dropped, Just occs <- [lookupModuleEnv cache m]]
+      pruned = pruneInterfaces keep droppedNames completes eps
+  forceInterfaces pruned
+  writeIORef (storeRef store) pruned
+
+occNames :: OccEnv Name -> [Name]
+#if MIN_VERSION_ghc(9,6,0)
+occNames = nonDetOccEnvElts
+#else
+occNames = occEnvElts
+#endif
+
+-- | The interfaces of kept modules only, with every table derived from them filtered alike.
+pruneInterfaces :: (Module -> Bool) -> [Name] -> CompleteMatchTable -> Interfaces -> Interfaces
+pruneInterfaces keep droppedNames completes eps =
+  eps
+    { eps_is_boot = noBootModules
+    , eps_PIT = filterModuleEnv (\m _ -> keep m) (eps_PIT eps)
+    , eps_free_holes = emptyInstalledModuleEnv
+    , eps_PTE = delListFromNameEnv (eps_PTE eps) droppedNames
+    , eps_inst_env = filterInstances (keepName . is_dfun_name) (eps_inst_env eps)
+    , eps_fam_inst_env = extendFamInstEnvList emptyFamInstEnv (concatMap famInstEnvElts (moduleEnvElts modFamInsts))
+    , eps_rule_base = mapNameEnv (filter (\r -> isBuiltinRule r || keep (ru_origin r))) (eps_rule_base eps)
+    , eps_ann_env = filterAnnotations keep (mkNameEnv [(n, ()) | n <- droppedNames]) (eps_ann_env eps)
+    , eps_complete_matches = completes
+    , eps_mod_fam_inst_env = modFamInsts
+    }
+  where
+    keepName n = maybe False keep (nameModule_maybe n)
+    modFamInsts = filterModuleEnv (\m _ -> keep m) (eps_mod_fam_inst_env eps)
+
 -- | Evaluates the filtered tables all the way, so no thunk keeps the unfiltered ones alive.
 forceInterfaces :: Interfaces -> IO ()
 forceInterfaces eps = do
   _ <- evaluate (sizeUFM (eps_PTE eps))
   _ <- evaluate (length (instEnvElts (eps_inst_env eps)))
   _ <- evaluate (length (famInstEnvElts (eps_fam_inst_env eps)))
-  _ <- evaluate (sum (map length (nameEnvElts (eps_rule_base eps))))
-  _ <- evaluate (sum (map length (eltsUFM (eps_complete_matches eps))))
+  _ <- evaluate (sum (map length (nonDetEltsUFM (eps_rule_base eps))))
+  _ <- evaluate (completeMatchCount (eps_complete_matches eps))
   _ <- evaluate (length (moduleEnvElts (eps_PIT eps)))
   pure ()
+
+storeSize :: InterfaceStore -> IO Int
+storeSize store = length . moduleEnvElts . eps_PIT <$> readIORef (storeRef store)
+
+-- | --make's load of all targets. As in 'withFileFlags', a module whose own OPTIONS_GHC change the
+-- interface key must not read the interfaces kept for the command line's key: if any module of the build
+-- has such pragmas, the whole build gets interfaces of its own, loaded afresh as a cold ghc --make loads
+-- them, and the kept ones are put back afterwards. The modules are found by GHC's own downsweep; its
+-- summaries are left in the session, where load reuses them (re-reading only sources changed since).
+-- At -v2 and above that early downsweep would show its work out of ghc's order, so there the build always
+-- gets interfaces of its own.
+loadTargets :: Ghc SuccessFlag
+loadTargets = do
+  hscEnv <- getSession
+  let dflags = hsc_dflags hscEnv
+  sameKey <-
+    if verbosity dflags >= 2
+      then pure False
+      else do
+        graph <- liftIO (downsweepGraph hscEnv)
+        setSession hscEnv {hsc_mod_graph = graph}
+        pure (all ((== interfaceKey dflags) . interfaceKey . ms_hspp_opts) (mgModSummaries graph))
+  if sameKey
+    then load LoadAllTargets
+    else do
+      kept <- snd . takeState <$> getSession
+      setSession =<< liftIO . freshInterfaces =<< getSession
+      load LoadAllTargets `finally` modifySession (resumeState Nothing (Just kept))
 #endif
 
 #if MIN_VERSION_ghc(9,4,0) || !MIN_VERSION_ghc(9,2,0)

@@ -103,7 +103,7 @@ doMake srcs = do
       _ <- setSessionDynFlags dflags {ldInputs = map (FileOption "") objs ++ ldInputs dflags}
       targets <- mapM (uncurry guessTargetFile) hsSrcs
       setTargets targets
-      ok <- load LoadAllTargets
+      ok <- loadTargets
       when (failed ok) (liftIO exitFailure1)
 
 -- | The checks ghc's checkOptions makes that end in a usage error, plus the diagnostics this module does
