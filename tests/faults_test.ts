@@ -34,6 +34,7 @@ import {
 } from "./service.ts";
 import { answers } from "../lib/autostart.ts";
 import { findGhcPkg, realExecutablePath } from "../lib/ghc.ts";
+import { requestDirOwner, requestDirRoot } from "../lib/request_dir.ts";
 
 /** Waits until the server has a busy worker and returns its pid. */
 async function busyWorker(socket: string, env: Record<string, string> = {}): Promise<number> {
@@ -223,6 +224,10 @@ Deno.test("the server killed mid-request: its worker exits at once, the client f
       sleeper = childrenOf(orphan)[0] ?? 0;
       return sleeper !== 0;
     }, 30_000);
+    const requestDirs = () =>
+      [...Deno.readDirSync(requestDirRoot())].filter((e) => requestDirOwner(e.name)?.pid === serverPid)
+        .map((e) => e.name);
+    assertEquals(requestDirs().length, 1, "the request has no directory named after its server");
     const before = await listFiles(trees.warm);
 
     Deno.kill(serverPid, "SIGKILL");
@@ -239,7 +244,7 @@ Deno.test("the server killed mid-request: its worker exits at once, the client f
     assertSameRun(await client.result, await expected);
     await assertSameOutputs(trees.cold, trees.warm, [".hi"]);
 
-    // The next client finds the stale socket and starts a new server.
+    // The next client finds the stale socket and starts a new server, which removes the directory.
     const next = await ghcpwCli(["ghc", "--ghc", GHC, "--", "-c", "Next.hs"], {
       cwd: trees.warm,
       env: { ...env.env, GHCPW_STRICT: "1" },
@@ -247,6 +252,7 @@ Deno.test("the server killed mid-request: its worker exits at once, the client f
     assertEquals(next.code, 0, next.stderr);
     const restarted = await statusOf(`${env.runtime}/${socket}`, env.env);
     assert(restarted.pid !== serverPid, "the server was not restarted");
+    assertEquals(requestDirs(), [], "the killed server's request directory was left behind");
     await assertHealthy(`${env.runtime}/${socket}`, 1, env.env);
   } finally {
     await env.cleanup();
