@@ -12,7 +12,7 @@ import { runGhcCaptured } from "./direct.ts";
 import { planInvocation } from "./ghc_mode.ts";
 import type { OutputSink } from "./output.ts";
 import type { Pool } from "./pool.ts";
-import { REQUEST_DIR_PREFIX } from "./worker.ts";
+import { makeRequestDir } from "./request_dir.ts";
 import type { CompileRequest } from "./protocol.ts";
 import { expandResponseFiles, ResponseFileError } from "./response_file.ts";
 
@@ -61,7 +61,7 @@ export async function compile(
     return await runGhcCaptured(compiler.ghc, args, ctx, sink, signal);
   }
   compiler.stats.worker++;
-  const tmpDir = await Deno.makeTempDir({ prefix: REQUEST_DIR_PREFIX });
+  const tmpDir = await makeRequestDir();
   try {
     const outcome = await compiler.pool.run(
       {

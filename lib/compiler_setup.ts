@@ -5,11 +5,15 @@
  * @module
  */
 
+import { getLogger } from "@logtape/logtape";
 import { resolve } from "node:path";
 import type { Compiler } from "./compile.ts";
 import { type GhcInstallation, inspectGhc } from "./ghc.ts";
 import { type BuiltPlugin, ensurePlugin, workerArgs } from "./plugin_build.ts";
 import { Pool, type PoolOptions } from "./pool.ts";
+import { removeStaleRequestDirs } from "./request_dir.ts";
+
+const log = getLogger(["ghcpw", "compiler"]);
 
 /** A GHC that ghcpw can run workers for. */
 export interface PreparedGhc {
@@ -53,7 +57,13 @@ export async function startCompiler(
     },
     { size: jobs, ...limits },
   );
-  await pool.start();
+  // A process that was killed never removed its requests' directories; the next one to start does.
+  const [, stale] = await Promise.all([pool.start(), removeStaleRequestDirs()]);
+  if (stale.length > 0) {
+    log.info("Removed {count} request directories left by ghcpw processes that are gone", {
+      count: stale.length,
+    });
+  }
   return {
     ghc: prepared.installation.ghc,
     pool,

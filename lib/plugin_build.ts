@@ -15,6 +15,7 @@ import { getLogger } from "@logtape/logtape";
 import pluginMain from "./plugin/GhcpwPlugin.hs" with { type: "text" };
 import frameModule from "./plugin/Ghcpw/Frame.hs" with { type: "text" };
 import contextModule from "./plugin/Ghcpw/Context.hs" with { type: "text" };
+import parentModule from "./plugin/Ghcpw/Parent.hs" with { type: "text" };
 import driverModule from "./plugin/Ghcpw/Driver.hs" with { type: "text" };
 import compatModule from "./plugin/Ghcpw/Compat.hs" with { type: "text" };
 import terminalModule from "./plugin/Ghcpw/Terminal.hs" with { type: "text" };
@@ -30,6 +31,7 @@ export const PLUGIN_SOURCES: ReadonlyArray<readonly [string, string]> = [
   ["GhcpwPlugin", pluginMain],
   ["Ghcpw.Frame", frameModule],
   ["Ghcpw.Context", contextModule],
+  ["Ghcpw.Parent", parentModule],
   ["Ghcpw.Driver", driverModule],
   ["Ghcpw.Compat", compatModule],
   ["Ghcpw.Terminal", terminalModule],

@@ -1,13 +1,23 @@
 /**
  * Fault injection with real processes and real signals: a GHC worker killed mid-request, a client killed
- * mid-request, the server killed mid-request, a request over the timeout, an unwritable output directory
- * and a full disk. In each case the client's exit code and output must be plain ghc's (or, for the
- * timeout, a clear error), and the server must be healthy afterwards. (Garbage and oversized frames:
- * tests/fuzz_test.ts and tests/server_test.ts.)
+ * mid-request, the server killed mid-request (its worker must not outlive it), a request over the timeout,
+ * an unwritable output directory and a full disk. In each case the client's exit code and output must be
+ * plain ghc's (or, for the timeout, a clear error), and the server must be healthy afterwards. (Garbage and
+ * oversized frames: tests/fuzz_test.ts and tests/server_test.ts.)
  */
 
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { assertSameOutputs, assertSameRun, GHC, ghc, ghcpw, ghcpwCli, run, startServer } from "./helpers.ts";
+import {
+  assertSameOutputs,
+  assertSameRun,
+  GHC,
+  ghc,
+  ghcpw,
+  ghcpwCli,
+  listFiles,
+  run,
+  startServer,
+} from "./helpers.ts";
 import {
   assertHealthy,
   isolated,
@@ -24,6 +34,7 @@ import {
 } from "./service.ts";
 import { answers } from "../lib/autostart.ts";
 import { findGhcPkg, realExecutablePath } from "../lib/ghc.ts";
+import { requestDirOwner, requestDirRoot } from "../lib/request_dir.ts";
 
 /** Waits until the server has a busy worker and returns its pid. */
 async function busyWorker(socket: string, env: Record<string, string> = {}): Promise<number> {
@@ -155,10 +166,44 @@ Deno.test("a request over the timeout is killed with a clear error", async () =>
   }
 });
 
-Deno.test("the server killed mid-request: the client falls back to ghc, the next one restarts it", async () => {
+/** A module whose splice runs `sleep` for `seconds` as a child process, as GHC runs gcc or iserv. */
+function childProcessModule(name: string, seconds: number): string {
+  return `{-# LANGUAGE TemplateHaskell #-}
+module ${name} (slow) where
+
+import Language.Haskell.TH.Syntax (lift, runIO)
+import System.Process (callProcess)
+
+slow :: Int
+slow = $(runIO (callProcess "sleep" ["${seconds}"]) >> lift (42 :: Int))
+`;
+}
+
+/** Pids of the live child processes of `pid`. */
+function childrenOf(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+      // Field 4 (the parent) comes after the command name, which may hold spaces.
+      const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (parent === pid && processAlive(Number(entry.name))) children.push(Number(entry.name));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return children;
+}
+
+Deno.test("the server killed mid-request: its worker exits at once, the client falls back to ghc, the next one restarts it", async () => {
   const env = await isolated({ GHCPW_JOBS: "1" });
   try {
-    const trees = await twinTrees({ "Slow.hs": slowModule("Slow", 2500), "First.hs": plainModule("First") });
+    const trees = await twinTrees({
+      "Slow.hs": childProcessModule("Slow", 6),
+      "First.hs": plainModule("First"),
+      "Next.hs": plainModule("Next"),
+    });
     // The first client starts the server (auto-start on the default socket).
     const first = await ghcpwCli(["ghc", "--ghc", GHC, "--", "-c", "First.hs"], {
       cwd: trees.warm,
@@ -171,23 +216,43 @@ Deno.test("the server killed mid-request: the client falls back to ghc, the next
 
     // Not strict: falling back is the point.
     const args = ["-c", "Slow.hs"];
-    const expected = await ghc(args, trees.cold);
+    const expected = ghc(args, trees.cold);
     const client = spawnCli(["ghc", "--ghc", GHC, "--", ...args], { cwd: trees.warm, env: env.env });
     const orphan = await busyWorker(`${env.runtime}/${socket}`, env.env);
+    let sleeper = 0;
+    await waitFor("the splice to start its child process", () => {
+      sleeper = childrenOf(orphan)[0] ?? 0;
+      return sleeper !== 0;
+    }, 30_000);
+    const requestDirs = () =>
+      [...Deno.readDirSync(requestDirRoot())].filter((e) => requestDirOwner(e.name)?.pid === serverPid)
+        .map((e) => e.name);
+    assertEquals(requestDirs().length, 1, "the request has no directory named after its server");
+    const before = await listFiles(trees.warm);
+
     Deno.kill(serverPid, "SIGKILL");
-    assertSameRun(await client.result, expected);
-    // The killed server's worker sees its input close and exits.
-    await waitFor("the orphaned worker to exit", () => !processAlive(orphan), 20_000);
+    // Mid-compile, the worker and what it runs must go at once: left running, the worker would write the
+    // outputs that the client's fallback ghc is writing too.
+    const elapsed = await waitFor(
+      "the orphaned worker and its child to exit",
+      () => !processAlive(orphan) && !processAlive(sleeper),
+      10_000,
+    );
+    assert(elapsed < 2000, `the worker outlived its server by ${Math.round(elapsed)} ms`);
+    // The fallback ghc is still in its splice, so any output now would be the orphan's.
+    assertEquals(await listFiles(trees.warm), before, "the orphaned worker wrote output");
+    assertSameRun(await client.result, await expected);
     await assertSameOutputs(trees.cold, trees.warm, [".hi"]);
 
-    // The next client finds the stale socket and starts a new server.
-    const next = await ghcpwCli(["ghc", "--ghc", GHC, "--", "-c", "Slow.hs"], {
+    // The next client finds the stale socket and starts a new server, which removes the directory.
+    const next = await ghcpwCli(["ghc", "--ghc", GHC, "--", "-c", "Next.hs"], {
       cwd: trees.warm,
       env: { ...env.env, GHCPW_STRICT: "1" },
     });
     assertEquals(next.code, 0, next.stderr);
     const restarted = await statusOf(`${env.runtime}/${socket}`, env.env);
     assert(restarted.pid !== serverPid, "the server was not restarted");
+    assertEquals(requestDirs(), [], "the killed server's request directory was left behind");
     await assertHealthy(`${env.runtime}/${socket}`, 1, env.env);
   } finally {
     await env.cleanup();

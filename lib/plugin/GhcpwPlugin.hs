@@ -13,6 +13,7 @@ import Ghcpw.Compat (FrontendPlugin, frontendWith, ghcVersion)
 import Ghcpw.Context
 import Ghcpw.Driver
 import Ghcpw.Frame
+import Ghcpw.Parent (exitWithServer)
 import Ghcpw.Terminal (requestTerminal)
 import Ghcpw.Warm (Warm, lastResumed, newWarm)
 
@@ -27,6 +28,7 @@ frontendPlugin = frontendWith serve
 -- may be kept between requests besides GHC's global one.
 serve :: [String] -> FilePath -> IO ()
 serve opts libdir = do
+  exitWithServer
   warm <- newWarm [drop (length "immutable-db=") o | o <- opts, "immutable-db=" `isPrefixOf` o]
   ch <- openChannel
   send ch Hello [[B8.pack "protocol=" <> protocolVersion, B8.pack ("ghc=" ++ ghcVersion)]]

@@ -1,0 +1,112 @@
+/**
+ * Each request's temporary directory (lib/compile.ts) is removed by the process that made it when the
+ * request ends; one that is killed meanwhile (a server SIGKILLed mid-compile) leaves it behind, with the
+ * capture files and GHC's temporaries inside. So the name says who made it — pid namespace, pid and the
+ * process's start time — and a later ghcpw process removes those whose maker is gone. The start time
+ * makes a recycled pid count as gone and the namespace keeps a process from judging pids of another
+ * (a container sharing /tmp). A name without all three is never removed: nobody can tell whose it is.
+ *
+ * Linux only (it needs /proc); elsewhere directories carry no owner and are left alone.
+ *
+ * @module
+ */
+
+import { REQUEST_DIR_PREFIX } from "./worker.ts";
+
+/** Where request directories go (what Deno.makeTempDir would choose, spelled out so cleaning looks there). */
+export function requestDirRoot(): string {
+  return Deno.env.get("TMPDIR") || "/tmp";
+}
+
+/** A process as /proc shows it, or null if it does not exist (or /proc is not there). */
+async function processInfo(pid: number | "self"): Promise<{ state: string; start: string } | null> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    // The command name (field 2) may hold spaces and parentheses: fields are counted after the last ")".
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // Fields 3 (state) and 22 (start time in clock ticks since boot) of proc(5).
+    return { state: fields[0], start: fields[19] };
+  } catch {
+    return null;
+  }
+}
+
+async function pidNamespace(): Promise<string | null> {
+  try {
+    return /^pid:\[(\d+)\]$/.exec(await Deno.readLink("/proc/self/ns/pid"))?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+interface Owner {
+  namespace: string;
+  pid: number;
+  start: string;
+}
+
+let ownTag: Promise<string | null> | undefined;
+
+/** This process's part of request directory names ("NS.PID.START"), null where it cannot be told. */
+function ownerTag(): Promise<string | null> {
+  ownTag ??= (async () => {
+    const [namespace, self] = await Promise.all([pidNamespace(), processInfo("self")]);
+    return namespace !== null && self !== null ? `${namespace}.${Deno.pid}.${self.start}` : null;
+  })();
+  return ownTag;
+}
+
+/** Creates a fresh request directory, named after this process. */
+export async function makeRequestDir(root = requestDirRoot()): Promise<string> {
+  const tag = await ownerTag();
+  return await Deno.makeTempDir({
+    dir: root,
+    prefix: tag === null ? REQUEST_DIR_PREFIX : `${REQUEST_DIR_PREFIX}${tag}-`,
+  });
+}
+
+const OWNED_NAME = new RegExp(
+  `^${REQUEST_DIR_PREFIX.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(\\d+)\\.(\\d+)\\.(\\d+)-`,
+);
+
+/** The process a request directory's name says made it, or null if the name says none. */
+export function requestDirOwner(name: string): Owner | null {
+  const m = OWNED_NAME.exec(name);
+  return m ? { namespace: m[1], pid: Number(m[2]), start: m[3] } : null;
+}
+
+/**
+ * Removes the request directories in `root` whose maker has exited, if they belong to this user, and
+ * returns their paths. Directories of running processes, of other pid namespaces and without an owner
+ * in their name are kept.
+ */
+export async function removeStaleRequestDirs(root = requestDirRoot()): Promise<string[]> {
+  const tag = await ownerTag();
+  if (tag === null) return [];
+  const namespace = tag.slice(0, tag.indexOf("."));
+  const uid = Deno.uid();
+  const removed: string[] = [];
+  let entries: Deno.DirEntry[];
+  try {
+    entries = await Array.fromAsync(Deno.readDir(root));
+  } catch {
+    return removed;
+  }
+  for (const entry of entries) {
+    const owner = entry.isDirectory ? requestDirOwner(entry.name) : null;
+    if (owner === null || owner.namespace !== namespace) continue;
+    const info = await processInfo(owner.pid);
+    // A zombie has finished; only its exit status is left for its parent to collect.
+    if (info !== null && info.start === owner.start && info.state !== "Z" && info.state !== "X") continue;
+    const path = `${root}/${entry.name}`;
+    try {
+      const stat = await Deno.lstat(path);
+      if (!stat.isDirectory || stat.uid !== uid) continue;
+      await Deno.remove(path, { recursive: true });
+      removed.push(path);
+    } catch {
+      // Removed by another process cleaning at the same time, or not ours to remove.
+    }
+  }
+  return removed;
+}
