@@ -75,7 +75,8 @@ ways, each in a fresh tree (so no recompilation check skips anything):
 and reports total wall times, the median time per module, the ratios
 cold/ghcpw (total and median) and ghcpw/--make, and whether each row meets
 the bars: ghcpw at least ${MEDIAN_BAR}x faster than cold per module (median) at -O0,
-and its whole build within ${MAKE_BAR}x of ghc --make. As a sanity check, ghcpw
+and its whole build within ${MAKE_BAR}x of ghc --make (the first bar applies to
+rows whose flags include -O0, the second to all). As a sanity check, ghcpw
 must write the same set of interface files as cold ghc (byte differences are
 listed), print the same diagnostics, and, for the synthetic project with code,
 link into a program that prints the same.
@@ -104,12 +105,15 @@ Projects:
              Any other NAME is tried as Debian's haskell-NAME the same way.
 
 Options:
-  --project LIST     projects, comma-separated or repeated (default: ${DEFAULT_PROJECTS.join(",")})
+  --project LIST     projects, comma-separated or repeated
+                     (default: ${DEFAULT_PROJECTS.join(",")})
   --modules N        ordinary modules of the synthetic project (default 30)
   --limit N          build only the first N compiles of each project in
-                     dependency order (for quick runs; not a benchmark)
+                     dependency order (for smoke runs, not a benchmark; the
+                     synthetic programs are then not linked)
   --flags FLAGS      one flag set, e.g. --flags "-O0 -dynamic-too"; repeat for
-                     several (default: ${DEFAULT_FLAGS.map((f) => `"${f}"`).join(", ")})
+                     several (default, four sets:
+                     ${DEFAULT_FLAGS.map((f) => `"${f}"`).join("\n                     ")})
   --jobs LIST        job counts, comma-separated or repeated (default 1,2)
   --ghc PATH         the ghc to benchmark (default: $GHCPW_GHC, else ghc)
   --ghcpw-main PATH  the ghcpw main.ts to benchmark (default: this checkout's)
@@ -308,31 +312,33 @@ export async function runBench(options: BenchOptions): Promise<number> {
 
   const cores = navigator.hardwareConcurrency;
   const warmups = results.flatMap((r) => r.warmupMs === null ? [] : [r.warmupMs]);
+  const when = startedAt.toISOString().slice(0, 16).replace("T", " ");
+  const firstWarmup = warmups.length ? seconds(warmups[0]) : "-";
   console.log(
-    `## ghcpw benchmark
-
-GHC ${ghcVersion} (${options.ghc}), ghcpw ${VERSION} (${options.ghcpwMain}), ${cores} CPU cores, ` +
-      `${
-        startedAt.toISOString().slice(0, 16).replace("T", " ")
-      } UTC; load average (1/5/15 min) ${loadBefore} ` +
-      `at the start, ${loadAverage()} at the end.
-
-Projects:
-${projects.map((p) => `- ${p.description}`).join("\n")}
-${
-        options.limit === null
-          ? ""
-          : `\nOnly the first ${options.limit} compiles of each project (--limit): not a benchmark.\n`
-      }
-cold = one \`ghc -c FLAGS\` per module in dependency order, -j at a time; ghcpw = the same commands through
-\`ghcpw ghc --\` subprocesses against one \`ghcpw serve -n ${serverJobs}\` for the whole run (start-up
-${seconds(server.startMs)}, not counted; before each row one uncounted warm-up compile per worker, ` +
-      `${
-        warmups.length ? seconds(warmups[0]) : "-"
-      } the first time); --make = \`ghc --make -jJ -no-link FLAGS\`. ` +
-      `Totals are wall times, medians per module; ratios > 1 mean ghcpw is faster (cold/ghcpw) or slower ` +
-      `(ghcpw/--make).
-`,
+    [
+      "## ghcpw benchmark",
+      "",
+      `GHC ${ghcVersion} (${options.ghc}), ghcpw ${VERSION} (${options.ghcpwMain}), ${cores} CPU cores, ` +
+      `${when} UTC. Load average (1/5/15 min): ${loadBefore} at the start, ${loadAverage()} at the end.`,
+      "",
+      "Projects:",
+      ...projects.map((p) => `- ${p.description}`),
+      ...(options.limit === null ? [] : [
+        "",
+        `Only the first ${options.limit} compiles of each project (--limit): a smoke run, not a benchmark.`,
+      ]),
+      "",
+      "Each row builds the project three ways in fresh trees: cold = one `ghc -c FLAGS` per module in " +
+      "dependency order, up to -j at a time as the module graph allows; ghcpw = the same commands, same " +
+      "scheduling, each through a `ghcpw ghc --` subprocess, against one " +
+      `\`ghcpw serve -n ${serverJobs}\` for the whole run (its start-up, ${
+        seconds(server.startMs)
+      }, is not ` +
+      `counted; before each row one uncounted warm-up compile per worker, ${firstWarmup} the first time); ` +
+      "--make = `ghc --make -jJ -no-link FLAGS` of the same modules. Totals are wall times; medians are per " +
+      "module. cold/ghcpw > 1 means ghcpw is faster; ghcpw/--make > 1 means it is slower.",
+      "",
+    ].join("\n"),
   );
   console.log(resultsTable(results));
   console.log(`\n${barsSummary(results)}`);

@@ -104,7 +104,8 @@ export async function measureWorkerMemory(options: {
         throw new Error(`request ${i} (${a.at(-1)}) exited with ${r.code}:\n${r.stdout}${r.stderr}`);
       }
       const rate = i / ((performance.now() - started) / 1000);
-      progress(`    ${i}/${last} requests (${rate.toFixed(1)}/s)`, true);
+      // A line overwritten in place on a terminal, and every hundredth request in a log.
+      progress(`    ${i}/${last} requests (${rate.toFixed(1)}/s)`, i % 100 !== 0);
       for (const c of readAt.get(i) ?? []) await read(c);
     }
     const final = await serverStatus(server.socket);

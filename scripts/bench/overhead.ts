@@ -22,9 +22,9 @@ export async function smallProject(dir: string, ghc: string): Promise<{ files: s
   const project = generateProject({ modules: SMALL_PROJECT_MODULES, th: false, seed: 1 });
   await writeProject(dir, project);
   const specs = new Map(project.modules.map((m) => [m.name, m]));
-  const args = project.order.map((name) => [
-    ...oneShotArgs({ flags: ["-O0", "-fforce-recomp"] }, specs.get(name)!),
-  ]);
+  const args = project.order.map((name) =>
+    oneShotArgs({ flags: ["-O0", "-fforce-recomp"] }, specs.get(name)!)
+  );
   for (const a of args) {
     const r = await coldRunner(ghc)(a, dir);
     if (r.code !== 0) throw new Error(`compiling the small project failed:\n${r.stderr}`);

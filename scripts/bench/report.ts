@@ -118,7 +118,8 @@ export function overheadTable(o: OverheadResult): string {
   return formatTable(["per request (median)", "time"], [
     [`\`ghcpw ghc\` as a subprocess (${o.requests} requests)`, ms(o.subprocessMs)],
     ["the same requests in-process through lib/client.ts (server + worker)", ms(o.inProcessMs)],
-    ["client overhead: subprocess minus in-process, median of pairs", ms(o.pairedDifferenceMs)],
+    ["client overhead: difference of the two medians", ms(o.subprocessMs - o.inProcessMs)],
+    ["client overhead: median of the differences of each pair", ms(o.pairedDifferenceMs)],
     [`\`ghc --numeric-version\` (${o.versionRuns} runs)`, ms(o.ghcVersionMs)],
     [`\`ghcpw ghc -- --numeric-version\` (${o.versionRuns} runs)`, ms(o.ghcpwVersionMs)],
   ]);
