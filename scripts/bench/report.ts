@@ -128,11 +128,12 @@ export function overheadTable(o: OverheadResult): string {
 /** The worker-memory table. */
 export function memoryTable(m: MemoryResult): string {
   return formatTable(
-    ["requests", "worker resident", "worker peak (VmHWM)", "server resident"],
+    ["checkpoint", "requests the worker served", "worker resident", "worker peak (VmHWM)", "server resident"],
     m.readings.map((r) => [
+      String(r.checkpoint),
       r.requests === r.checkpoint
-        ? String(r.checkpoint)
-        : `${r.checkpoint}: read after ${r.requests} (replaced at its ${r.requests + 1}th)`,
+        ? String(r.requests)
+        : `${r.requests} (it is replaced at its ${r.requests + 1}th)`,
       mib(r.rssBytes),
       mib(r.peakBytes),
       mib(r.serverRssBytes),
