@@ -5,6 +5,7 @@
  * @module
  */
 
+import { DEFAULT_MAX_REQUESTS } from "../../lib/pool.ts";
 import { type BuildResult, type ConfigResult, medianModuleMs } from "./builds.ts";
 import type { MemoryResult } from "./memory.ts";
 import type { OverheadResult } from "./overhead.ts";
@@ -133,7 +134,9 @@ export function memoryTable(m: MemoryResult): string {
       String(r.checkpoint),
       r.requests === r.checkpoint
         ? String(r.requests)
-        : `${r.requests} (it is replaced at its ${r.requests + 1}th)`,
+        : r.requests === DEFAULT_MAX_REQUESTS - 1
+        ? `${r.requests} (a worker is replaced at its ${DEFAULT_MAX_REQUESTS}th)`
+        : `${r.requests} (a replacement worker)`,
       mib(r.rssBytes),
       mib(r.peakBytes),
       mib(r.serverRssBytes),
