@@ -1,0 +1,124 @@
+/**
+ * A worker's resident memory over many requests: a server of its own with one worker, driven with small
+ * real compiles (`-c -O0 -fforce-recomp`, cycling over a small synthetic project) through the in-process
+ * client, and the worker's resident memory read from the server's status (and its peak from
+ * /proc/PID/status) at the checkpoints.
+ *
+ * ghcpw replaces a worker once it has served 2,000 requests (lib/pool.ts), before the client of the
+ * 2,000th request hears back, so a checkpoint at or beyond that is read after the last request that
+ * worker serves (1,999), and labelled so.
+ *
+ * @module
+ */
+
+import { DEFAULT_MAX_REQUESTS } from "../../lib/pool.ts";
+import { inProcessGhcpw, serverStatus, type WorkerStatus } from "./in_process.ts";
+import { smallProject } from "./overhead.ts";
+import { mib, progress } from "./process.ts";
+import { type RunningServer, serverProblems, startServer, stopServer } from "./server.ts";
+
+/** One reading. */
+export interface MemoryReading {
+  /** The checkpoint asked for. */
+  checkpoint: number;
+  /** Requests the worker had served when read (its own count). */
+  requests: number;
+  pid: number;
+  rssBytes: number | null;
+  /** The worker's peak resident memory so far (VmHWM), if readable. */
+  peakBytes: number | null;
+  /** The server process's own resident memory. */
+  serverRssBytes: number | null;
+}
+
+/** What {@linkcode measureWorkerMemory} found. */
+export interface MemoryResult {
+  readings: MemoryReading[];
+  request: string;
+  /** Workers recycled for their request count by the end. */
+  recycledForRequests: number;
+  /** Server log lines saying something went wrong. */
+  problems: string[];
+}
+
+/** A field of /proc/PID/status in bytes (`VmHWM:   123 kB`), or null. */
+export async function procStatusBytes(pid: number, field: string): Promise<number | null> {
+  try {
+    const text = await Deno.readTextFile(`/proc/${pid}/status`);
+    const m = new RegExp(`^${field}:\\s*(\\d+)\\s*kB`, "m").exec(text);
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Drives requests through a one-worker server and reads the worker's memory at each checkpoint. */
+export async function measureWorkerMemory(options: {
+  dir: string;
+  ghc: string;
+  ghcpwMain: string;
+  checkpoints: number[];
+  verbose: boolean;
+  /** Called with the server once it runs, so an interrupted benchmark can stop it. */
+  started?: (server: RunningServer) => void;
+}): Promise<MemoryResult> {
+  const { dir, ghc } = options;
+  const checkpoints = [...new Set(options.checkpoints)].sort((a, b) => a - b);
+  const last = checkpoints.at(-1)!;
+  progress(`[worker memory] up to ${last} requests through a server with one worker, in ${dir}`);
+  const { args } = await smallProject(`${dir}/project`, ghc);
+  const server = await startServer(options.ghcpwMain, ghc, `${dir}/rss.sock`, 1, options.verbose);
+  options.started?.(server);
+  const readings: MemoryReading[] = [];
+  try {
+    const read = async (checkpoint: number) => {
+      const status = await serverStatus(server.socket);
+      const workers = status.workers as WorkerStatus[];
+      if (workers.length !== 1) throw new Error(`expected one worker, the server reports ${workers.length}`);
+      const [w] = workers;
+      const reading: MemoryReading = {
+        checkpoint,
+        requests: w.requests,
+        pid: w.pid,
+        rssBytes: w.rssBytes,
+        peakBytes: await procStatusBytes(w.pid, "VmHWM"),
+        serverRssBytes: typeof status.rssBytes === "number" ? status.rssBytes : null,
+      };
+      readings.push(reading);
+      progress(
+        `    after ${reading.requests} requests: worker ${reading.pid} ${mib(reading.rssBytes)} resident ` +
+          `(peak ${mib(reading.peakBytes)}), server ${mib(reading.serverRssBytes)}`,
+      );
+    };
+    // Where each checkpoint is read: after request min(checkpoint, limit - 1), see the module comment.
+    const readAt = new Map<number, number[]>();
+    for (const c of checkpoints) {
+      const at = Math.min(c, DEFAULT_MAX_REQUESTS - 1);
+      readAt.set(at, [...readAt.get(at) ?? [], c]);
+    }
+    const started = performance.now();
+    for (let i = 1; i <= last; i++) {
+      const a = args[(i - 1) % args.length];
+      const r = await inProcessGhcpw(server.socket, ghc, a, `${dir}/project`);
+      if (r.code !== 0) {
+        throw new Error(`request ${i} (${a.at(-1)}) exited with ${r.code}:\n${r.stdout}${r.stderr}`);
+      }
+      const rate = i / ((performance.now() - started) / 1000);
+      // A line overwritten in place on a terminal, and every hundredth request in a log.
+      progress(`    ${i}/${last} requests (${rate.toFixed(1)}/s)`, i % 100 !== 0);
+      for (const c of readAt.get(i) ?? []) await read(c);
+    }
+    const final = await serverStatus(server.socket);
+    const pool = final.pool as { recycled?: { requests?: number } } | undefined;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    return {
+      readings,
+      request:
+        `ghc -c -O0 -fforce-recomp of the ${args.length} modules of a small synthetic project, in turn`,
+      recycledForRequests: pool?.recycled?.requests ?? 0,
+      problems: serverProblems(server.log),
+    };
+  } finally {
+    await stopServer(server);
+  }
+}
