@@ -236,9 +236,16 @@ export class Worker {
   async kill(): Promise<void> {
     if (this.alive) {
       try {
-        this.#child.kill("SIGKILL");
+        // A started worker leads a process group (lib/plugin/Ghcpw/Parent.hs): the C compiler, assembler
+        // or iserv it is running must not outlive it and write outputs after it.
+        Deno.kill(-this.pid, "SIGKILL");
       } catch {
-        // exited meanwhile
+        // Not yet a group leader, or exited meanwhile.
+        try {
+          this.#child.kill("SIGKILL");
+        } catch {
+          // exited meanwhile
+        }
       }
     }
     await this.#status;
