@@ -537,23 +537,16 @@ setSessionDynFlags dflags = do
 sessionUnitDatabases :: HscEnv -> UnitDatabases
 sessionUnitDatabases = fromMaybe [] . ue_unit_dbs . hsc_unit_env
 
-unitDatabasePaths :: UnitDatabases -> [FilePath]
-unitDatabasePaths = map unitDatabasePath
-
--- | Each of the session's databases with the ids its units have in modules: wired-in units (base,
--- ghc-prim, ...) are known by their wired-in ids. The unit being compiled is never among them, even if a
--- database has a unit of the same id (its interfaces are the request's own).
-unitDatabaseContents :: HscEnv -> [(FilePath, [UnitId])]
-unitDatabaseContents hscEnv =
-  [ (unitDatabasePath db, [u | info <- unitDatabaseUnits db, unitId info /= home, let u = wired (unitId info), u /= home])
-  | db <- sessionUnitDatabases hscEnv
-  ]
+-- | A unit's id as modules know it: wired-in units (base, ghc-prim, ...) by their wired-in ids. The unit
+-- state knows wired-in units by those ids; unwiring one gives its database id.
+wiredUnitId :: HscEnv -> UnitId -> UnitId
+wiredUnitId hscEnv u = Map.findWithDefault u u wiredIds
   where
-    home = homeUnitId_ (hsc_dflags hscEnv)
     units = hsc_units hscEnv
-    -- The unit state knows wired-in units by their wired-in ids; unwiring one gives its database id.
     wiredIds = Map.fromList [(toUnitId (unwireUnit units (RealUnit (Definite w))), w) | w <- map unitId (listUnitInfo units)]
-    wired u = Map.findWithDefault u u wiredIds
+
+sessionHomeUnit :: HscEnv -> UnitId
+sessionHomeUnit = homeUnitId_ . hsc_dflags
 
 resumeState :: Maybe KeptNames -> Maybe InterfaceStore -> HscEnv -> HscEnv
 resumeState names store hscEnv =
@@ -695,21 +688,12 @@ withUnitDatabases dbs dflags = pure dflags {unitDatabases = Just dbs}
 sessionUnitDatabases :: HscEnv -> UnitDatabases
 sessionUnitDatabases = fromMaybe [] . unitDatabases . hsc_dflags
 
-unitDatabasePaths :: UnitDatabases -> [FilePath]
-unitDatabasePaths = map unitDatabasePath
+-- | A unit's id as modules know it: wired-in units (base, ghc-prim, ...) by their wired-in ids.
+wiredUnitId :: HscEnv -> UnitId -> UnitId
+wiredUnitId hscEnv u = Map.findWithDefault u u (wireMap (unitState (hsc_dflags hscEnv)))
 
--- | Each of the session's databases with the ids its units have in modules: wired-in units (base,
--- ghc-prim, ...) are known by their wired-in ids. The unit being compiled is never among them, even if a
--- database has a unit of the same id (its interfaces are the request's own).
-unitDatabaseContents :: HscEnv -> [(FilePath, [UnitId])]
-unitDatabaseContents hscEnv =
-  [ (unitDatabasePath db, [u | info <- unitDatabaseUnits db, unitId info /= home, let u = wired (unitId info), u /= home])
-  | db <- sessionUnitDatabases hscEnv
-  ]
-  where
-    dflags = hsc_dflags hscEnv
-    home = homeUnitId dflags
-    wired u = Map.findWithDefault u u (wireMap (unitState dflags))
+sessionHomeUnit :: HscEnv -> UnitId
+sessionHomeUnit = homeUnitId . hsc_dflags
 
 resumeState :: Maybe KeptNames -> Maybe InterfaceStore -> HscEnv -> HscEnv
 resumeState names store hscEnv =
@@ -758,6 +742,20 @@ downsweepGraph hscEnv = mkModuleGraph . rights <$> downsweep hscEnv [] [] False
 #endif
 
 #if MIN_VERSION_ghc(9,4,0) || !MIN_VERSION_ghc(9,2,0)
+unitDatabasePaths :: UnitDatabases -> [FilePath]
+unitDatabasePaths = map unitDatabasePath
+
+-- | Each of the session's databases with the ids its units have in modules: wired-in units (base,
+-- ghc-prim, ...) are known by their wired-in ids. The unit being compiled is never among them, even if a
+-- database has a unit of the same id (its interfaces are the request's own).
+unitDatabaseContents :: HscEnv -> [(FilePath, [UnitId])]
+unitDatabaseContents hscEnv =
+  [ (unitDatabasePath db, [u | info <- unitDatabaseUnits db, unitId info /= home, let u = wiredUnitId hscEnv (unitId info), u /= home])
+  | db <- sessionUnitDatabases hscEnv
+  ]
+  where
+    home = sessionHomeUnit hscEnv
+
 -- | Prunes a store in place (see 'pruneInterfaces'), its tables fully evaluated.
 --
 -- Nothing here may force a declaration once the store has been read: declarations are type-checked
