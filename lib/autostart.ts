@@ -17,11 +17,11 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
 import { withFileLock } from "./file_lock.ts";
+import { deferredLogger } from "./log.ts";
 import { probeSocket } from "./socket_path.ts";
 
-const log = getLogger(["ghcpw", "autostart"]);
+const log = deferredLogger(["ghcpw", "autostart"]);
 
 /** How long a client waits for a server it started (the first start for a GHC builds the plugin). */
 export const DEFAULT_START_TIMEOUT_MS = 180_000;

@@ -14,9 +14,9 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
 import { runGhcInherited } from "./direct.ts";
 import { GhcError } from "./ghc.ts";
+import { deferredLogger } from "./log.ts";
 import { processSink } from "./output.ts";
 import { serverLogFile } from "./paths.ts";
 import {
@@ -45,7 +45,7 @@ import { ensureToken, readToken } from "./token.ts";
 import { connectUnix } from "./unix_socket.ts";
 import { VERSION } from "./version.ts";
 
-const log = getLogger(["ghcpw", "client"]);
+const log = deferredLogger(["ghcpw", "client"]);
 
 /** What the client needs. */
 export interface ClientOptions {

@@ -59,7 +59,9 @@ export async function ghcCommand(args: string[]): Promise<number> {
     console.log(GHC_HELP);
     return 0;
   }
-  await setUpLogging(parseLogLevel(Deno.env.get("GHCPW_LOG") || "error"));
+  // Without GHCPW_LOG the client prints nothing of its own, so it does not load a logger either.
+  const logLevel = Deno.env.get("GHCPW_LOG");
+  if (logLevel) await setUpLogging(parseLogLevel(logLevel));
   const socketPath = explicitSocketPath(values.socket);
   const autostart = Deno.env.get("GHCPW_AUTOSTART") ?? "";
   return await runClient({
