@@ -242,7 +242,7 @@ async function connect(socket: string): Promise<Deno.UnixConn | null> {
 
 /** Greets, sends the request, and relays the answer; resolves to GHC's exit code. */
 async function exchange(conn: Deno.UnixConn, target: Target, request: Uint8Array): Promise<number> {
-  const stream = new MessageStream(conn.readable, conn.writable);
+  const stream = new MessageStream(conn, conn);
   let written = false;
   try {
     // Both at once: a server of the right version starts compiling without waiting for a round trip.

@@ -41,7 +41,7 @@ export async function sendControl(
   token: string,
 ): Promise<Record<string, unknown>> {
   const conn = await connectUnix(socket);
-  const stream = new MessageStream(conn.readable, conn.writable);
+  const stream = new MessageStream(conn, conn);
   try {
     return await withTimeout(
       (async () => {

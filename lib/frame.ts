@@ -39,14 +39,17 @@ export function encodeFrame(type: number, payload: Uint8Array = new Uint8Array()
   return out;
 }
 
-/** Writes one frame; resolves once the writer has accepted all of it. */
-export async function writeFrame(
-  writer: WritableStreamDefaultWriter<Uint8Array>,
-  type: number,
-  payload?: Uint8Array,
-): Promise<void> {
-  await writer.write(encodeFrame(type, payload));
+/** Bytes read into a buffer the caller provides, as Deno's connections deliver them; null at the end. */
+export interface ByteSource {
+  read(buffer: Uint8Array): Promise<number | null>;
 }
+
+/**
+ * The least a read from a {@linkcode ByteSource} asks for. Small, because a server holds one buffer per
+ * connection and a client's greeting and request are a few hundred bytes (`conn.readable` would allocate
+ * 64 KiB for every read); a frame that needs more gets a buffer of its size.
+ */
+const MIN_READ_BYTES = 4096;
 
 /** Options for {@linkcode FrameReader}. */
 export interface FrameReaderOptions {
@@ -60,14 +63,21 @@ export interface FrameReaderOptions {
  * {@linkcode FrameError} when the stream ends inside a frame or a length is out of range.
  */
 export class FrameReader {
-  #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  #source: ByteSource | null = null;
   #maxFrameBytes: number;
   #buffer = new Uint8Array(0);
   #start = 0;
   #end = 0;
 
-  constructor(stream: ReadableStream<Uint8Array>, options: FrameReaderOptions = {}) {
-    this.#reader = stream.getReader();
+  /**
+   * Reads from a stream (a child's pipe), or straight from a connection: the client uses no web streams
+   * at all, whose first use costs every `ghcpw ghc` ~10 ms.
+   */
+  constructor(source: ReadableStream<Uint8Array> | ByteSource, options: FrameReaderOptions = {}) {
+    // Not `instanceof ReadableStream`: naming the class loads Deno's streams, which a client never uses.
+    if ("getReader" in source) this.#reader = source.getReader();
+    else this.#source = source;
     this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   }
 
@@ -99,35 +109,42 @@ export class FrameReader {
     return { type, payload };
   }
 
-  /** Stops reading and releases the underlying stream. */
+  /** Stops reading and releases the underlying stream (a connection is left to its owner to close). */
   async cancel(reason?: unknown): Promise<void> {
-    await this.#reader.cancel(reason).catch(() => {});
+    await this.#reader?.cancel(reason).catch(() => {});
   }
 
   /** Buffers at least `n` unread bytes; false if the stream ends first. */
   async #fill(n: number): Promise<boolean> {
     while (this.#end - this.#start < n) {
-      const { value, done } = await this.#reader.read();
-      if (done) return false;
-      this.#append(value);
+      if (this.#reader !== null) {
+        const { value, done } = await this.#reader.read();
+        if (done) return false;
+        this.#reserve(value.length);
+        this.#buffer.set(value, this.#end);
+        this.#end += value.length;
+      } else {
+        this.#reserve(Math.max(n - (this.#end - this.#start), MIN_READ_BYTES));
+        const read = await this.#source!.read(this.#buffer.subarray(this.#end));
+        if (read === null) return false;
+        this.#end += read;
+      }
     }
     return true;
   }
 
-  #append(chunk: Uint8Array): void {
-    if (this.#end + chunk.length > this.#buffer.length) {
-      const unread = this.#end - this.#start;
-      const needed = unread + chunk.length;
-      const target = needed <= this.#buffer.length
-        ? this.#buffer
-        : new Uint8Array(Math.max(needed, this.#buffer.length * 2, 4096));
-      // set() copies correctly even when source and target share the buffer.
-      target.set(this.#buffer.subarray(this.#start, this.#end), 0);
-      this.#buffer = target;
-      this.#start = 0;
-      this.#end = unread;
-    }
-    this.#buffer.set(chunk, this.#end);
-    this.#end += chunk.length;
+  /** Makes room for `bytes` more after the unread ones. */
+  #reserve(bytes: number): void {
+    if (this.#end + bytes <= this.#buffer.length) return;
+    const unread = this.#end - this.#start;
+    const needed = unread + bytes;
+    const target = needed <= this.#buffer.length
+      ? this.#buffer
+      : new Uint8Array(Math.max(needed, this.#buffer.length * 2, MIN_READ_BYTES));
+    // set() copies correctly even when source and target share the buffer.
+    target.set(this.#buffer.subarray(this.#start, this.#end), 0);
+    this.#buffer = target;
+    this.#start = 0;
+    this.#end = unread;
   }
 }

@@ -10,7 +10,15 @@
  * @module
  */
 
-import { type Frame, FrameError, FrameReader, type FrameReaderOptions, writeFrame } from "./frame.ts";
+import {
+  type ByteSource,
+  encodeFrame,
+  type Frame,
+  FrameError,
+  FrameReader,
+  type FrameReaderOptions,
+} from "./frame.ts";
+import { writeAll } from "./output.ts";
 
 /**
  * Version of the client/server protocol; a peer with another version is refused in the handshake.
@@ -206,19 +214,38 @@ export function decodeFailureKind(payload: Uint8Array): FailureKind | undefined 
   }
 }
 
-/** Frames over a byte stream pair, with the reads and writes a protocol needs. */
+/** Bytes written whole or in part, as Deno's connections take them; `closeWrite` ends that direction. */
+export interface ByteSink {
+  write(chunk: Uint8Array): Promise<number>;
+  closeWrite(): Promise<void>;
+}
+
+/** Frames over a pair of byte streams, or over a connection, with the reads and writes a protocol needs. */
 export class MessageStream {
   #reader: FrameReader;
-  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #write: (bytes: Uint8Array) => Promise<void>;
+  #closeWrite: () => Promise<void>;
+  #abortWrite: (reason?: unknown) => Promise<void>;
   #writes: Promise<void> = Promise.resolve();
 
+  /** Over a child's pipes, or (`new MessageStream(conn, conn)`) over a socket without web streams. */
   constructor(
-    readable: ReadableStream<Uint8Array>,
-    writable: WritableStream<Uint8Array>,
+    readable: ReadableStream<Uint8Array> | ByteSource,
+    writable: WritableStream<Uint8Array> | ByteSink,
     options?: FrameReaderOptions,
   ) {
     this.#reader = new FrameReader(readable, options);
-    this.#writer = writable.getWriter();
+    if ("getWriter" in writable) {
+      const writer = writable.getWriter();
+      this.#write = (bytes) => writer.write(bytes);
+      this.#closeWrite = () => writer.close();
+      this.#abortWrite = (reason) => writer.abort(reason);
+    } else {
+      this.#write = (bytes) => writeAll(writable, bytes);
+      this.#closeWrite = () => writable.closeWrite();
+      // Nothing to release: the connection's owner closes it, which ends any write still pending.
+      this.#abortWrite = () => Promise.resolve();
+    }
   }
 
   /** Changes the size limit of frames read from now on (see FrameReader). */
@@ -244,7 +271,7 @@ export class MessageStream {
 
   /** Sends a frame; writes are queued so concurrent senders never interleave frames. */
   send(type: number, payload?: Uint8Array): Promise<void> {
-    const write = this.#writes.then(() => writeFrame(this.#writer, type, payload));
+    const write = this.#writes.then(() => this.#write(encodeFrame(type, payload)));
     this.#writes = write.catch(() => {});
     return write;
   }
@@ -252,13 +279,13 @@ export class MessageStream {
   /** Closes the writing side once queued frames are written. */
   async close(): Promise<void> {
     await this.#writes;
-    await this.#writer.close().catch(() => {});
+    await this.#closeWrite().catch(() => {});
   }
 
   /** Abandons both directions (the peer misbehaved or vanished). */
   async abort(reason?: unknown): Promise<void> {
     await this.#reader.cancel(reason);
-    await this.#writer.abort(reason).catch(() => {});
+    await this.#abortWrite(reason).catch(() => {});
   }
 }
 

@@ -215,7 +215,7 @@ export class Server {
   }
 
   async #serve(conn: Deno.UnixConn): Promise<void> {
-    const stream = new MessageStream(smallReads(conn), conn.writable, { maxFrameBytes: MAX_GREETING_BYTES });
+    const stream = new MessageStream(conn, conn, { maxFrameBytes: MAX_GREETING_BYTES });
     // What ends a compile early: the client going away (it stops reading or writing), or the timeout.
     const cancel = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -463,26 +463,4 @@ export class ClientGone extends Error {
   constructor() {
     super("the client went away");
   }
-}
-
-/**
- * A connection's bytes as a stream read 4 KiB at a time. `conn.readable` allocates 64 KiB for every
- * read; clients send a few hundred bytes, and a server that sees millions of connections in its life
- * should not churn (and fragment) 64 KiB for each.
- */
-function smallReads(conn: Deno.UnixConn): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const buffer = new Uint8Array(4096);
-      let n: number | null;
-      try {
-        n = await conn.read(buffer);
-      } catch (e) {
-        controller.error(e);
-        return;
-      }
-      if (n === null) controller.close();
-      else controller.enqueue(buffer.subarray(0, n));
-    },
-  });
 }

@@ -1,9 +1,11 @@
 /**
- * Byte-stream helpers for the protocol suites: joining buffers, and streams that split their bytes into
- * chunks of chosen sizes (how pipes and sockets deliver them).
+ * Byte-stream helpers for the protocol suites: joining buffers, and streams and connection-like sources
+ * that split their bytes into chunks of chosen sizes (how pipes and sockets deliver them).
  *
  * @module
  */
+
+import type { ByteSource } from "../lib/frame.ts";
 
 /** The parts one after the other in one buffer. */
 export function concat(...parts: Uint8Array[]): Uint8Array {
@@ -28,4 +30,19 @@ export function chunked(bytes: Uint8Array, sizes: number[]): ReadableStream<Uint
       at += n;
     },
   });
+}
+
+/** A connection-like source that delivers `bytes` in reads of at most the given sizes (cycled). */
+export function chunkedSource(bytes: Uint8Array, sizes: number[]): ByteSource {
+  let at = 0;
+  let i = 0;
+  return {
+    read(buffer) {
+      if (at >= bytes.length) return Promise.resolve(null);
+      const n = Math.min(sizes[i++ % sizes.length], buffer.length, bytes.length - at);
+      buffer.set(bytes.subarray(at, at + n));
+      at += n;
+      return Promise.resolve(n);
+    },
+  };
 }
