@@ -40,7 +40,7 @@ import {
   serverKey,
   versionedSocketPath,
 } from "./server_key.ts";
-import { withTimeout } from "./timeout.ts";
+import { withDeadline } from "./timeout.ts";
 import { ensureToken, readToken } from "./token.ts";
 import { connectUnix } from "./unix_socket.ts";
 import { VERSION } from "./version.ts";
@@ -252,7 +252,7 @@ async function exchange(conn: Deno.UnixConn, target: Target, request: Uint8Array
     ]);
     // If the server refused at once, its reason is worth more than the write error.
     sent.catch(() => {});
-    const greeting = await withTimeout(
+    const greeting = await withDeadline(
       stream.read(),
       GREETING_TIMEOUT_MS,
       () => new ServerUnavailable(`the server did not greet within ${GREETING_TIMEOUT_MS / 1000} s`),

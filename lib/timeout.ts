@@ -19,3 +19,17 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout:
     clearTimeout(timer);
   }
 }
+
+/**
+ * As {@linkcode withTimeout}, for the client, which runs once per compile and ends with `Deno.exit`: the
+ * deadline is an `AbortSignal.timeout`, which costs nothing to set up, where a process's first
+ * `setTimeout` loads Deno's Node timers (~6 ms). Its timer is never cleared and keeps the process alive
+ * until it fires, so only a process that exits explicitly may use it.
+ */
+export function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  const deadline = AbortSignal.timeout(ms);
+  return new Promise<T>((resolve, reject) => {
+    deadline.addEventListener("abort", () => reject(onTimeout()), { once: true });
+    promise.then(resolve, reject);
+  });
+}
