@@ -10,7 +10,7 @@ import { resolve } from "node:path";
 import type { Compiler } from "./compile.ts";
 import { type GhcInstallation, inspectGhc } from "./ghc.ts";
 import { type BuiltPlugin, ensurePlugin, workerArgs } from "./plugin_build.ts";
-import { Pool, type PoolOptions } from "./pool.ts";
+import { Pool, type RecycleLimits } from "./pool.ts";
 import { removeStaleRequestDirs } from "./request_dir.ts";
 
 const log = getLogger(["ghcpw", "compiler"]);
@@ -41,7 +41,7 @@ export async function startCompiler(
   prepared: PreparedGhc,
   jobs: number,
   packageDbs: readonly string[] = [],
-  limits: Omit<PoolOptions, "size"> = {},
+  limits: RecycleLimits = {},
 ): Promise<Compiler> {
   // Absolute, so that they mean the same for every invocation's working directory, and so that workers
   // recognise them in GHC's list of databases: these are the databases whose interfaces workers may keep.

@@ -24,11 +24,15 @@ export const DEFAULT_MAX_REQUESTS = 2000;
 /** Resident memory above which a worker is replaced after its request, in bytes. */
 export const DEFAULT_MAX_RSS_BYTES = 2 * 1024 ** 3;
 
-/** How the pool is sized and when it replaces workers. */
-export interface PoolOptions {
-  size: number;
+/** When the pool replaces a worker that is still healthy (defaults above). */
+export interface RecycleLimits {
   maxRequests?: number;
   maxRssBytes?: number;
+}
+
+/** How the pool is sized and when it replaces workers. */
+export interface PoolOptions extends RecycleLimits {
+  size: number;
 }
 
 /** Why a worker was replaced. */

@@ -35,6 +35,7 @@ export async function statusFields(
   return {
     logFile: settings.logFile,
     idleTimeoutSeconds: settings.idleTimeoutMs / 1000,
+    workerLimits: { maxRequests: pool.maxRequests, maxRssBytes: pool.maxRssBytes },
     rssBytes: memory.rss,
     heapUsedBytes: memory.heapUsed,
     externalBytes: memory.external,
@@ -77,6 +78,15 @@ export function formatStatus(status: Record<string, unknown>): string {
   const idle = s.idleTimeoutSeconds > 0 ? formatDuration(s.idleTimeoutSeconds * 1000) : "never";
   const timeout = s.requestTimeoutSeconds > 0 ? formatDuration(s.requestTimeoutSeconds * 1000) : "none";
   lines.push(`  limits    exits after ${idle} idle; request timeout ${timeout}`);
+  const limits = s.workerLimits;
+  // A server of an earlier ghcpw does not report them.
+  if (limits) {
+    lines.push(
+      `  recycle   a worker after ${limits.maxRequests} requests, or above ${
+        mib(limits.maxRssBytes)
+      } resident`,
+    );
+  }
   lines.push(`  memory    ${mib(s.rssBytes)} (server)`);
   const t = s.totals ?? {};
   lines.push(

@@ -1,6 +1,12 @@
 import { parseArgs } from "node:util";
 import { assertEquals } from "./assert.ts";
-import { type OptionSpec, parseOptions, positiveInteger, UsageError } from "../lib/commands/options.ts";
+import {
+  byteSize,
+  type OptionSpec,
+  parseOptions,
+  positiveInteger,
+  UsageError,
+} from "../lib/commands/options.ts";
 
 // The options of `ghcpw bazel`, which has every kind: string, boolean, short, repeated.
 const OPTIONS = {
@@ -92,5 +98,34 @@ Deno.test("positiveInteger names the option it refuses", () => {
       message = (e as Error).message;
     }
     assertEquals(message, `ghcpw serve: --jobs needs a positive whole number, got ${JSON.stringify(bad)}`);
+  }
+});
+
+Deno.test("byteSize takes bytes or a unit in powers of 1024, and names the option it refuses", () => {
+  const sizes: [string, number][] = [
+    ["1048576", 1048576],
+    ["512M", 512 * 1024 ** 2],
+    ["512m", 512 * 1024 ** 2],
+    ["2G", 2 * 1024 ** 3],
+    ["2GiB", 2 * 1024 ** 3],
+    ["1.5G", 1.5 * 1024 ** 3],
+    ["64K", 65536],
+    ["1T", 1024 ** 4],
+    ["100B", 100],
+  ];
+  for (const [text, bytes] of sizes) assertEquals(byteSize("serve", "--max-rss", text), bytes, text);
+  for (const bad of ["", "0", "0M", "lots", "2X", "-1G", "2 G B", "G", "1e9"]) {
+    let message = "";
+    try {
+      byteSize("serve", "--max-rss", bad);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    assertEquals(
+      message,
+      `ghcpw serve: --max-rss needs a size in bytes or with a unit, such as 512M or 2G; got ${
+        JSON.stringify(bad)
+      }`,
+    );
   }
 });

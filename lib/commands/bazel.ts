@@ -17,9 +17,11 @@ import { runGhcInherited } from "../direct.ts";
 import { findExecutable, GhcError } from "../ghc.ts";
 import { parseLogLevel, setUpLogging } from "../log.ts";
 import { CollectingSink } from "../output.ts";
+import type { RecycleLimits } from "../pool.ts";
 import { expandResponseFiles, ResponseFileError } from "../response_file.ts";
 import { VERSION } from "../version.ts";
 import { parseOptions, positiveInteger, UsageError } from "./options.ts";
+import { RECYCLE_HELP, RECYCLE_OPTIONS, recycleLimits } from "./recycling.ts";
 
 const log = getLogger(["ghcpw", "bazel"]);
 
@@ -51,6 +53,7 @@ Options:
                       flags (repeatable, in order)
   --protocol P        proto or json, as Bazel's 'requires-worker-protocol'
                       (default: detected from the first request)
+${RECYCLE_HELP}
   --persistent_worker serve Bazel's worker protocol (Bazel adds this flag)
   -v, --verbose       log every request (level debug)
   -q, --quiet         log only warnings and errors
@@ -68,6 +71,7 @@ export async function bazelCommand(args: string[]): Promise<number> {
     "package-db": { type: "string", multiple: true },
     protocol: { type: "string" },
     persistent_worker: { type: "boolean" },
+    ...RECYCLE_OPTIONS,
     verbose: { type: "boolean", short: "v" },
     quiet: { type: "boolean", short: "q" },
     "log-level": { type: "string" },
@@ -96,6 +100,7 @@ export async function bazelCommand(args: string[]): Promise<number> {
     ghcPkg: values["ghc-pkg"],
     jobs: values.jobs === undefined ? undefined : positiveInteger("bazel", "--jobs", values.jobs),
     packageDbs: values["package-db"] ?? [],
+    limits: recycleLimits("bazel", values),
   };
 
   if (values.persistent_worker) {
@@ -117,6 +122,8 @@ interface BazelOptions {
   ghcPkg?: string;
   jobs?: number;
   packageDbs: string[];
+  /** When the worker's pool replaces a GHC process (a one-off compile has none). */
+  limits: RecycleLimits;
 }
 
 /** One compile without a worker: the real ghc on the expanded arguments, on this process's stdio. */
@@ -160,7 +167,7 @@ async function runPersistentWorker(options: BazelOptions & { protocol?: BazelPro
   const compilerFor = (multiplex: boolean) =>
     compiler ??= prepared.then(async (p) => {
       const jobs = options.jobs ?? (multiplex ? navigator.hardwareConcurrency : 1);
-      const c = await startCompiler(p, jobs, options.packageDbs);
+      const c = await startCompiler(p, jobs, options.packageDbs, options.limits);
       log.info("Serving with GHC {version} ({ghc}), {jobs} GHC worker(s), {mode}", {
         version: p.installation.version,
         ghc: p.installation.ghc,

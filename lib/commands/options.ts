@@ -173,3 +173,20 @@ export function positiveInteger(command: string, option: string, value: string):
   }
   return n;
 }
+
+/**
+ * Parses a size option value: a number of bytes, or a number with a unit K, M, G or T (powers of 1024;
+ * `512M`, `1.5G`, `2GiB`). Throws a {@linkcode UsageError} naming the option, with an example.
+ */
+export function byteSize(command: string, option: string, value: string): number {
+  const match = /^(\d+(?:\.\d+)?)(?:([KMGT])(?:i?B)?|B)?$/i.exec(value.trim());
+  const power = match?.[2] ? "KMGT".indexOf(match[2].toUpperCase()) + 1 : 0;
+  const bytes = match === null ? NaN : Math.round(Number(match[1]) * 1024 ** power);
+  if (!Number.isSafeInteger(bytes) || bytes < 1) {
+    throw new UsageError(
+      `ghcpw ${command}: ${option} needs a size in bytes or with a unit, such as 512M or 2G; ` +
+        `got ${JSON.stringify(value)}`,
+    );
+  }
+  return bytes;
+}

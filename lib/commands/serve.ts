@@ -22,6 +22,7 @@ import { bindSocket, prepareSocketPath, ServerRunning } from "../socket_path.ts"
 import { statusFields } from "../status.ts";
 import { ensureToken } from "../token.ts";
 import { parseOptions, positiveInteger, UsageError } from "./options.ts";
+import { RECYCLE_HELP, RECYCLE_OPTIONS, recycleLimits } from "./recycling.ts";
 
 const log = getLogger(["ghcpw", "serve"]);
 
@@ -62,6 +63,7 @@ Options:
                       else 1h; 0: never). T is seconds or has a unit: 90s, 15m, 2h
   --request-timeout T kill a compile running longer than T and report an error
                       (default: $GHCPW_REQUEST_TIMEOUT, else 1h; 0: no limit)
+${RECYCLE_HELP}
   --daemon            (internal) what --detach and auto-start run
   -v, --verbose       log every request and worker event (level debug)
   -q, --quiet         log only warnings and errors
@@ -82,6 +84,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     daemon: { type: "boolean" },
     "idle-timeout": { type: "string" },
     "request-timeout": { type: "string" },
+    ...RECYCLE_OPTIONS,
     verbose: { type: "boolean", short: "v" },
     quiet: { type: "boolean", short: "q" },
     "log-level": { type: "string" },
@@ -110,6 +113,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     values["request-timeout"] ?? Deno.env.get("GHCPW_REQUEST_TIMEOUT"),
     DEFAULT_REQUEST_TIMEOUT_MS,
   );
+  const limits = recycleLimits("serve", values);
   const packageDbs = values["package-db"] ?? [];
   const ghcName = chooseGhc(values.ghc);
 
@@ -131,7 +135,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     await prepareSocketPath(socketPath);
     const prepared = await prepareGhc(ghcName, values["ghc-pkg"]);
     const ghc = prepared.installation;
-    const compiler = await startCompiler(prepared, jobs, packageDbs);
+    const compiler = await startCompiler(prepared, jobs, packageDbs, limits);
     const pool = compiler.pool;
     let bound;
     try {
