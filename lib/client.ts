@@ -21,15 +21,13 @@ import { processSink } from "./output.ts";
 import { serverLogFile } from "./paths.ts";
 import {
   decodeExit,
-  decodeFailureKind,
-  decodeMessage,
+  decodeFailure,
   decodeProperties,
   encodeCompileRequest,
-  encodeProperties,
+  encodeHello,
   FrameType,
   frameTypeName,
   MessageStream,
-  PROTOCOL_VERSION,
 } from "./protocol.ts";
 import { expandResponseFiles, ResponseFileError } from "./response_file.ts";
 import { ensureRuntimeDir, UnsafeRuntimeDir } from "./runtime_dir.ts";
@@ -128,6 +126,7 @@ async function fallback(options: ClientOptions, env: Record<string, string>, cwd
 interface Target {
   socket: string;
   token: string | null;
+  /** This client's own greeting properties (see encodeHello). */
   hello: Record<string, string>;
   /** Arguments of `ghcpw serve` for a server this client starts. */
   serveArgs: string[];
@@ -184,14 +183,7 @@ async function locate(options: ClientOptions): Promise<Target> {
     return {
       socket: options.socketPath ?? keyedSocketPath(runtime, identity, key),
       token,
-      hello: {
-        protocol: String(PROTOCOL_VERSION),
-        version: VERSION,
-        ghc: identity.realPath,
-        key,
-        ...token === null ? {} : { token },
-        pid: String(Deno.pid),
-      },
+      hello: { ghc: identity.realPath, key, ...token === null ? {} : { token } },
       serveArgs: ["--ghc", identity.realPath, ...packageDbs.flatMap((db) => ["--package-db", db])],
       autostart,
     };
@@ -247,7 +239,7 @@ async function exchange(conn: Deno.UnixConn, target: Target, request: Uint8Array
   try {
     // Both at once: a server of the right version starts compiling without waiting for a round trip.
     const sent = Promise.all([
-      stream.send(FrameType.Hello, encodeProperties(target.hello)),
+      stream.send(FrameType.Hello, encodeHello(target.hello)),
       stream.send(FrameType.Request, request),
     ]);
     // If the server refused at once, its reason is worth more than the write error.
@@ -259,7 +251,9 @@ async function exchange(conn: Deno.UnixConn, target: Target, request: Uint8Array
     );
     if (greeting === null) throw new ServerUnavailable("the server closed the connection before greeting");
     if (greeting.type === FrameType.Failure) {
-      throw new ServerUnavailable(`the server refused the request: ${decodeMessage(greeting.payload)}`);
+      throw new ServerUnavailable(
+        `the server refused the request: ${decodeFailure(greeting.payload).message}`,
+      );
     }
     if (greeting.type !== FrameType.Hello) {
       throw new ServerUnavailable(
@@ -287,16 +281,15 @@ async function exchange(conn: Deno.UnixConn, target: Target, request: Uint8Array
           break;
         case FrameType.Exit:
           return decodeExit(frame.payload);
-        case FrameType.Failure:
-          if (decodeFailureKind(frame.payload) === "timeout") {
+        case FrameType.Failure: {
+          const { message, kind } = decodeFailure(frame.payload);
+          if (kind === "timeout") {
             // Not a reason to run ghc again: that is what just ran too long.
-            await processSink.stderr(encoder.encode(`ghcpw: ${decodeMessage(frame.payload)}\n`));
+            await processSink.stderr(encoder.encode(`ghcpw: ${message}\n`));
             return 1;
           }
-          throw new ServerUnavailable(
-            `the server refused the request: ${decodeMessage(frame.payload)}`,
-            written,
-          );
+          throw new ServerUnavailable(`the server refused the request: ${message}`, written);
+        }
         default:
           throw new ServerUnavailable(
             `the server sent an unexpected ${frameTypeName(frame.type)} frame`,

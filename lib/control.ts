@@ -6,19 +6,18 @@
  */
 
 import {
-  decodeFailureKind,
-  decodeMessage,
-  encodeMessage,
-  encodeProperties,
+  type ControlCommand,
+  decodeControlReply,
+  decodeFailure,
+  encodeControl,
+  encodeHello,
   type FailureKind,
   FrameType,
   frameTypeName,
   MessageStream,
-  PROTOCOL_VERSION,
 } from "./protocol.ts";
 import { withTimeout } from "./timeout.ts";
 import { connectUnix } from "./unix_socket.ts";
-import { VERSION } from "./version.ts";
 
 /** A control command the server refused, with the server's reason. */
 export class ControlRefused extends Error {
@@ -37,7 +36,7 @@ const CONTROL_TIMEOUT_MS = 10_000;
  */
 export async function sendControl(
   socket: string,
-  command: string,
+  command: ControlCommand,
   token: string,
 ): Promise<Record<string, unknown>> {
   const conn = await connectUnix(socket);
@@ -45,25 +44,18 @@ export async function sendControl(
   try {
     return await withTimeout(
       (async () => {
-        await stream.send(
-          FrameType.Hello,
-          encodeProperties({
-            protocol: String(PROTOCOL_VERSION),
-            version: VERSION,
-            token,
-            pid: String(Deno.pid),
-          }),
-        );
-        await stream.send(FrameType.Control, encodeMessage(command));
+        await stream.send(FrameType.Hello, encodeHello({ token }));
+        await stream.send(FrameType.Control, encodeControl(command));
         for (;;) {
           const frame = await stream.read();
           if (frame === null) throw new ControlRefused("the server closed the connection", undefined);
           if (frame.type === FrameType.Hello) continue;
           if (frame.type === FrameType.ControlReply) {
-            return JSON.parse(new TextDecoder().decode(frame.payload));
+            return decodeControlReply(frame.payload);
           }
           if (frame.type === FrameType.Failure) {
-            throw new ControlRefused(decodeMessage(frame.payload), decodeFailureKind(frame.payload));
+            const { message, kind } = decodeFailure(frame.payload);
+            throw new ControlRefused(message, kind);
           }
           throw new ControlRefused(
             `the server sent an unexpected ${frameTypeName(frame.type)} frame`,

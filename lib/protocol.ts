@@ -5,7 +5,10 @@
  * through as bytes with no quoting rules. The Haskell side is lib/plugin/Ghcpw/Frame.hs.
  *
  * A connection starts with a Hello each way, carrying `key=value` properties, protocol version first.
- * Then the client sends one Request and receives Stdout and Stderr chunks, then one Exit (or a Failure).
+ * Then the client sends one Request and receives Stdout and Stderr chunks, then one Exit (or a Failure),
+ * or sends one Control command and receives one ControlReply. Both ends of every exchange encode and
+ * decode here, so the client (lib/client.ts, lib/control.ts) and the server (lib/server.ts) cannot
+ * disagree on a message.
  *
  * @module
  */
@@ -19,6 +22,7 @@ import {
   type FrameReaderOptions,
 } from "./frame.ts";
 import { writeAll } from "./output.ts";
+import { VERSION } from "./version.ts";
 
 /**
  * Version of the client/server protocol; a peer with another version is refused in the handshake.
@@ -121,6 +125,20 @@ export function encodeProperties(properties: Record<string, string>): Uint8Array
   return encodeFields([Object.entries(properties).map(([k, v]) => `${k}=${v}`)]);
 }
 
+/**
+ * The greeting (Hello payload) every ghcpw process opens a socket connection with: the protocol and ghcpw
+ * versions, which the peer checks first, and the sender's pid, for its logs; then the sender's own
+ * properties (a client's token and server key, a server's key and how busy it is).
+ */
+export function encodeHello(properties: Record<string, string>): Uint8Array {
+  return encodeProperties({
+    protocol: String(PROTOCOL_VERSION),
+    version: VERSION,
+    pid: String(Deno.pid),
+    ...properties,
+  });
+}
+
 /** Decodes `key=value` properties. */
 export function decodeProperties(payload: Uint8Array): Record<string, string> {
   const [field] = decodeFields(payload);
@@ -192,6 +210,36 @@ export function encodeMessage(text: string): Uint8Array {
   return encodeFields([[text]]);
 }
 
+/** The control commands a client may send instead of a compile request. */
+export const CONTROL_COMMANDS = ["status", "stop", "stop-if-idle"] as const;
+
+/** One of {@linkcode CONTROL_COMMANDS}. */
+export type ControlCommand = typeof CONTROL_COMMANDS[number];
+
+/** Encodes a Control frame's payload. */
+export function encodeControl(command: ControlCommand): Uint8Array {
+  return encodeMessage(command);
+}
+
+/** Decodes a Control frame's payload, refusing a command this side does not know. */
+export function decodeControl(payload: Uint8Array): ControlCommand {
+  const command = decodeMessage(payload);
+  if (!(CONTROL_COMMANDS as readonly string[]).includes(command)) {
+    throw new ProtocolError(`unknown control command ${JSON.stringify(command)}`);
+  }
+  return command as ControlCommand;
+}
+
+/** Encodes the answer to a control command (a ControlReply frame's payload): one JSON object. */
+export function encodeControlReply(reply: Record<string, unknown>): Uint8Array {
+  return encoder.encode(JSON.stringify(reply));
+}
+
+/** Decodes a ControlReply frame's payload. */
+export function decodeControlReply(payload: Uint8Array): Record<string, unknown> {
+  return JSON.parse(decoder.decode(payload));
+}
+
 /**
  * Why the server refused or abandoned a request, carried in a Failure frame's second field so that a
  * client can act on it (decodeMessage reads only the first): "auth" (no or wrong token), "version"
@@ -205,13 +253,15 @@ export function encodeFailure(text: string, kind: FailureKind): Uint8Array {
   return encodeFields([[text], [kind]]);
 }
 
-/** The kind of a Failure payload, or undefined for a peer that does not say. */
-export function decodeFailureKind(payload: Uint8Array): FailureKind | undefined {
+/** A Failure payload's message, and its kind (undefined for a peer that does not say). */
+export function decodeFailure(payload: Uint8Array): { message: string; kind: FailureKind | undefined } {
+  let kind: FailureKind | undefined;
   try {
-    return fieldText(decodeFields(payload)[1])[0] as FailureKind | undefined;
+    kind = fieldText(decodeFields(payload)[1])[0] as FailureKind | undefined;
   } catch {
-    return undefined;
+    kind = undefined;
   }
+  return { message: decodeMessage(payload), kind };
 }
 
 /** Bytes written whole or in part, as Deno's connections take them; `closeWrite` ends that direction. */

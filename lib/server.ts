@@ -15,12 +15,14 @@
 import { getLogger } from "@logtape/logtape";
 import { compile, type Compiler } from "./compile.ts";
 import {
+  type ControlCommand,
   decodeCompileRequest,
-  decodeMessage,
+  decodeControl,
   decodeProperties,
+  encodeControlReply,
   encodeFailure,
+  encodeHello,
   encodeMessage,
-  encodeProperties,
   type FailureKind,
   FrameType,
   frameTypeName,
@@ -318,13 +320,10 @@ export class Server {
     stream.maxFrameBytes = MAX_CLIENT_FRAME_BYTES;
     await stream.send(
       FrameType.Hello,
-      encodeProperties({
-        protocol: String(PROTOCOL_VERSION),
-        version: VERSION,
+      encodeHello({
         ghc: this.#options.ghcRealPath,
         "ghc-version": this.#options.ghcVersion,
         key: this.#options.key ?? "",
-        pid: String(Deno.pid),
         active: String(this.#compiling),
       }),
     );
@@ -334,7 +333,7 @@ export class Server {
     const frame = await stream.read();
     if (frame === null) throw new ProtocolError("connection closed while waiting for a request");
     if (frame.type === FrameType.Control) {
-      return { kind: "control" as const, command: decodeMessage(frame.payload) };
+      return { kind: "control" as const, command: decodeControl(frame.payload) };
     }
     if (frame.type !== FrameType.Request) {
       throw new ProtocolError(`expected a request, got a ${frameTypeName(frame.type)} frame`);
@@ -389,7 +388,7 @@ export class Server {
   }
 
   /** Answers a control command with JSON. */
-  async #control(stream: MessageStream, command: string): Promise<void> {
+  async #control(stream: MessageStream, command: ControlCommand): Promise<void> {
     let reply: Record<string, unknown>;
     switch (command) {
       case "status":
@@ -408,10 +407,8 @@ export class Server {
           reply = { stopping: false, pid: Deno.pid, compiling: this.#compiling };
         }
         break;
-      default:
-        throw new ProtocolError(`unknown control command ${JSON.stringify(command)}`);
     }
-    await stream.send(FrameType.ControlReply, new TextEncoder().encode(JSON.stringify(reply)));
+    await stream.send(FrameType.ControlReply, encodeControlReply(reply));
   }
 
   /** What `ghcpw status` shows: the server's own facts, then those of `describe`. */

@@ -1,14 +1,25 @@
 import { assert, assertEquals } from "./assert.ts";
 import {
+  CONTROL_COMMANDS,
   decodeCompileRequest,
+  decodeControl,
+  decodeControlReply,
+  decodeFailure,
   decodeFields,
   decodeProperties,
   encodeCompileRequest,
+  encodeControl,
+  encodeControlReply,
+  encodeFailure,
   encodeFields,
+  encodeHello,
+  encodeMessage,
   encodeProperties,
   fieldText,
+  PROTOCOL_VERSION,
   ProtocolError,
 } from "../lib/protocol.ts";
+import { VERSION } from "../lib/version.ts";
 
 function throwsProtocolError(f: () => unknown): boolean {
   try {
@@ -61,4 +72,28 @@ Deno.test("truncated, padded and lying payloads are refused", () => {
 Deno.test("a request missing a field is refused", () => {
   assert(throwsProtocolError(() => decodeCompileRequest(encodeFields([["/"], ["-c"]]))));
   assert(throwsProtocolError(() => decodeCompileRequest(encodeFields([["/", "/"], [], [], ["0"]]))));
+});
+
+Deno.test("a greeting carries the protocol and ghcpw versions and the pid, then the sender's own", () => {
+  assertEquals(decodeProperties(encodeHello({ key: "k", token: "t" })), {
+    protocol: String(PROTOCOL_VERSION),
+    version: VERSION,
+    pid: String(Deno.pid),
+    key: "k",
+    token: "t",
+  });
+});
+
+Deno.test("control commands and replies round-trip; an unknown command is refused", () => {
+  for (const command of CONTROL_COMMANDS) assertEquals(decodeControl(encodeControl(command)), command);
+  assert(throwsProtocolError(() => decodeControl(encodeMessage("reboot"))));
+  assertEquals(decodeControlReply(encodeControlReply({ stopping: true, pid: 7 })), {
+    stopping: true,
+    pid: 7,
+  });
+});
+
+Deno.test("a failure's message and kind are read back; a peer that gives no kind gives none", () => {
+  assertEquals(decodeFailure(encodeFailure("too slow", "timeout")), { message: "too slow", kind: "timeout" });
+  assertEquals(decodeFailure(encodeMessage("no")), { message: "no", kind: undefined });
 });
