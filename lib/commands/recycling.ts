@@ -6,7 +6,7 @@
  */
 
 import { DEFAULT_MAX_REQUESTS, DEFAULT_MAX_RSS_BYTES, type RecycleLimits } from "../pool.ts";
-import { byteSize, type OptionValues, positiveInteger } from "./options.ts";
+import { byteSize, positiveInteger } from "./options.ts";
 
 /** The recycling options, for a command's option table. */
 export const RECYCLE_OPTIONS = {
@@ -24,7 +24,7 @@ export const RECYCLE_HELP = `  --max-requests N    replace a GHC worker after it
 /** The limits the command line sets; those not given are left to the pool's defaults. */
 export function recycleLimits(
   command: string,
-  values: OptionValues<typeof RECYCLE_OPTIONS>,
+  values: { "max-requests"?: string; "max-rss"?: string },
 ): RecycleLimits {
   const requests = values["max-requests"];
   const rss = values["max-rss"];
