@@ -89,9 +89,8 @@ Then:
                    'ghcpw ghc -- --numeric-version'.
   worker memory    a server with one worker driven with small compiles
                    (in-process), the worker's resident memory read from the
-                   server's status after each checkpoint's number of requests.
-                   A worker is replaced at its 2,000th request, so a
-                   checkpoint at or past that is read after its 1,999th.
+                   server's status after each checkpoint's number of requests
+                   (its --max-requests set past the last checkpoint).
 
 Projects:
   synthetic  scripts/gen_project.ts: --modules ordinary modules and Main; with
@@ -351,11 +350,6 @@ export async function runBench(options: BenchOptions): Promise<number> {
   if (memory !== null) {
     console.log(`\nWorker memory (one worker; ${memory.request}):\n`);
     console.log(memoryTable(memory));
-    if (memory.recycledForRequests > 0) {
-      console.log(
-        `\nThe worker was replaced ${memory.recycledForRequests} time(s) for its request count, as designed.`,
-      );
-    }
   } else if (memoryError !== null) console.log(`\nWorker memory: not measured: ${memoryError}`);
 
   console.log("\nChecks:");

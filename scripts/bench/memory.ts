@@ -2,16 +2,12 @@
  * A worker's resident memory over many requests: a server of its own with one worker, driven with small
  * real compiles (`-c -O0 -fforce-recomp`, cycling over a small synthetic project) through the in-process
  * client, and the worker's resident memory read from the server's status (and its peak from
- * /proc/PID/status) at the checkpoints.
- *
- * ghcpw replaces a worker once it has served 2,000 requests (lib/pool.ts), before the client of the
- * 2,000th request hears back, so a checkpoint at or beyond that is read after the last request that
- * worker serves (1,999), and labelled so.
+ * /proc/PID/status) at the checkpoints. The server's request limit (`--max-requests`, by default 2,000)
+ * is set past the last checkpoint, so one worker serves every request and each reading is of it.
  *
  * @module
  */
 
-import { DEFAULT_MAX_REQUESTS } from "../../lib/pool.ts";
 import { inProcessGhcpw, serverStatus, type WorkerStatus } from "./in_process.ts";
 import { smallProject } from "./overhead.ts";
 import { mib, progress } from "./process.ts";
@@ -35,8 +31,6 @@ export interface MemoryReading {
 export interface MemoryResult {
   readings: MemoryReading[];
   request: string;
-  /** Workers recycled for their request count by the end. */
-  recycledForRequests: number;
   /** Server log lines saying something went wrong. */
   problems: string[];
 }
@@ -67,7 +61,10 @@ export async function measureWorkerMemory(options: {
   const last = checkpoints.at(-1)!;
   progress(`[worker memory] up to ${last} requests through a server with one worker, in ${dir}`);
   const { args } = await smallProject(`${dir}/project`, ghc);
-  const server = await startServer(options.ghcpwMain, ghc, `${dir}/rss.sock`, 1, options.verbose);
+  const server = await startServer(options.ghcpwMain, ghc, `${dir}/rss.sock`, 1, options.verbose, [
+    "--max-requests",
+    String(last + 1),
+  ]);
   options.started?.(server);
   const readings: MemoryReading[] = [];
   try {
@@ -90,12 +87,6 @@ export async function measureWorkerMemory(options: {
           `(peak ${mib(reading.peakBytes)}), server ${mib(reading.serverRssBytes)}`,
       );
     };
-    // Where each checkpoint is read: after request min(checkpoint, limit - 1), see the module comment.
-    const readAt = new Map<number, number[]>();
-    for (const c of checkpoints) {
-      const at = Math.min(c, DEFAULT_MAX_REQUESTS - 1);
-      readAt.set(at, [...readAt.get(at) ?? [], c]);
-    }
     const started = performance.now();
     for (let i = 1; i <= last; i++) {
       const a = args[(i - 1) % args.length];
@@ -106,16 +97,12 @@ export async function measureWorkerMemory(options: {
       const rate = i / ((performance.now() - started) / 1000);
       // A line overwritten in place on a terminal, and every hundredth request in a log.
       progress(`    ${i}/${last} requests (${rate.toFixed(1)}/s)`, i % 100 !== 0);
-      for (const c of readAt.get(i) ?? []) await read(c);
+      if (checkpoints.includes(i)) await read(i);
     }
-    const final = await serverStatus(server.socket);
-    const pool = final.pool as { recycled?: { requests?: number } } | undefined;
-    await new Promise((resolve) => setTimeout(resolve, 200));
     return {
       readings,
       request:
         `ghc -c -O0 -fforce-recomp of the ${args.length} modules of a small synthetic project, in turn`,
-      recycledForRequests: pool?.recycled?.requests ?? 0,
       problems: serverProblems(server.log),
     };
   } finally {

@@ -5,7 +5,6 @@
  * @module
  */
 
-import { DEFAULT_MAX_REQUESTS } from "../../lib/pool.ts";
 import { type BuildResult, type ConfigResult, medianModuleMs } from "./builds.ts";
 import type { MemoryResult } from "./memory.ts";
 import type { OverheadResult } from "./overhead.ts";
@@ -132,11 +131,7 @@ export function memoryTable(m: MemoryResult): string {
     ["checkpoint", "requests the worker served", "worker resident", "worker peak (VmHWM)", "server resident"],
     m.readings.map((r) => [
       String(r.checkpoint),
-      r.requests === r.checkpoint
-        ? String(r.requests)
-        : r.requests === DEFAULT_MAX_REQUESTS - 1
-        ? `${r.requests} (a worker is replaced at its ${DEFAULT_MAX_REQUESTS}th)`
-        : `${r.requests} (a replacement worker)`,
+      String(r.requests),
       mib(r.rssBytes),
       mib(r.peakBytes),
       mib(r.serverRssBytes),

@@ -42,7 +42,7 @@ export function ghcpwRunner(ghcpwMain: string, ghc: string, socket: string): Ghc
 }
 
 /**
- * Starts `ghcpw serve` on `socket` with `jobs` workers and resolves once it says "Serving GHC"; its log
+ * Starts `ghcpw serve` on `socket` with `jobs` workers (and `extraArgs`) and resolves once it says "Serving GHC"; its log
  * (at debug level, so deferrals to plain ghc are visible) is kept in memory.
  */
 export async function startServer(
@@ -51,10 +51,24 @@ export async function startServer(
   socket: string,
   jobs: number,
   verbose: boolean,
+  extraArgs: string[] = [],
 ): Promise<RunningServer> {
   const started = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ghcpwMain, "serve", "--socket", socket, "-n", String(jobs), "--ghc", ghc, "-v"],
+    args: [
+      "run",
+      "-A",
+      ghcpwMain,
+      "serve",
+      "--socket",
+      socket,
+      "-n",
+      String(jobs),
+      "--ghc",
+      ghc,
+      "-v",
+      ...extraArgs,
+    ],
     stdin: "null",
     stdout: "null",
     stderr: "piped",
