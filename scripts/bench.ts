@@ -17,7 +17,7 @@ import { VERSION } from "../lib/version.ts";
 import { benchRow, type ConfigResult } from "./bench/builds.ts";
 import { measureWorkerMemory, type MemoryResult } from "./bench/memory.ts";
 import { measureOverhead, type OverheadResult } from "./bench/overhead.ts";
-import { loadAverage, progress, seconds, timeCommand } from "./bench/process.ts";
+import { cpuTimes, loadAverage, progress, seconds, stealPercent, timeCommand } from "./bench/process.ts";
 import {
   type BenchConfig,
   type BenchProject,
@@ -234,6 +234,7 @@ export async function runBench(options: BenchOptions): Promise<number> {
   if (version.code !== 0) throw new Error(`${options.ghc} --numeric-version failed: ${version.stderr}`);
   const ghcVersion = version.stdout.trim();
   const loadBefore = loadAverage();
+  const cpuBefore = cpuTimes();
   const startedAt = new Date();
   const projects = await prepareProjects(options);
   const tmp = await Deno.makeTempDir({ prefix: "ghcpw-bench-" });
@@ -320,7 +321,8 @@ export async function runBench(options: BenchOptions): Promise<number> {
       "## ghcpw benchmark",
       "",
       `GHC ${ghcVersion} (${options.ghc}), ghcpw ${VERSION} (${options.ghcpwMain}), ${cores} CPU cores, ` +
-      `${when} UTC. Load average (1/5/15 min): ${loadBefore} at the start, ${loadAverage()} at the end.`,
+      `${when} UTC. Load average (1/5/15 min): ${loadBefore} at the start, ${loadAverage()} at the end. ` +
+      `CPU time taken by the hypervisor (steal) during the run: ${stealPercent(cpuBefore, cpuTimes())}.`,
       "",
       "Projects:",
       ...projects.map((p) => `- ${p.description}`),

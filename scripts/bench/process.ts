@@ -105,3 +105,25 @@ export function loadAverage(): string {
     return "?";
   }
 }
+
+/** The machine's CPU time counters (from the "cpu" line of /proc/stat); null if unknown. */
+export function cpuTimes(): number[] | null {
+  try {
+    const line = Deno.readTextFileSync("/proc/stat").split("\n").find((l) => l.startsWith("cpu "));
+    return line === undefined ? null : line.trim().split(/\s+/).slice(1).map(Number);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The share of CPU time the hypervisor gave to other machines ("steal") between two {@linkcode cpuTimes}
+ * readings, as a percentage: on a shared virtual machine, a high figure means the timings are unreliable.
+ */
+export function stealPercent(before: number[] | null, after: number[] | null): string {
+  if (before === null || after === null || before.length < 8) return "?";
+  const delta = after.map((t, i) => t - before[i]);
+  // user, nice, system, idle, iowait, irq, softirq, steal (guest time is already in user and nice).
+  const total = delta.slice(0, 8).reduce((a, b) => a + b, 0);
+  return total > 0 ? `${(100 * delta[7] / total).toFixed(0)}%` : "?";
+}
