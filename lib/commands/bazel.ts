@@ -15,7 +15,8 @@ import { compile, type Compiler } from "../compile.ts";
 import { chooseGhc, type PreparedGhc, prepareGhc, startCompiler } from "../compiler_setup.ts";
 import { runGhcInherited } from "../direct.ts";
 import { findExecutable, GhcError } from "../ghc.ts";
-import { parseLogLevel, setUpLogging } from "../log.ts";
+import { setUpLogging } from "../log.ts";
+import { LOG_OPTIONS, logLevelOf } from "./log_options.ts";
 import { CollectingSink } from "../output.ts";
 import type { RecycleLimits } from "../pool.ts";
 import { expandResponseFiles, ResponseFileError } from "../response_file.ts";
@@ -72,9 +73,7 @@ export async function bazelCommand(args: string[]): Promise<number> {
     protocol: { type: "string" },
     persistent_worker: { type: "boolean" },
     ...RECYCLE_OPTIONS,
-    verbose: { type: "boolean", short: "v" },
-    quiet: { type: "boolean", short: "q" },
-    "log-level": { type: "string" },
+    ...LOG_OPTIONS,
     help: { type: "boolean", short: "h" },
   }, true);
   if (values.help) {
@@ -93,8 +92,7 @@ export async function bazelCommand(args: string[]): Promise<number> {
   if (protocol !== undefined && !(BAZEL_PROTOCOLS as readonly string[]).includes(protocol)) {
     throw new UsageError(`ghcpw bazel: --protocol must be proto or json, got ${JSON.stringify(protocol)}`);
   }
-  const level = values["log-level"] ?? (values.verbose ? "debug" : values.quiet ? "warning" : "info");
-  await setUpLogging(parseLogLevel(level));
+  await setUpLogging(logLevelOf(values));
   const options = {
     ghc: chooseGhc(values.ghc),
     ghcPkg: values["ghc-pkg"],

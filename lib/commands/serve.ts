@@ -13,7 +13,8 @@ import { chooseGhc, prepareGhc, startCompiler } from "../compiler_setup.ts";
 import { closeInheritedDescriptors } from "../daemon.ts";
 import { withFileLock } from "../file_lock.ts";
 import { DEFAULT_IDLE_TIMEOUT_MS, parseDuration, superviseServer } from "../lifecycle.ts";
-import { parseLogLevel, setUpLogging } from "../log.ts";
+import { setUpLogging } from "../log.ts";
+import { LOG_OPTIONS, logLevelOf } from "./log_options.ts";
 import { explicitSocketPath, serverLogFile } from "../paths.ts";
 import { ensureRuntimeDir } from "../runtime_dir.ts";
 import { Server } from "../server.ts";
@@ -85,9 +86,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     "idle-timeout": { type: "string" },
     "request-timeout": { type: "string" },
     ...RECYCLE_OPTIONS,
-    verbose: { type: "boolean", short: "v" },
-    quiet: { type: "boolean", short: "q" },
-    "log-level": { type: "string" },
+    ...LOG_OPTIONS,
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
@@ -97,9 +96,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   if (values.detach && (values.foreground || values.daemon)) {
     throw new UsageError("ghcpw serve: --detach cannot be combined with --foreground or --daemon");
   }
-  const level = parseLogLevel(
-    values["log-level"] ?? (values.verbose ? "debug" : values.quiet ? "warning" : "info"),
-  );
+  const level = logLevelOf(values);
   await setUpLogging(level);
   const jobsOption = values.jobs ?? Deno.env.get("GHCPW_JOBS");
   const jobs = jobsOption ? positiveInteger("serve", "--jobs", jobsOption) : navigator.hardwareConcurrency;
