@@ -371,23 +371,21 @@ initSessionPlugins = pure ()
 -- compileFile may return no object (e.g. with -fno-code). The sources' own OPTIONS_GHC pragmas are taken
 -- into account first (see 'withFileFlags').
 oneShotTo :: HscEnv -> Stop -> [(String, Maybe Phase)] -> IO ()
+oneShotTo hscEnv stop srcs = withFileFlags hscEnv srcs >>= \env -> oneShot env (stopPoint stop) srcs
+
 compileToObject :: HscEnv -> (FilePath, Maybe Phase) -> IO (Maybe FilePath)
 #if MIN_VERSION_ghc(9,4,0)
-oneShotTo hscEnv stop srcs = withFileFlags hscEnv srcs >>= \env -> oneShot env phase srcs
-  where
-    phase = case stop of
-      StopAfterLink -> Phases.NoStop
-      StopBeforeHsc -> Phases.StopPreprocess
-      StopBeforeAs -> Phases.StopAs
+stopPoint :: Stop -> Phases.StopPhase
+stopPoint StopAfterLink = Phases.NoStop
+stopPoint StopBeforeHsc = Phases.StopPreprocess
+stopPoint StopBeforeAs = Phases.StopAs
 
 compileToObject hscEnv = compileFile hscEnv Phases.NoStop
 #else
-oneShotTo hscEnv stop srcs = withFileFlags hscEnv srcs >>= \env -> oneShot env phase srcs
-  where
-    phase = case stop of
-      StopAfterLink -> Phases.StopLn
-      StopBeforeHsc -> Phases.anyHsc
-      StopBeforeAs -> Phases.As False
+stopPoint :: Stop -> Phase
+stopPoint StopAfterLink = Phases.StopLn
+stopPoint StopBeforeHsc = Phases.anyHsc
+stopPoint StopBeforeAs = Phases.As False
 
 compileToObject hscEnv src = Just <$> compileFile hscEnv Phases.StopLn src
 #endif
