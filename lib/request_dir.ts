@@ -11,24 +11,12 @@
  * @module
  */
 
+import { processStat, runs } from "./process_state.ts";
 import { REQUEST_DIR_PREFIX } from "./worker.ts";
 
 /** Where request directories go (what Deno.makeTempDir would choose, spelled out so cleaning looks there). */
 export function requestDirRoot(): string {
   return Deno.env.get("TMPDIR") || "/tmp";
-}
-
-/** A process as /proc shows it, or null if it does not exist (or /proc is not there). */
-async function processInfo(pid: number | "self"): Promise<{ state: string; start: string } | null> {
-  try {
-    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-    // The command name (field 2) may hold spaces and parentheses: fields are counted after the last ")".
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    // Fields 3 (state) and 22 (start time in clock ticks since boot) of proc(5).
-    return { state: fields[0], start: fields[19] };
-  } catch {
-    return null;
-  }
 }
 
 async function pidNamespace(): Promise<string | null> {
@@ -50,7 +38,7 @@ let ownTag: Promise<string | null> | undefined;
 /** This process's part of request directory names ("NS.PID.START"), null where it cannot be told. */
 function ownerTag(): Promise<string | null> {
   ownTag ??= (async () => {
-    const [namespace, self] = await Promise.all([pidNamespace(), processInfo("self")]);
+    const [namespace, self] = [await pidNamespace(), processStat("self")];
     return namespace !== null && self !== null ? `${namespace}.${Deno.pid}.${self.start}` : null;
   })();
   return ownTag;
@@ -95,9 +83,9 @@ export async function removeStaleRequestDirs(root = requestDirRoot()): Promise<s
   for (const entry of entries) {
     const owner = entry.isDirectory ? requestDirOwner(entry.name) : null;
     if (owner === null || owner.namespace !== namespace) continue;
-    const info = await processInfo(owner.pid);
-    // A zombie has finished; only its exit status is left for its parent to collect.
-    if (info !== null && info.start === owner.start && info.state !== "Z" && info.state !== "X") continue;
+    const info = processStat(owner.pid);
+    // The same process only if it started when the owner did: a recycled pid has another start time.
+    if (info !== null && info.start === owner.start && runs(info)) continue;
     const path = `${root}/${entry.name}`;
     try {
       const stat = await Deno.lstat(path);

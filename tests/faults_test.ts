@@ -23,7 +23,6 @@ import {
   isolated,
   normaliseTemporaries,
   plainModule,
-  processAlive,
   slowModule,
   spawnCli,
   spawnClient,
@@ -32,6 +31,7 @@ import {
   waitFor,
   workersOf,
 } from "./service.ts";
+import { processAlive } from "../lib/process_state.ts";
 import { answers } from "../lib/autostart.ts";
 import { findGhcPkg, realExecutablePath } from "../lib/ghc.ts";
 import { requestDirOwner, requestDirRoot } from "../lib/request_dir.ts";

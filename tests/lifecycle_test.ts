@@ -11,7 +11,6 @@ import {
   assertHealthy,
   isolated,
   plainModule,
-  processAlive,
   serverPids,
   slowModule,
   spawnCli,
@@ -21,6 +20,7 @@ import {
   waitFor,
   workersOf,
 } from "./service.ts";
+import { processAlive } from "../lib/process_state.ts";
 import { answers } from "../lib/autostart.ts";
 import { VERSION } from "../lib/version.ts";
 

@@ -10,6 +10,7 @@ import { assert } from "./assert.ts";
 import { assertSameRun, GHC, ghc, ghcpw, ghcpwCli, type Run, writeTree } from "./helpers.ts";
 import { sendControl } from "../lib/control.ts";
 import { runtimeDir } from "../lib/paths.ts";
+import { processAlive } from "../lib/process_state.ts";
 import { readToken } from "../lib/token.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -68,15 +69,6 @@ export function serverPids(text: string): number[] {
     }
   }
   return pids;
-}
-
-/** Whether a process exists and is not a zombie. */
-export function processAlive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z /.test(Deno.readTextFileSync(`/proc/${pid}/stat`));
-  } catch {
-    return false;
-  }
 }
 
 /** Waits until `condition` holds (polling), or fails with `what` after `timeoutMs`. */

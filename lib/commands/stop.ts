@@ -7,6 +7,7 @@
 
 import { sendControl } from "../control.ts";
 import { formatDuration, parseDuration } from "../lifecycle.ts";
+import { processAlive } from "../process_state.ts";
 import { parseOptions, UsageError } from "./options.ts";
 import { SELECT_OPTIONS, selectServers } from "./servers.ts";
 
@@ -76,14 +77,4 @@ export async function stopCommand(args: string[]): Promise<number> {
     }
   }
   return failed ? 1 : 0;
-}
-
-/** Whether a process runs (a zombie counts as exited); false where /proc cannot tell. */
-function processAlive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return !/^\d+ \(.*\) Z /.test(stat);
-  } catch {
-    return false;
-  }
 }
