@@ -37,10 +37,12 @@ const CACHE_SUBDIR = "ghc-info";
  * directory) when the executable is unchanged; otherwise asks ghc and records the answer there.
  */
 export async function ghcIdentity(ghc: string, cacheDir: string | null): Promise<GhcIdentity> {
-  if (findExecutable(ghc) === null) {
+  const found = findExecutable(ghc);
+  if (found === null) {
     throw new GhcError(`cannot find ${ghc} on PATH; pass --ghc PATH or set GHCPW_GHC`);
   }
-  const realPath = realExecutablePath(ghc);
+  // A found path has a slash, so this resolves symlinks without walking PATH again.
+  const realPath = realExecutablePath(found);
   const cacheFile = cacheDir === null ? null : await cacheFileFor(cacheDir, realPath);
   if (cacheFile !== null) {
     try {
