@@ -11,7 +11,6 @@ import {
   decodeFailure,
   encodeControl,
   encodeHello,
-  type FailureKind,
   FrameType,
   frameTypeName,
   MessageStream,
@@ -22,9 +21,6 @@ import { connectUnix } from "./unix_socket.ts";
 /** A control command the server refused, with the server's reason. */
 export class ControlRefused extends Error {
   override name = "ControlRefused";
-  constructor(message: string, readonly kind: FailureKind | undefined) {
-    super(message);
-  }
 }
 
 /** How long a control command may take: the server answers at once. */
@@ -48,27 +44,20 @@ export async function sendControl(
         await stream.send(FrameType.Control, encodeControl(command));
         for (;;) {
           const frame = await stream.read();
-          if (frame === null) throw new ControlRefused("the server closed the connection", undefined);
+          if (frame === null) throw new ControlRefused("the server closed the connection");
           if (frame.type === FrameType.Hello) continue;
           if (frame.type === FrameType.ControlReply) {
             return decodeControlReply(frame.payload);
           }
           if (frame.type === FrameType.Failure) {
-            const { message, kind } = decodeFailure(frame.payload);
-            throw new ControlRefused(message, kind);
+            throw new ControlRefused(decodeFailure(frame.payload).message);
           }
-          throw new ControlRefused(
-            `the server sent an unexpected ${frameTypeName(frame.type)} frame`,
-            undefined,
-          );
+          throw new ControlRefused(`the server sent an unexpected ${frameTypeName(frame.type)} frame`);
         }
       })(),
       CONTROL_TIMEOUT_MS,
       () =>
-        new ControlRefused(
-          `no answer from the server on ${socket} within ${CONTROL_TIMEOUT_MS / 1000} s`,
-          undefined,
-        ),
+        new ControlRefused(`no answer from the server on ${socket} within ${CONTROL_TIMEOUT_MS / 1000} s`),
     );
   } finally {
     await stream.abort().catch(() => {});

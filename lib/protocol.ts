@@ -13,14 +13,7 @@
  * @module
  */
 
-import {
-  type ByteSource,
-  encodeFrame,
-  type Frame,
-  FrameError,
-  FrameReader,
-  type FrameReaderOptions,
-} from "./frame.ts";
+import { type ByteSource, encodeFrame, type Frame, FrameReader, type FrameReaderOptions } from "./frame.ts";
 import { writeAll } from "./output.ts";
 import { VERSION } from "./version.ts";
 
@@ -142,12 +135,7 @@ export function encodeHello(properties: Record<string, string>): Uint8Array {
 /** Decodes `key=value` properties. */
 export function decodeProperties(payload: Uint8Array): Record<string, string> {
   const [field] = decodeFields(payload);
-  const out: Record<string, string> = {};
-  for (const entry of fieldText(field)) {
-    const eq = entry.indexOf("=");
-    if (eq > 0) out[entry.slice(0, eq)] = entry.slice(eq + 1);
-  }
-  return out;
+  return parseEnvironment(fieldText(field));
 }
 
 /** One GHC invocation as a client asks for it: exactly what `ghc` would have seen. */
@@ -338,5 +326,3 @@ export class MessageStream {
     await this.#abortWrite(reason).catch(() => {});
   }
 }
-
-export { FrameError };

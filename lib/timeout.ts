@@ -21,10 +21,10 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout:
 }
 
 /**
- * As {@linkcode withTimeout}, for the client, which runs once per compile and ends with `Deno.exit`: the
- * deadline is an `AbortSignal.timeout`, which costs nothing to set up, where a process's first
- * `setTimeout` loads Deno's Node timers (~6 ms). Its timer is never cleared and keeps the process alive
- * until it fires, so only a process that exits explicitly may use it.
+ * As {@linkcode withTimeout}, for the client, which runs once per compile: the deadline is an
+ * `AbortSignal.timeout`, which costs nothing to set up, where a process's first `setTimeout` loads Deno's
+ * Node timers (~6 ms). Its timer cannot be cleared (it does not keep the process alive), so a long-lived
+ * process that sets many deadlines should use {@linkcode withTimeout}, whose timers go with their promise.
  */
 export function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   const deadline = AbortSignal.timeout(ms);
