@@ -14,7 +14,8 @@
 
 import { getLogger } from "@logtape/logtape";
 import { type OutputSink, TrackingSink } from "./output.ts";
-import { Worker, WorkerFailure, type WorkerOutcome, type WorkerRequest, type WorkerSpec } from "./worker.ts";
+import type { WorkerRequest } from "./protocol.ts";
+import { Worker, WorkerFailure, type WorkerOutcome, type WorkerSpec } from "./worker.ts";
 
 const log = getLogger(["ghcpw", "pool"]);
 

@@ -155,9 +155,36 @@ export function encodeCompileRequest(request: CompileRequest): Uint8Array {
   return encodeFields([
     [request.cwd],
     request.argv,
-    Object.entries(request.env).map(([k, v]) => `${k}=${v}`),
+    environmentEntries(request.env),
     [request.stderrIsTerminal ? "1" : "0"],
   ]);
+}
+
+/** What a GHC worker is asked to run (mode flags already taken out, see lib/ghc_mode.ts). */
+export interface WorkerRequest {
+  mode: string[];
+  args: string[];
+  cwd: string;
+  /** A fresh directory for this request's temporary files, removed by the caller afterwards. */
+  tmpDir: string;
+  env: Record<string, string>;
+  stderrIsTerminal: boolean;
+}
+
+/** Encodes a worker's request in the order the plugin reads it (serveOne in lib/plugin/GhcpwPlugin.hs). */
+export function encodeWorkerRequest(request: WorkerRequest): Uint8Array {
+  return encodeFields([
+    request.mode,
+    [request.cwd],
+    [request.tmpDir],
+    request.args,
+    environmentEntries(request.env),
+    [request.stderrIsTerminal ? "1" : "0"],
+  ]);
+}
+
+function environmentEntries(env: Record<string, string>): string[] {
+  return Object.entries(env).map(([k, v]) => `${k}=${v}`);
 }
 
 /** Decodes a request, refusing any that lacks a field. */
@@ -182,9 +209,20 @@ export function parseEnvironment(entries: string[]): Record<string, string> {
 
 /** Decodes the exit code of an Exit frame. */
 export function decodeExit(payload: Uint8Array): number {
-  const [[code]] = decodeFields(payload).map(fieldText);
-  const n = Number(code);
-  if (!Number.isInteger(n)) throw new ProtocolError(`malformed exit code ${JSON.stringify(code)}`);
+  return exitCode(fieldText(decodeFields(payload)[0])[0]);
+}
+
+/** Decodes a worker's Exit frame: the exit code, then `key=value` facts about the request. */
+export function decodeWorkerExit(payload: Uint8Array): { code: number; facts: Record<string, string> } {
+  const [code, ...facts] = decodeFields(payload);
+  return { code: exitCode(fieldText(code)[0]), facts: parseEnvironment(facts.flatMap(fieldText)) };
+}
+
+function exitCode(text: string | undefined): number {
+  const n = Number(text);
+  if (text === undefined || !Number.isInteger(n)) {
+    throw new ProtocolError(`malformed exit code ${JSON.stringify(text)}`);
+  }
   return n;
 }
 

@@ -7,33 +7,22 @@
 
 import { getLogger } from "@logtape/logtape";
 import {
-  decodeExit,
-  decodeFields,
   decodeMessage,
   decodeProperties,
-  encodeFields,
+  decodeWorkerExit,
+  encodeWorkerRequest,
   FrameType,
   frameTypeName,
   MessageStream,
   ProtocolError,
   WORKER_PROTOCOL_VERSION,
+  type WorkerRequest,
 } from "./protocol.ts";
 import { changedLibraries, type LibrarySnapshot, snapshotLibraries } from "./loaded_libraries.ts";
 import type { OutputSink } from "./output.ts";
 import { withTimeout } from "./timeout.ts";
 
 const log = getLogger(["ghcpw", "worker"]);
-
-/** What a worker is asked to run (mode flags already taken out, see lib/ghc_mode.ts). */
-export interface WorkerRequest {
-  mode: string[];
-  args: string[];
-  cwd: string;
-  /** A fresh directory for this request's temporary files, removed by the caller afterwards. */
-  tmpDir: string;
-  env: Record<string, string>;
-  stderrIsTerminal: boolean;
-}
 
 /** Name prefix of each request's temporary directory (in the system's temporary directory). */
 export const REQUEST_DIR_PREFIX = "ghcpw-request-";
@@ -153,16 +142,8 @@ export class Worker {
   async run(request: WorkerRequest, sink: OutputSink): Promise<WorkerOutcome> {
     this.requestsServed++;
     this.serving = true;
-    const payload = encodeFields([
-      request.mode,
-      [request.cwd],
-      [request.tmpDir],
-      request.args,
-      Object.entries(request.env).map(([k, v]) => `${k}=${v}`),
-      [request.stderrIsTerminal ? "1" : "0"],
-    ]);
     try {
-      await this.#stream.send(FrameType.Request, payload);
+      await this.#stream.send(FrameType.Request, encodeWorkerRequest(request));
       for (;;) {
         const frame = await this.#stream.read();
         if (frame === null) throw new WorkerFailure(`GHC worker ${this.pid} closed its channel mid-request`);
@@ -175,12 +156,8 @@ export class Worker {
             break;
           case FrameType.Exit: {
             await this.#recordLibraries(request.tmpDir);
-            const facts = decodeProperties(encodeFields([decodeFields(frame.payload).slice(1).flat()]));
-            return {
-              kind: "exit",
-              code: decodeExit(frame.payload),
-              interfacesResumed: Number(facts["interfaces-resumed"] ?? 0),
-            };
+            const { code, facts } = decodeWorkerExit(frame.payload);
+            return { kind: "exit", code, interfacesResumed: Number(facts["interfaces-resumed"] ?? 0) };
           }
           case FrameType.Defer:
             return { kind: "defer", reason: decodeMessage(frame.payload) };
