@@ -12,7 +12,9 @@
  */
 
 import { processStat, runs } from "./process_state.ts";
-import { REQUEST_DIR_PREFIX } from "./worker.ts";
+
+/** Name prefix of each request's temporary directory (in the system's temporary directory). */
+export const REQUEST_DIR_PREFIX = "ghcpw-request-";
 
 /** Where request directories go (what Deno.makeTempDir would choose, spelled out so cleaning looks there). */
 export function requestDirRoot(): string {

@@ -19,13 +19,11 @@ import {
   type WorkerRequest,
 } from "./protocol.ts";
 import { changedLibraries, type LibrarySnapshot, snapshotLibraries } from "./loaded_libraries.ts";
+import { REQUEST_DIR_PREFIX } from "./request_dir.ts";
 import type { OutputSink } from "./output.ts";
 import { withTimeout } from "./timeout.ts";
 
 const log = getLogger(["ghcpw", "worker"]);
-
-/** Name prefix of each request's temporary directory (in the system's temporary directory). */
-export const REQUEST_DIR_PREFIX = "ghcpw-request-";
 
 /**
  * How a worker finished a request. `interfacesResumed` counts the kept package interfaces the request

@@ -1,6 +1,10 @@
 import { assert, assertEquals } from "./assert.ts";
-import { makeRequestDir, removeStaleRequestDirs, requestDirOwner } from "../lib/request_dir.ts";
-import { REQUEST_DIR_PREFIX } from "../lib/worker.ts";
+import {
+  makeRequestDir,
+  removeStaleRequestDirs,
+  REQUEST_DIR_PREFIX,
+  requestDirOwner,
+} from "../lib/request_dir.ts";
 
 Deno.test("only request directories whose maker is gone are removed", async () => {
   const root = await Deno.makeTempDir({ prefix: "gpw-reqdir-" });
