@@ -59,7 +59,8 @@ export async function statusFields(
   };
 }
 
-function mib(bytes: unknown): string {
+/** A byte count in mebibytes, rounded, for people; "?" when unknown. */
+export function mib(bytes: unknown): string {
   return typeof bytes === "number" ? `${Math.round(bytes / 2 ** 20)} MiB` : "?";
 }
 

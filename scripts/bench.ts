@@ -17,6 +17,7 @@ import { VERSION } from "../lib/version.ts";
 import { benchRow, type ConfigResult } from "./bench/builds.ts";
 import { measureWorkerMemory, type MemoryResult } from "./bench/memory.ts";
 import { measureOverhead, type OverheadResult } from "./bench/overhead.ts";
+import { chooseGhc } from "../lib/compiler_setup.ts";
 import { cpuTimes, loadAverage, progress, seconds, stealPercent, timeCommand } from "./bench/process.ts";
 import {
   type BenchConfig,
@@ -193,7 +194,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     projects: [...new Set(projects)],
     modules: whole("--modules", values.modules ?? "30", 1),
     limit: values.limit === undefined ? null : whole("--limit", values.limit, 1),
-    ghc: values.ghc ?? (Deno.env.get("GHCPW_GHC") || "ghc"),
+    ghc: chooseGhc(values.ghc),
     ghcpwMain: values["ghcpw-main"] ?? GHCPW_MAIN,
     jobs: [...new Set(jobs)],
     configs: (values.flags ?? DEFAULT_FLAGS).map(configFor),

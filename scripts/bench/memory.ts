@@ -10,7 +10,8 @@
 
 import { inProcessGhcpw, serverStatus, type WorkerStatus } from "./in_process.ts";
 import { smallProject } from "./overhead.ts";
-import { mib, progress } from "./process.ts";
+import { mib } from "../../lib/status.ts";
+import { progress } from "./process.ts";
 import { type RunningServer, serverProblems, startServer, stopServer } from "./server.ts";
 
 /** One reading. */

@@ -92,11 +92,6 @@ export function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(2)} s`;
 }
 
-/** Mebibytes, rounded. */
-export function mib(bytes: number | null | undefined): string {
-  return typeof bytes === "number" ? `${Math.round(bytes / 2 ** 20)} MiB` : "?";
-}
-
 /** The 1-minute load average (from /proc/loadavg), to show how busy the machine was; "?" if unknown. */
 export function loadAverage(): string {
   try {

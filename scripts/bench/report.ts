@@ -8,7 +8,8 @@
 import { type BuildResult, type ConfigResult, medianModuleMs } from "./builds.ts";
 import type { MemoryResult } from "./memory.ts";
 import type { OverheadResult } from "./overhead.ts";
-import { mib, seconds } from "./process.ts";
+import { mib } from "../../lib/status.ts";
+import { seconds } from "./process.ts";
 import { flagsText } from "./projects.ts";
 
 /** ghcpw must be at least this much faster than cold ghc per module (median) at -O0. */
