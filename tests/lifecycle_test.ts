@@ -164,12 +164,13 @@ Deno.test("stop lets the running compile finish; idle time and a removed socket 
 
     await t.step("a server exits after its idle time", async () => {
       const socket = `${dir}/idle.sock`;
-      const server = await foregroundServer(socket, ["--idle-timeout", "1s"]);
       const trees = await twinTrees({ "A.hs": plainModule("A") });
+      // Long enough for the client to start and connect first on a busy machine.
+      const server = await foregroundServer(socket, ["--idle-timeout", "3s"]);
       assertSameRun(await ghcpw(socket, ["-c", "A.hs"], trees.warm), await ghc(["-c", "A.hs"], trees.cold));
       const exited = await server.result;
       assertEquals(exited.code, 0);
-      assertMatch(exited.stderr, /Stopping \(idle for 1 s\)/);
+      assertMatch(exited.stderr, /Stopping \(idle for 3 s\)/);
     });
 
     await t.step("a server exits when its socket file is removed", async () => {
