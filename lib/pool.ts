@@ -47,6 +47,11 @@ export interface PoolStats {
   workerFailures: number;
   retries: number;
   workersStarted: number;
+  /**
+   * Wall time workers spent on requests, from handing one over to its Exit (ms, summed): what a request
+   * costs in GHC itself, so that a client's own overhead is its wall time minus this.
+   */
+  workerMs: number;
   recycled: Record<RecycleReason, number>;
   lastRecycle?: { pid: number; reason: RecycleReason; detail: string; stderrTail?: string[]; at?: number };
 }
@@ -62,6 +67,7 @@ export class Pool {
     workerFailures: 0,
     retries: 0,
     workersStarted: 0,
+    workerMs: 0,
     recycled: { requests: 0, memory: 0, "stale-libraries": 0, failure: 0, cancelled: 0 },
   };
   #spec: WorkerSpec;
@@ -129,8 +135,10 @@ export class Pool {
       worker.affinity = affinity;
       const cancel = () => worker.kill();
       signal?.addEventListener("abort", cancel, { once: true });
+      const started = performance.now();
       try {
         const outcome = await worker.run(request, tracked);
+        this.stats.workerMs += performance.now() - started;
         if (outcome.kind === "exit" && outcome.interfacesResumed > 0) this.stats.warmHits++;
         await this.#afterRequest(worker);
         return outcome;

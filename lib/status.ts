@@ -51,6 +51,7 @@ export async function statusFields(
       workerFailures: pool.stats.workerFailures,
       retries: pool.stats.retries,
       workersStarted: pool.stats.workersStarted,
+      workerMs: Math.round(pool.stats.workerMs),
       rejectedConnections: s.protocolErrors + s.refused + s.mismatched,
     },
     lastRecycle: pool.stats.lastRecycle ?? null,
@@ -95,6 +96,14 @@ export function formatStatus(status: Record<string, unknown>): string {
       `cancelled ${t.cancelled}, timeouts ${t.timeouts}, worker failures ${t.workerFailures}, ` +
       `rejected connections ${t.rejectedConnections}`,
   );
+  // A server of an earlier ghcpw does not report it.
+  const served = s.pool?.requests ?? 0;
+  if (typeof t.workerMs === "number" && served > 0) {
+    lines.push(
+      `  workers   ${formatDuration(t.workerMs)} compiling, ${Math.round(t.workerMs / served)} ms per ` +
+        `request on average`,
+    );
+  }
   lines.push("");
   const rows = [["PID", "STATE", "REQUESTS", "RSS", "LAST RECYCLE REASON"]];
   for (const w of s.workers ?? []) {
