@@ -14,10 +14,10 @@
  * @module
  */
 
-import { runGhcInherited } from "./direct.ts";
+import { runGhcCaptured, runGhcInherited } from "./direct.ts";
 import { GhcError } from "./ghc.ts";
 import { deferredLogger } from "./log.ts";
-import { processSink } from "./output.ts";
+import { type OutputSink, processSink } from "./output.ts";
 import { serverLogFile } from "./paths.ts";
 import {
   decodeExit,
@@ -58,6 +58,14 @@ export interface ClientOptions {
   packageDbs?: string[];
   /** Start a server when none answers; default: only for the keyed default socket. */
   autostart?: boolean;
+  /** The invocation's working directory and complete environment; default: this process's. */
+  cwd?: string;
+  env?: Record<string, string>;
+  /**
+   * Where GHC's output goes; default: this process's stdout and stderr (which the fallback then inherits).
+   * A caller sending several invocations at once, like the benchmark, gives each its own.
+   */
+  sink?: OutputSink;
 }
 
 /** The server could not serve this invocation; `output` says whether any of GHC's output was printed. */
@@ -87,39 +95,48 @@ const encoder = new TextEncoder();
 
 /** Runs the invocation through the server, or the real ghc, and resolves to the exit code to exit with. */
 export async function runClient(options: ClientOptions): Promise<number> {
-  const env = Deno.env.toObject();
-  const cwd = Deno.cwd();
+  const env = options.env ?? Deno.env.toObject();
+  const cwd = options.cwd ?? Deno.cwd();
+  const sink = options.sink ?? processSink;
   try {
-    return await viaServer(options, env, cwd);
+    return await viaServer(options, env, cwd, sink);
   } catch (e) {
     if (!(e instanceof ServerUnavailable)) throw e;
     if (options.strict) {
-      await processSink.stderr(
+      await sink.stderr(
         encoder.encode(`ghcpw: ${e.message}\nghcpw: GHCPW_STRICT is set, so ghc is not run directly.\n`),
       );
       return STRICT_FAILURE_EXIT;
     }
     log.info("Running ghc directly: {reason}", { reason: e.message });
     if (e.outputWritten) {
-      await processSink.stderr(encoder.encode(`ghcpw: ${e.message}; running ghc directly\n`));
+      await sink.stderr(encoder.encode(`ghcpw: ${e.message}; running ghc directly\n`));
     }
-    return await fallback(options, env, cwd);
+    return await fallback(options, env, cwd, sink);
   }
 }
 
 /** The real ghc with the same argv (response files expanded as GHC 9.4+ does), env, cwd and stdio. */
-async function fallback(options: ClientOptions, env: Record<string, string>, cwd: string): Promise<number> {
+async function fallback(
+  options: ClientOptions,
+  env: Record<string, string>,
+  cwd: string,
+  sink: OutputSink,
+): Promise<number> {
   let args: string[];
   try {
     args = await expandResponseFiles(options.argv, cwd);
   } catch (e) {
     if (!(e instanceof ResponseFileError)) throw e;
-    await processSink.stderr(encoder.encode(`${e.message}\n`));
+    await sink.stderr(encoder.encode(`${e.message}\n`));
     return 1;
   }
   // As the server would: its --package-db options come first on every command line.
   const packageDbArgs = (options.packageDbs ?? []).flatMap((db) => ["-package-db", db]);
-  return await runGhcInherited(options.ghc, [...packageDbArgs, ...args], { cwd, env });
+  const ghcArgs = [...packageDbArgs, ...args];
+  return sink === processSink
+    ? await runGhcInherited(options.ghc, ghcArgs, { cwd, env })
+    : await runGhcCaptured(options.ghc, ghcArgs, { cwd, env }, sink);
 }
 
 /** Everything a request on one socket needs, worked out once per client run. */
@@ -131,15 +148,22 @@ interface Target {
   /** Arguments of `ghcpw serve` for a server this client starts. */
   serveArgs: string[];
   autostart: boolean;
+  sink: OutputSink;
 }
 
-async function viaServer(options: ClientOptions, env: Record<string, string>, cwd: string): Promise<number> {
-  const target = await locate(options);
+async function viaServer(
+  options: ClientOptions,
+  env: Record<string, string>,
+  cwd: string,
+  sink: OutputSink,
+): Promise<number> {
+  const target = { ...await locate(options), sink };
   const request = encodeCompileRequest({
     argv: options.argv,
     env,
     cwd,
-    stderrIsTerminal: Deno.stderr.isTerminal(),
+    // GHC colours its diagnostics only for a terminal, as it would if run in the client's place.
+    stderrIsTerminal: sink === processSink && Deno.stderr.isTerminal(),
   });
   try {
     return await onSocket(target, target.socket, request);
@@ -170,7 +194,7 @@ async function viaServer(options: ClientOptions, env: Record<string, string>, cw
 }
 
 /** Works out the socket, token and greeting; any problem means no server can be used. */
-async function locate(options: ClientOptions): Promise<Target> {
+async function locate(options: ClientOptions): Promise<Omit<Target, "sink">> {
   const packageDbs = options.packageDbs ?? [];
   const autostart = options.autostart ?? options.socketPath === undefined;
   try {
@@ -273,11 +297,11 @@ async function exchange(conn: Deno.UnixConn, target: Target, request: Uint8Array
       switch (frame.type) {
         case FrameType.Stdout:
           written = true;
-          await processSink.stdout(frame.payload);
+          await target.sink.stdout(frame.payload);
           break;
         case FrameType.Stderr:
           written = true;
-          await processSink.stderr(frame.payload);
+          await target.sink.stderr(frame.payload);
           break;
         case FrameType.Exit:
           return decodeExit(frame.payload);
@@ -285,7 +309,7 @@ async function exchange(conn: Deno.UnixConn, target: Target, request: Uint8Array
           const { message, kind } = decodeFailure(frame.payload);
           if (kind === "timeout") {
             // Not a reason to run ghc again: that is what just ran too long.
-            await processSink.stderr(encoder.encode(`ghcpw: ${message}\n`));
+            await target.sink.stderr(encoder.encode(`ghcpw: ${message}\n`));
             return 1;
           }
           throw new ServerUnavailable(`the server refused the request: ${message}`, written);

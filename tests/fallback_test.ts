@@ -2,7 +2,8 @@
 
 import { assertEquals, assertMatch } from "./assert.ts";
 import { MODULE_ORDER, project, TYPE_ERROR_MODULE } from "./fixtures.ts";
-import { assertSameOutputs, assertSameRun, GHC, ghc, ghcpwCli, writeTree } from "./helpers.ts";
+import { assertSameOutputs, assertSameRun, GHC, ghc, ghcpwCli, startServer, writeTree } from "./helpers.ts";
+import { plainModule } from "./service.ts";
 
 async function trees(files: Record<string, string>) {
   const root = await Deno.makeTempDir({ prefix: "ghcpw-fallback-" });
@@ -55,4 +56,36 @@ Deno.test("GHC_PERSISTENT_WORKER_SOCKET names the socket when nothing else does"
   });
   assertEquals(r.code, 2);
   assertMatch(r.stderr, /legacy\.sock/);
+});
+
+Deno.test("runClient with its own directory and sink: both the server's answer and the fallback land there", async () => {
+  const t = await trees({ "A.hs": plainModule("A"), "Broken.hs": TYPE_ERROR_MODULE });
+  const { runClient } = await import("../lib/client.ts");
+  const { CollectingSink } = await import("../lib/output.ts");
+  const server = await startServer(["-n", "1"]);
+  try {
+    for (const socket of [server.socket, t.socket]) {
+      for (const module of ["A", "Broken"]) {
+        const sink = new CollectingSink();
+        const args = ["-c", "-fforce-recomp", `${module}.hs`];
+        // Not the test's own directory: the client must send and run the invocation where it was told.
+        const code = await runClient({
+          socketPath: socket,
+          ghc: GHC,
+          strict: false,
+          argv: args,
+          cwd: t.warm,
+          sink,
+        });
+        const expected = await ghc(args, t.cold);
+        assertEquals({ code, output: sink.text() }, {
+          code: expected.code,
+          output: expected.stdout + expected.stderr,
+        });
+      }
+    }
+    await assertSameOutputs(t.cold, t.warm, [".hi"]);
+  } finally {
+    await server.stop();
+  }
 });
