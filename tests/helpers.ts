@@ -6,6 +6,9 @@
  */
 
 import { assertEquals } from "./assert.ts";
+import { listFiles, outputMismatch as compareOutput } from "../scripts/output_compare.ts";
+
+export { listFiles };
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const MAIN = `${ROOT}/main.ts`;
@@ -119,17 +122,6 @@ export async function writeTree(dir: string, files: Record<string, string>): Pro
   }
 }
 
-/** Every file under `dir` (relative paths, sorted). */
-export async function listFiles(dir: string, prefix = ""): Promise<string[]> {
-  const out: string[] = [];
-  for await (const entry of Deno.readDir(`${dir}/${prefix}`)) {
-    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
-    if (entry.isDirectory) out.push(...await listFiles(dir, rel));
-    else out.push(rel);
-  }
-  return out.sort();
-}
-
 /** Asserts that two trees hold the same files and that the named kinds are byte-identical. */
 export async function assertSameOutputs(
   cold: string,
@@ -145,57 +137,9 @@ export async function assertSameOutputs(
   }
 }
 
-/**
- * Where a path recorded by GHC (relative to the compile's working directory) lies in both trees: the path
- * itself, or its shortest suffix present in both (a build system's trees hold its outputs under a prefix).
- */
-async function locate(path: string, ...trees: string[]): Promise<string | null> {
-  const parts = path.replace(/^\.\//, "").split("/");
-  for (let i = 0; i < parts.length; i++) {
-    const candidate = parts.slice(i).join("/");
-    const present = await Promise.all(
-      trees.map((t) => Deno.stat(`${t}/${candidate}`).then(() => true, () => false)),
-    );
-    if (present.every((p) => p)) return candidate;
-  }
-  return null;
-}
-
-async function sameBytes(a: string, b: string): Promise<boolean> {
-  const [x, y] = await Promise.all([Deno.readFile(a), Deno.readFile(b)]);
-  return x.length === y.length && x.every((v, i) => v === y[i]);
-}
-
-/**
- * Why a file of ghcpw's tree differs from the same file of ghc's, or null if it does not.
- *
- * Interface files must be byte-identical, with one exception that is narrow and checked, not assumed:
- * since GHC 9.4 a module whose splices run home-package code records the hash of each home object file
- * it loaded (`addDependentFile "X.dyn_o" HASH`), and objects from any long-lived GHC process differ from
- * a fresh ghc's in the names of local symbols (uniques; see README, "Object files"). An interface that
- * differs only in such lines, for objects that do differ between the trees, and in the interface hash
- * derived from them, has the same ABI and contents; anything else is a mismatch.
- */
-export async function outputMismatch(cold: string, warm: string, file: string): Promise<string | null> {
-  if (await sameBytes(`${cold}/${file}`, `${warm}/${file}`)) return null;
-  const differs = `${file} differs from ghc's`;
-  if (!/\.(dyn_)?hi$/.test(file)) return differs;
-  const [a, b] = await Promise.all([
-    run(GHC, ["--show-iface", file], { cwd: cold }),
-    run(GHC, ["--show-iface", file], { cwd: warm }),
-  ]);
-  const [la, lb] = [a.stdout.split("\n"), b.stdout.split("\n")];
-  if (a.code !== 0 || b.code !== 0 || la.length !== lb.length) return differs;
-  for (let i = 0; i < la.length; i++) {
-    if (la[i] === lb[i] || /^\s*interface hash: /.test(la[i]) && /^\s*interface hash: /.test(lb[i])) continue;
-    const object = /^addDependentFile "(.*\.(?:dyn_)?o)" [0-9a-f]+$/.exec(la[i])?.[1];
-    const sameLine = object !== undefined && lb[i].startsWith(`addDependentFile "${object}" `);
-    const found = sameLine ? await locate(object, cold, warm) : null;
-    if (found === null || await sameBytes(`${cold}/${found}`, `${warm}/${found}`)) {
-      return `${differs}:\n  ghc:   ${la[i]}\n  ghcpw: ${lb[i]}`;
-    }
-  }
-  return null;
+/** Why a file of ghcpw's tree differs from the same file of ghc's, or null (scripts/output_compare.ts). */
+export function outputMismatch(cold: string, warm: string, file: string): Promise<string | null> {
+  return compareOutput(GHC, cold, warm, file);
 }
 
 /** Asserts that ghcpw's result equals ghc's: exit code, stdout and stderr (after `normalise`). */

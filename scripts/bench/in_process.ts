@@ -51,3 +51,29 @@ export async function serverStatus(socket: string): Promise<Record<string, unkno
   const token = await readToken(await ensureRuntimeDir());
   return await sendControl(socket, "status", token ?? "");
 }
+
+/** The server's status totals that the benchmark reads (see lib/status.ts). */
+export interface Totals {
+  requests: number;
+  fallbacks: number;
+  errors: number;
+  workerFailures: number;
+  retries: number;
+  workerMs: number;
+}
+
+/** The server's totals, asked in-process. */
+export async function serverTotals(socket: string): Promise<Totals> {
+  return (await serverStatus(socket)).totals as Totals;
+}
+
+/**
+ * What went wrong between two readings of the totals: every request must be served by a worker without
+ * trouble, so any fallback to plain ghc, error, worker failure or retry is reported.
+ */
+export function troubleBetween(before: Totals, after: Totals): string[] {
+  return (["fallbacks", "errors", "workerFailures", "retries"] as const).flatMap((key) => {
+    const n = after[key] - before[key];
+    return n === 0 ? [] : [`the server counted ${n} ${key}`];
+  });
+}

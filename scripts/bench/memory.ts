@@ -8,11 +8,17 @@
  * @module
  */
 
-import { inProcessGhcpw, serverStatus, type WorkerStatus } from "./in_process.ts";
-import { smallProject } from "./overhead.ts";
+import {
+  inProcessGhcpw,
+  serverStatus,
+  serverTotals,
+  troubleBetween,
+  type WorkerStatus,
+} from "./in_process.ts";
+import type { SmallProject } from "./overhead.ts";
 import { mib } from "../../lib/status.ts";
 import { progress } from "./process.ts";
-import { type RunningServer, serverProblems, startServer, stopServer } from "./server.ts";
+import { type RunningServer, startServer, stopServer } from "./server.ts";
 
 /** One reading. */
 export interface MemoryReading {
@@ -32,12 +38,12 @@ export interface MemoryReading {
 export interface MemoryResult {
   readings: MemoryReading[];
   request: string;
-  /** Server log lines saying something went wrong. */
+  /** What the server's status counted as going wrong (errors, worker failures, ...). */
   problems: string[];
 }
 
 /** A field of /proc/PID/status in bytes (`VmHWM:   123 kB`), or null. */
-export async function procStatusBytes(pid: number, field: string): Promise<number | null> {
+async function procStatusBytes(pid: number, field: string): Promise<number | null> {
   try {
     const text = await Deno.readTextFile(`/proc/${pid}/status`);
     const m = new RegExp(`^${field}:\\s*(\\d+)\\s*kB`, "m").exec(text);
@@ -49,7 +55,9 @@ export async function procStatusBytes(pid: number, field: string): Promise<numbe
 
 /** Drives requests through a one-worker server and reads the worker's memory at each checkpoint. */
 export async function measureWorkerMemory(options: {
-  dir: string;
+  /** Where the measurement's own server listens. */
+  socket: string;
+  project: SmallProject;
   ghc: string;
   ghcpwMain: string;
   checkpoints: number[];
@@ -57,12 +65,11 @@ export async function measureWorkerMemory(options: {
   /** Called with the server once it runs, so an interrupted benchmark can stop it. */
   started?: (server: RunningServer) => void;
 }): Promise<MemoryResult> {
-  const { dir, ghc } = options;
+  const { ghc, project } = options;
   const checkpoints = [...new Set(options.checkpoints)].sort((a, b) => a - b);
   const last = checkpoints.at(-1)!;
-  progress(`[worker memory] up to ${last} requests through a server with one worker, in ${dir}`);
-  const { args } = await smallProject(`${dir}/project`, ghc);
-  const server = await startServer(options.ghcpwMain, ghc, `${dir}/rss.sock`, 1, options.verbose, [
+  progress(`[worker memory] up to ${last} requests through a server with one worker, in ${project.dir}`);
+  const server = await startServer(options.ghcpwMain, ghc, options.socket, 1, options.verbose, [
     "--max-requests",
     String(last + 1),
   ]);
@@ -88,10 +95,11 @@ export async function measureWorkerMemory(options: {
           `(peak ${mib(reading.peakBytes)}), server ${mib(reading.serverRssBytes)}`,
       );
     };
+    const before = await serverTotals(server.socket);
     const started = performance.now();
     for (let i = 1; i <= last; i++) {
-      const a = args[(i - 1) % args.length];
-      const r = await inProcessGhcpw(server.socket, ghc, a, `${dir}/project`);
+      const a = project.args[(i - 1) % project.args.length];
+      const r = await inProcessGhcpw(server.socket, ghc, a, project.dir);
       if (r.code !== 0) {
         throw new Error(`request ${i} (${a.at(-1)}) exited with ${r.code}:\n${r.stdout}${r.stderr}`);
       }
@@ -100,12 +108,8 @@ export async function measureWorkerMemory(options: {
       progress(`    ${i}/${last} requests (${rate.toFixed(1)}/s)`, i % 100 !== 0);
       if (checkpoints.includes(i)) await read(i);
     }
-    return {
-      readings,
-      request:
-        `ghc -c -O0 -fforce-recomp of the ${args.length} modules of a small synthetic project, in turn`,
-      problems: serverProblems(server.log),
-    };
+    const problems = troubleBetween(before, await serverTotals(server.socket));
+    return { readings, request: project.request, problems };
   } finally {
     await stopServer(server);
   }

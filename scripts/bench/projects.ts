@@ -31,7 +31,7 @@ export function flagsText(config: BenchConfig): string {
 }
 
 /** Whether a configuration produces object code (so there is a program to link and run). */
-export function producesCode(config: BenchConfig): boolean {
+function producesCode(config: BenchConfig): boolean {
   return !config.flags.includes("-fno-code");
 }
 
@@ -95,22 +95,22 @@ export function makeSources(steps: readonly PlanStep[]): string[] {
 // The synthetic project
 
 /** Whether the synthetic project includes its TH modules: only where one-shot TH works (-dynamic-too, code). */
-export function syntheticHasTh(config: BenchConfig): boolean {
+function syntheticHasTh(config: BenchConfig): boolean {
   return config.flags.includes("-dynamic-too") && producesCode(config);
 }
 
 /** The object file of a module under `out/`, as one-shot and --make builds with -odir out name it. */
-export function objectFile(name: string): string {
+function objectFile(name: string): string {
   return `out/${name.replaceAll(".", "/")}.o`;
 }
 
 /** The one-shot arguments compiling one module: outputs and imported interfaces under `out/`. */
-export function oneShotArgs(config: BenchConfig, spec: ModuleSpec): string[] {
+function oneShotArgs(config: BenchConfig, spec: ModuleSpec): string[] {
   return ["-c", ...config.flags, "-iout", "-odir", "out", "-hidir", "out", spec.file];
 }
 
 /** Links the project's objects in `dir` into `dir/prog` with `runner`, then runs the program. */
-export async function linkAndRun(
+async function linkAndRun(
   dir: string,
   project: Project,
   th: boolean,
@@ -164,7 +164,7 @@ export async function realLibraryProject(name: string, ghc: string): Promise<Ben
 }
 
 /** The project of an already prepared library. */
-export function realLibraryFrom(lib: RealLibrary): BenchProject {
+function realLibraryFrom(lib: RealLibrary): BenchProject {
   const hsCount = lib.steps.filter((s) => s.module !== null).length;
   return {
     name: lib.name,

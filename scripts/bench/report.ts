@@ -18,19 +18,19 @@ export const MEDIAN_BAR = 4;
 export const MAKE_BAR = 1.25;
 
 /** A ratio such as `3.10x`, or "-". */
-export function ratio(a: number, b: number): string {
+function ratio(a: number, b: number): string {
   return Number.isFinite(a / b) ? `${(a / b).toFixed(2)}x` : "-";
 }
 
 /** Lays out rows as a Markdown table with padded columns. */
-export function formatTable(header: string[], rows: string[][]): string {
+function formatTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
   return [line(header), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...rows.map(line)].join("\n");
 }
 
 /** Whether the median bar applies to a row: its flags say -O0. */
-export function isO0(r: ConfigResult): boolean {
+function isO0(r: ConfigResult): boolean {
   return r.config.flags.includes("-O0");
 }
 
@@ -39,20 +39,36 @@ function ok(build: BuildResult | null): BuildResult | null {
   return build?.failure === null ? build : null;
 }
 
-/** The median per Haskell module of a one-shot build. */
-function medianOf(r: ConfigResult, build: BuildResult): number {
-  return medianModuleMs(build, r.hsSteps);
+/** What the tables show of one row, worked out once. */
+interface RowFigures {
+  cold: BuildResult | null;
+  ghcpw: BuildResult | null;
+  make: BuildResult | null;
+  /** Medians per Haskell module of the one-shot builds, in ms (NaN without a build). */
+  coldMedian: number;
+  ghcpwMedian: number;
+  /** The verdicts against the bars: null where a bar does not apply or a build is missing. */
+  medianBar: boolean | null;
+  makeBar: boolean | null;
 }
 
-/** The verdicts of one row: cold/ghcpw median ratio and ghcpw/--make ratio, against the bars. */
-export function bars(r: ConfigResult): { median: boolean | null; make: boolean | null } {
-  const g = ok(r.ghcpw);
-  const m = ok(r.make);
-  const medianRatio = g ? medianOf(r, r.cold) / medianOf(r, g) : NaN;
-  const makeRatio = g && m ? g.wallMs / m.wallMs : NaN;
+/** The figures and verdicts of one row. */
+function figures(r: ConfigResult): RowFigures {
+  const cold = ok(r.cold);
+  const ghcpw = ok(r.ghcpw);
+  const make = ok(r.make);
+  const coldMedian = cold ? medianModuleMs(cold, r.hsSteps) : NaN;
+  const ghcpwMedian = ghcpw ? medianModuleMs(ghcpw, r.hsSteps) : NaN;
+  const medianRatio = coldMedian / ghcpwMedian;
+  const makeRatio = ghcpw && make ? ghcpw.wallMs / make.wallMs : NaN;
   return {
-    median: !isO0(r) || !Number.isFinite(medianRatio) ? null : medianRatio >= MEDIAN_BAR,
-    make: Number.isFinite(makeRatio) ? makeRatio <= MAKE_BAR : null,
+    cold,
+    ghcpw,
+    make,
+    coldMedian,
+    ghcpwMedian,
+    medianBar: !isO0(r) || !Number.isFinite(medianRatio) ? null : medianRatio >= MEDIAN_BAR,
+    makeBar: Number.isFinite(makeRatio) ? makeRatio <= MAKE_BAR : null,
   };
 }
 
@@ -61,7 +77,10 @@ function verdict(v: boolean | null): string {
   return v === null ? "-" : v ? "yes" : "NO";
 }
 
-/** The results table: wall times per method, medians per module, ratios, bars and the check verdicts. */
+/**
+ * The results table: wall times per method, medians per module, the worker's own mean time per module,
+ * ratios, bars, the hypervisor's share of the CPU during each build, and the check verdicts.
+ */
 export function resultsTable(results: readonly ConfigResult[]): string {
   const header = [
     "project",
@@ -70,30 +89,32 @@ export function resultsTable(results: readonly ConfigResult[]): string {
     "modules",
     "cold ghc -c: total / median",
     "ghcpw: total / median",
+    "ghcpw worker (mean)",
     "cold/ghcpw: total / median",
     "ghc --make",
     "ghcpw/--make",
     `≥${MEDIAN_BAR}x median (-O0)`,
     `≤${MAKE_BAR}x --make`,
+    "steal cold/ghcpw/make",
     "checks",
   ];
   const rows = results.map((r) => {
-    const g = ok(r.ghcpw);
-    const m = ok(r.make);
-    const c = r.cold.failure === null ? r.cold : null;
-    const b = bars(r);
+    const f = figures(r);
+    const { cold: c, ghcpw: g, make: m } = f;
     return [
       r.project,
       flagsText(r.config) + (r.note ? ` (${r.note})` : ""),
       String(r.jobs),
       String(r.hsSteps.length),
-      c ? `${seconds(c.wallMs)} / ${medianOf(r, c).toFixed(0)} ms` : "FAILED",
-      g ? `${seconds(g.wallMs)} / ${medianOf(r, g).toFixed(0)} ms` : r.ghcpw ? "FAILED" : "not run",
-      c && g ? `${ratio(c.wallMs, g.wallMs)} / ${ratio(medianOf(r, c), medianOf(r, g))}` : "-",
+      c ? `${seconds(c.wallMs)} / ${f.coldMedian.toFixed(0)} ms` : "FAILED",
+      g ? `${seconds(g.wallMs)} / ${f.ghcpwMedian.toFixed(0)} ms` : r.ghcpw ? "FAILED" : "not run",
+      r.workerMeanMs === null ? "-" : `${r.workerMeanMs.toFixed(0)} ms`,
+      c && g ? `${ratio(c.wallMs, g.wallMs)} / ${ratio(f.coldMedian, f.ghcpwMedian)}` : "-",
       m ? seconds(m.wallMs) : r.make ? "FAILED" : "not run",
       g && m ? ratio(g.wallMs, m.wallMs) : "-",
-      verdict(b.median),
-      verdict(b.make),
+      verdict(f.medianBar),
+      verdict(f.makeBar),
+      [r.cold, r.ghcpw, r.make].map((b) => b?.steal ?? "-").join(" / "),
       r.mismatches.length === 0 ? "ok" : `${r.mismatches.length} MISMATCH`,
     ];
   });
@@ -102,27 +123,27 @@ export function resultsTable(results: readonly ConfigResult[]): string {
 
 /** One line per bar: in how many rows it is met. */
 export function barsSummary(results: readonly ConfigResult[]): string {
-  const all = results.map(bars);
-  const count = (key: "median" | "make") => {
+  const all = results.map(figures);
+  const count = (key: "medianBar" | "makeBar") => {
     const applicable = all.filter((b) => b[key] !== null);
     return `${applicable.filter((b) => b[key]).length}/${applicable.length}`;
   };
   return `Bars: ghcpw ≥${MEDIAN_BAR}x faster than cold ghc per module (median) at -O0 in ${
-    count("median")
+    count("medianBar")
   } rows; ` +
-    `ghcpw's whole build ≤${MAKE_BAR}x ghc --make's in ${count("make")} rows.`;
+    `ghcpw's whole build ≤${MAKE_BAR}x ghc --make's in ${count("makeBar")} rows.`;
 }
 
 /** The client-overhead table. */
 export function overheadTable(o: OverheadResult): string {
   const ms = (x: number) => `${x.toFixed(0)} ms`;
-  return formatTable(["per request (median)", "time"], [
-    [`\`ghcpw ghc\` as a subprocess (${o.requests} requests)`, ms(o.subprocessMs)],
-    ["the same requests in-process through lib/client.ts (server + worker)", ms(o.inProcessMs)],
-    ["client overhead: difference of the two medians", ms(o.subprocessMs - o.inProcessMs)],
-    ["client overhead: median of the differences of each pair", ms(o.pairedDifferenceMs)],
-    [`\`ghc --numeric-version\` (${o.versionRuns} runs)`, ms(o.ghcVersionMs)],
-    [`\`ghcpw ghc -- --numeric-version\` (${o.versionRuns} runs)`, ms(o.ghcpwVersionMs)],
+  return formatTable(["per request", "time"], [
+    [`\`ghcpw ghc\` as a subprocess, wall time (${o.requests} requests): median`, ms(o.wallMedianMs)],
+    ["the same: mean", ms(o.wallMeanMs)],
+    ["the worker's own time (the server's status): mean", ms(o.workerMeanMs)],
+    ["client overhead: wall time minus the worker's own time (means)", ms(o.wallMeanMs - o.workerMeanMs)],
+    [`\`ghc --numeric-version\` (${o.versionRuns} runs): median`, ms(o.ghcVersionMs)],
+    [`\`ghcpw ghc -- --numeric-version\` (${o.versionRuns} runs): median`, ms(o.ghcpwVersionMs)],
   ]);
 }
 

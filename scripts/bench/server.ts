@@ -10,12 +10,11 @@ import { progress, timeCommand, type Timed } from "./process.ts";
 /** ghcpw's entry point (this checkout's), run with `deno run -A` for the server and every client call. */
 export const GHCPW_MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
-/** A running `ghcpw serve`: its socket and every line it has logged so far. */
+/** A running `ghcpw serve`. */
 export interface RunningServer {
   child: Deno.ChildProcess;
   socket: string;
   jobs: number;
-  log: string[];
   /** Resolves once the server's stderr has been read to the end. */
   drained: Promise<void>;
   /** Spawn to "Serving GHC", in ms. */
@@ -42,8 +41,9 @@ export function ghcpwRunner(ghcpwMain: string, ghc: string, socket: string): Ghc
 }
 
 /**
- * Starts `ghcpw serve` on `socket` with `jobs` workers (and `extraArgs`) and resolves once it says "Serving GHC"; its log
- * (at debug level, so deferrals to plain ghc are visible) is kept in memory.
+ * Starts `ghcpw serve` on `socket` with `jobs` workers (and `extraArgs`) and resolves once it says
+ * "Serving GHC"; its log (at debug level with `verbose`, which also echoes it) is kept in memory for
+ * the error message of a server that fails.
  */
 export async function startServer(
   ghcpwMain: string,
@@ -66,7 +66,7 @@ export async function startServer(
       String(jobs),
       "--ghc",
       ghc,
-      "-v",
+      ...verbose ? ["-v"] : [],
       ...extraArgs,
     ],
     stdin: "null",
@@ -105,7 +105,7 @@ export async function startServer(
   } finally {
     clearTimeout(timeout);
   }
-  return { child, socket, jobs, log, drained, startMs: performance.now() - started };
+  return { child, socket, jobs, drained, startMs: performance.now() - started };
 }
 
 /** Stops a server with SIGTERM (it finishes running compiles), or SIGKILL if it takes over 20 s. */
@@ -125,17 +125,4 @@ export async function stopServer(server: RunningServer): Promise<void> {
   await server.child.status;
   clearTimeout(timer);
   await server.drained.catch(() => {});
-}
-
-/** Server log lines that mean ghcpw did not serve a request on a warm worker, or something went wrong. */
-export function serverProblems(lines: readonly string[]): string[] {
-  return lines.filter((line) =>
-    line.includes("Worker deferred to ghc") || line.includes("Running ghc directly") ||
-    /\[(WRN|ERR|FTL)\]/.test(line)
-  );
-}
-
-/** How many requests a slice of the server's log records. */
-export function loggedRequests(lines: readonly string[]): number {
-  return lines.filter((line) => line.includes("Request from client")).length;
 }
