@@ -5,6 +5,7 @@
  */
 
 import { runClient } from "../client.ts";
+import { chooseGhc } from "../ghc.ts";
 import { parseLogLevel, setUpLogging } from "../log.ts";
 import { explicitSocketPath } from "../paths.ts";
 import { parseOptions } from "./options.ts";
@@ -66,7 +67,7 @@ export async function ghcCommand(args: string[]): Promise<number> {
   const autostart = Deno.env.get("GHCPW_AUTOSTART") ?? "";
   return await runClient({
     socketPath,
-    ghc: values.ghc ?? (Deno.env.get("GHCPW_GHC") || "ghc"),
+    ghc: chooseGhc(values.ghc),
     strict: ["1", "true", "yes"].includes(Deno.env.get("GHCPW_STRICT") ?? ""),
     argv: ghcArgs,
     packageDbs: values["package-db"] ?? [],

@@ -9,8 +9,9 @@
 
 import { getLogger } from "@logtape/logtape";
 import { answers, startLockFile, startServer } from "../autostart.ts";
-import { chooseGhc, prepareGhc, startCompiler } from "../compiler_setup.ts";
+import { prepareGhc, startCompiler } from "../compiler_setup.ts";
 import { closeInheritedDescriptors } from "../daemon.ts";
+import { chooseGhc } from "../ghc.ts";
 import { withFileLock } from "../file_lock.ts";
 import { DEFAULT_IDLE_TIMEOUT_MS, parseDuration, superviseServer } from "../lifecycle.ts";
 import { setUpLogging } from "../log.ts";

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { chooseGhc } from "../ghc.ts";
 import { explicitSocketPath } from "../paths.ts";
 import { ensureRuntimeDir } from "../runtime_dir.ts";
 import { ghcIdentity, keyedSocketPath, serverKey } from "../server_key.ts";
@@ -39,7 +40,7 @@ export async function selectServers(values: {
   const explicit = explicitSocketPath(values.socket);
   if (explicit !== undefined) return { sockets: [explicit], named: true, runtime, token };
   if (values.ghc !== undefined || values["package-db"] !== undefined) {
-    const identity = await ghcIdentity(values.ghc ?? (Deno.env.get("GHCPW_GHC") || "ghc"), runtime);
+    const identity = await ghcIdentity(chooseGhc(values.ghc), runtime);
     const key = await serverKey(identity, { packageDbs: values["package-db"] ?? [] });
     return { sockets: [keyedSocketPath(runtime, identity, key)], named: true, runtime, token };
   }
