@@ -12,7 +12,10 @@ import { ensureRuntimeDir } from "../runtime_dir.ts";
 import { ghcIdentity, keyedSocketPath, serverKey } from "../server_key.ts";
 import { readToken } from "../token.ts";
 
-/** The options both commands take to name a server. */
+/**
+ * The options that name a server: its socket, or the ghc and `--package-db` list of its key. `ghcpw ghc`
+ * takes the same, since they name the server it compiles on (and the compile its fallback runs).
+ */
 export const SELECT_OPTIONS = {
   socket: { type: "string" },
   ghc: { type: "string" },
