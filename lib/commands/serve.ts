@@ -13,7 +13,7 @@ import { prepareGhc, startCompiler } from "../compiler_setup.ts";
 import { closeInheritedDescriptors } from "../daemon.ts";
 import { chooseGhc } from "../ghc.ts";
 import { withFileLock } from "../file_lock.ts";
-import { DEFAULT_IDLE_TIMEOUT_MS, parseDuration, superviseServer } from "../lifecycle.ts";
+import { DEFAULT_IDLE_TIMEOUT_MS, superviseServer } from "../lifecycle.ts";
 import { setUpLogging } from "../log.ts";
 import { LOG_OPTIONS, logLevelOf } from "./log_options.ts";
 import { explicitSocketPath, serverLogFile } from "../paths.ts";
@@ -23,7 +23,7 @@ import { ghcIdentity, keyedSocketPath, serverKey } from "../server_key.ts";
 import { bindSocket, prepareSocketPath, ServerRunning } from "../socket_path.ts";
 import { statusFields } from "../status.ts";
 import { ensureToken } from "../token.ts";
-import { parseOptions, positiveInteger, UsageError } from "./options.ts";
+import { durationOption, parseOptions, positiveInteger, UsageError } from "./options.ts";
 import { RECYCLE_HELP, RECYCLE_OPTIONS, recycleLimits } from "./recycling.ts";
 
 const log = getLogger(["ghcpw", "serve"]);
@@ -102,11 +102,13 @@ export async function serveCommand(args: string[]): Promise<number> {
   const jobsOption = values.jobs ?? Deno.env.get("GHCPW_JOBS");
   const jobs = jobsOption ? positiveInteger("serve", "--jobs", jobsOption) : navigator.hardwareConcurrency;
   const idleTimeoutMs = durationOption(
+    "serve",
     "--idle-timeout",
     values["idle-timeout"] ?? Deno.env.get("GHCPW_IDLE_TIMEOUT"),
     DEFAULT_IDLE_TIMEOUT_MS,
   );
   const requestTimeoutMs = durationOption(
+    "serve",
     "--request-timeout",
     values["request-timeout"] ?? Deno.env.get("GHCPW_REQUEST_TIMEOUT"),
     DEFAULT_REQUEST_TIMEOUT_MS,
@@ -179,16 +181,6 @@ export async function serveCommand(args: string[]): Promise<number> {
       log.fatal("Cannot serve: {error}", { error: e instanceof Error ? e.message : String(e) });
     }
     throw e;
-  }
-}
-
-/** Parses a duration option (or its environment variable), falling back to a default. */
-function durationOption(option: string, value: string | undefined, fallback: number): number {
-  if (value === undefined || value === "") return fallback;
-  try {
-    return parseDuration(value, option);
-  } catch (e) {
-    throw new UsageError(`ghcpw serve: ${e instanceof Error ? e.message : e}`);
   }
 }
 

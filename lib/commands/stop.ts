@@ -6,10 +6,13 @@
  */
 
 import { sendControl } from "../control.ts";
-import { formatDuration, parseDuration } from "../lifecycle.ts";
+import { formatDuration } from "../duration.ts";
 import { processAlive } from "../process_state.ts";
-import { parseOptions, UsageError } from "./options.ts";
+import { durationOption, parseOptions } from "./options.ts";
 import { SELECT_OPTIONS, selectServers } from "./servers.ts";
+
+/** How long `ghcpw stop` waits for the servers to exit, unless told otherwise. */
+const DEFAULT_WAIT_MS = 5 * 60 * 1000;
 
 export const STOP_HELP = `ghcpw stop: stop ghcpw servers once their running compiles finish
 
@@ -40,12 +43,7 @@ export async function stopCommand(args: string[]): Promise<number> {
     console.log(STOP_HELP);
     return 0;
   }
-  let waitMs: number;
-  try {
-    waitMs = parseDuration(values.wait ?? "5m", "--wait");
-  } catch (e) {
-    throw new UsageError(`ghcpw stop: ${e instanceof Error ? e.message : e}`);
-  }
+  const waitMs = durationOption("stop", "--wait", values.wait, DEFAULT_WAIT_MS);
   const selection = await selectServers(values);
   let failed = false;
   const stopping: { socket: string; pid: number }[] = [];
