@@ -8,11 +8,10 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { answers, startLockFile, startServer } from "../autostart.ts";
+import { ensureServer } from "../autostart.ts";
 import { prepareGhc, startCompiler } from "../compiler_setup.ts";
 import { closeInheritedDescriptors } from "../daemon.ts";
 import { chooseGhc } from "../ghc.ts";
-import { withFileLock } from "../file_lock.ts";
 import { DEFAULT_IDLE_TIMEOUT_MS, superviseServer } from "../lifecycle.ts";
 import { setUpLogging } from "../log.ts";
 import { LOG_OPTIONS, logLevelOf } from "./log_options.ts";
@@ -195,13 +194,8 @@ async function detach(args: string[], socketPath: string): Promise<number> {
     }
     serveArgs.push(args[i]);
   }
-  await Deno.mkdir(socketPath.slice(0, socketPath.lastIndexOf("/")) || "/", { recursive: true, mode: 0o700 });
-  const pid = await withFileLock(startLockFile(socketPath), async () => {
-    if (await answers(socketPath)) {
-      throw new ServerRunning(`a ghcpw server is already running on ${socketPath}`);
-    }
-    return await startServer({ socket: socketPath, serveArgs });
-  });
+  const pid = await ensureServer({ socket: socketPath, serveArgs });
+  if (pid === null) throw new ServerRunning(`a ghcpw server is already running on ${socketPath}`);
   console.log(`ghcpw: server started on ${socketPath} (pid ${pid}); log: ${await serverLogFile(socketPath)}`);
   return 0;
 }
