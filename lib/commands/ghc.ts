@@ -9,7 +9,7 @@ import { chooseGhc } from "../ghc.ts";
 import { parseLogLevel, setUpLogging } from "../log.ts";
 import { explicitSocketPath } from "../paths.ts";
 import { parseOptions } from "./options.ts";
-import { SELECT_OPTIONS } from "./servers.ts";
+import { SELECT_OPTIONS } from "./select_options.ts";
 
 export const GHC_HELP = `ghcpw ghc: compile through the ghcpw server, exactly as ghc would
 

@@ -12,16 +12,6 @@ import { ensureRuntimeDir } from "../runtime_dir.ts";
 import { ghcIdentity, keyedSocketPath, serverKey } from "../server_key.ts";
 import { readToken } from "../token.ts";
 
-/**
- * The options that name a server: its socket, or the ghc and `--package-db` list of its key. `ghcpw ghc`
- * takes the same, since they name the server it compiles on (and the compile its fallback runs).
- */
-export const SELECT_OPTIONS = {
-  socket: { type: "string" },
-  ghc: { type: "string" },
-  "package-db": { type: "string", multiple: true },
-} as const;
-
 /** The servers to address, and the token to address them with. */
 export interface Selection {
   sockets: string[];

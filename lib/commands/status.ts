@@ -7,7 +7,8 @@
 import { sendControl } from "../control.ts";
 import { formatStatus } from "../status.ts";
 import { parseOptions } from "./options.ts";
-import { SELECT_OPTIONS, selectServers } from "./servers.ts";
+import { SELECT_OPTIONS } from "./select_options.ts";
+import { selectServers } from "./servers.ts";
 
 export const STATUS_HELP = `ghcpw status: show what the ghcpw servers are doing
 

@@ -9,7 +9,8 @@ import { sendControl } from "../control.ts";
 import { formatDuration } from "../duration.ts";
 import { processAlive } from "../process_state.ts";
 import { durationOption, parseOptions } from "./options.ts";
-import { SELECT_OPTIONS, selectServers } from "./servers.ts";
+import { SELECT_OPTIONS } from "./select_options.ts";
+import { selectServers } from "./servers.ts";
 
 /** How long `ghcpw stop` waits for the servers to exit, unless told otherwise. */
 const DEFAULT_WAIT_MS = 5 * 60 * 1000;
