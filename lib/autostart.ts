@@ -77,16 +77,16 @@ export async function ensureServer(options: StartOptions): Promise<number | null
 }
 
 /** The lock file that serialises starting a server on `socket` (see the module comment). */
-export function startLockFile(socket: string): string {
+function startLockFile(socket: string): string {
   return `${socket}.start.lock`;
 }
 
 /**
  * Starts a server in the background and waits until it answers on its socket; throws
- * {@linkcode StartFailed} if it exits first or does not answer within the timeout. Callers that may race
- * hold the start lock ({@linkcode ensureServer}).
+ * {@linkcode StartFailed} if it exits first or does not answer within the timeout. Only under the start
+ * lock ({@linkcode ensureServer}): processes may race to start one.
  */
-export async function startServer(options: StartOptions): Promise<number> {
+async function startServer(options: StartOptions): Promise<number> {
   const [command, ...prefix] = selfCommand();
   const args = [...prefix, "serve", ...options.serveArgs, "--socket", options.socket, "--daemon"];
   log.debug("Starting a server: {command} {args}", { command, args: args.join(" ") });

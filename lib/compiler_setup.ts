@@ -21,11 +21,6 @@ export interface PreparedGhc {
   plugin: BuiltPlugin;
 }
 
-/** The ghc to use: the option if given, else $GHCPW_GHC, else ghc on PATH. */
-export function chooseGhc(option: string | undefined): string {
-  return option ?? (Deno.env.get("GHCPW_GHC") || "ghc");
-}
-
 /** Inspects a GHC and builds ghcpw's plugin for it (on first use only; cached per user). */
 export async function prepareGhc(ghc: string, ghcPkg?: string): Promise<PreparedGhc> {
   const installation = await inspectGhc(ghc, ghcPkg);

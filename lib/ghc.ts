@@ -1,6 +1,6 @@
 /**
- * Facts about one GHC installation that ghcpw needs: where its binaries are, its version and libdir,
- * and the identity of its `ghc` package (which the plugin is built against).
+ * Which ghc a command means, and facts about one GHC installation that ghcpw needs: where its binaries
+ * are, its version and libdir, and the identity of its `ghc` package (which the plugin is built against).
  *
  * @module
  */
@@ -56,6 +56,21 @@ export function findExecutable(name: string, path = Deno.env.get("PATH") ?? ""):
   return null;
 }
 
+/** The ghc a command means: its `--ghc` option if given, else $GHCPW_GHC, else ghc on PATH. */
+export function chooseGhc(option: string | undefined): string {
+  return option ?? (Deno.env.get("GHCPW_GHC") || "ghc");
+}
+
+/**
+ * Finds the ghc named `name` (a name on PATH or a path), or throws {@linkcode GhcError} saying how to
+ * name one: every command that needs the real ghc fails the same way without it.
+ */
+export function findGhc(name: string): string {
+  const found = findExecutable(name);
+  if (found === null) throw new GhcError(`cannot find ${name} on PATH; pass --ghc PATH or set GHCPW_GHC`);
+  return found;
+}
+
 /** The real path of an executable as a command line names it (PATH lookup, symlinks resolved). */
 export function realExecutablePath(name: string): string {
   const path = findExecutable(name) ?? name;
@@ -90,8 +105,7 @@ export function findGhcPkg(ghc: string, version: string): string {
 
 /** Inspects a GHC installation (about 100 ms: three short ghc runs). */
 export async function inspectGhc(ghcName: string, ghcPkgOverride?: string): Promise<GhcInstallation> {
-  const ghc = findExecutable(ghcName);
-  if (ghc === null) throw new GhcError(`cannot find ${ghcName} on PATH; pass --ghc PATH or set GHCPW_GHC`);
+  const ghc = findGhc(ghcName);
   const [version, libdir] = (await Promise.all([
     runTool(ghc, ["--numeric-version"]),
     runTool(ghc, ["--print-libdir"]),

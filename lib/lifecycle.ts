@@ -7,6 +7,7 @@
  * @module
  */
 
+import { formatDuration } from "./duration.ts";
 import type { Server } from "./server.ts";
 import { socketIsOurs } from "./socket_path.ts";
 
@@ -38,26 +39,4 @@ export function superviseServer(server: Server, idleTimeoutMs: number): void {
     }
   }, interval);
   server.finished.finally(() => clearInterval(timer));
-}
-
-/**
- * Parses a duration: a number of seconds, or a number with a unit (`ms`, `s`, `m`, `h`, `d`); resolves to
- * milliseconds. Throws on anything else, naming `what`.
- */
-export function parseDuration(text: string, what: string): number {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
-  if (match === null) {
-    throw new RangeError(`${what} needs a duration such as 90, 90s, 15m or 2h; got ${JSON.stringify(text)}`);
-  }
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] ?? "s"]!;
-  return Math.round(Number(match[1]) * unit);
-}
-
-/** A duration for people: "45 s", "15 min", "2 h". */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000} h`;
-  if (ms < 120_000) return `${Math.round(ms / 100) / 10} s`;
-  if (ms < 7_200_000) return `${Math.round(ms / 60_000)} min`;
-  return `${Math.round(ms / 360_000) / 10} h`;
 }

@@ -281,13 +281,8 @@ export function encodeFailure(text: string, kind: FailureKind): Uint8Array {
 
 /** A Failure payload's message, and its kind (undefined for a peer that does not say). */
 export function decodeFailure(payload: Uint8Array): { message: string; kind: FailureKind | undefined } {
-  let kind: FailureKind | undefined;
-  try {
-    kind = fieldText(decodeFields(payload)[1])[0] as FailureKind | undefined;
-  } catch {
-    kind = undefined;
-  }
-  return { message: decodeMessage(payload), kind };
+  const [message, kind] = decodeFields(payload);
+  return { message: fieldText(message).join("\n"), kind: fieldText(kind)[0] as FailureKind | undefined };
 }
 
 /** Bytes written whole or in part, as Deno's connections take them; `closeWrite` ends that direction. */

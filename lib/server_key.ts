@@ -14,7 +14,7 @@
  * @module
  */
 
-import { findExecutable, GhcError, realExecutablePath, runTool } from "./ghc.ts";
+import { findGhc, GhcError, realExecutablePath, runTool } from "./ghc.ts";
 
 /** What identifies a GHC installation for ghcpw. */
 export interface GhcIdentity {
@@ -37,10 +37,7 @@ const CACHE_SUBDIR = "ghc-info";
  * directory) when the executable is unchanged; otherwise asks ghc and records the answer there.
  */
 export async function ghcIdentity(ghc: string, cacheDir: string | null): Promise<GhcIdentity> {
-  const found = findExecutable(ghc);
-  if (found === null) {
-    throw new GhcError(`cannot find ${ghc} on PATH; pass --ghc PATH or set GHCPW_GHC`);
-  }
+  const found = findGhc(ghc);
   // A found path has a slash, so this resolves symlinks without walking PATH again.
   const realPath = realExecutablePath(found);
   const cacheFile = cacheDir === null ? null : await cacheFileFor(cacheDir, realPath);

@@ -6,7 +6,7 @@
  */
 
 import type { Compiler } from "./compile.ts";
-import { formatDuration } from "./lifecycle.ts";
+import { formatDuration } from "./duration.ts";
 import type { Server } from "./server.ts";
 
 /** Settings of the server that the status shows. */

@@ -1,8 +1,8 @@
 /**
  * The server's life as a service: auto-start (one server for sixteen racing clients, detached, holding
  * nothing of the client's), refusing to start over a live server, replacing a stale socket, stopping
- * after the running compile, idle exit, exit when the socket file goes away, and a client meeting a
- * server of another ghcpw version.
+ * after the running compile, refusing to stop without the token, idle exit, exit when the socket file
+ * goes away, and a client meeting a server of another ghcpw version.
  */
 
 import { assert, assertEquals, assertMatch } from "./assert.ts";
@@ -160,6 +160,23 @@ Deno.test("stop lets the running compile finish; idle time and a removed socket 
       assertSameRun(await client.result, await ghc(["-c", "Slow.hs"], trees.cold));
       assertEquals((await server.result).code, 0);
       assertEquals((await ghcpw(socket, ["-c", "Slow.hs"], trees.warm)).code, 2, "a stopped server answered");
+    });
+
+    await t.step("ghcpw stop without the server's token fails and says how to reach it", async () => {
+      const socket = `${dir}/token.sock`;
+      const server = await foregroundServer(socket);
+      // Existing, so that ghcpw uses it (not /tmp/ghcpw-<uid>, which may hold a token); it holds none.
+      const elsewhere = `${dir}/elsewhere`;
+      await Deno.mkdir(elsewhere, { mode: 0o700 });
+      const refused = await ghcpwCli(["stop", "--socket", socket], { env: { XDG_RUNTIME_DIR: elsewhere } });
+      assertEquals(refused.code, 1);
+      assertMatch(
+        refused.stderr,
+        /cannot stop the server on .*token\.sock: no ghcpw server has run as you with the runtime directory .*elsewhere\/ghcpw .*set XDG_RUNTIME_DIR/,
+      );
+      assert(await answers(socket), "the server stopped without its token");
+      assertEquals((await ghcpwCli(["stop", "--socket", socket])).code, 0);
+      assertEquals((await server.result).code, 0);
     });
 
     await t.step("a server exits after its idle time", async () => {

@@ -2,7 +2,7 @@
 
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { GHC } from "./helpers.ts";
-import { parseDuration } from "../lib/lifecycle.ts";
+import { parseDuration } from "../lib/duration.ts";
 import { getBoundedFileSink } from "../lib/log_file.ts";
 import { checkPrivateDir, ensureRuntimeDir, UnsafeRuntimeDir } from "../lib/runtime_dir.ts";
 import {

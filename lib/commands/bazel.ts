@@ -12,9 +12,9 @@ import { BAZEL_PROTOCOLS, type BazelProtocol } from "../bazel_protocol.ts";
 import { expandFlagfiles, isFlagfileArgument } from "../bazel_flagfile.ts";
 import { serveBazelWorker, type WorkHandler } from "../bazel_worker.ts";
 import { compile, type Compiler } from "../compile.ts";
-import { chooseGhc, type PreparedGhc, prepareGhc, startCompiler } from "../compiler_setup.ts";
+import { type PreparedGhc, prepareGhc, startCompiler } from "../compiler_setup.ts";
 import { runGhcInherited } from "../direct.ts";
-import { findExecutable, GhcError } from "../ghc.ts";
+import { chooseGhc, findGhc } from "../ghc.ts";
 import { setUpLogging } from "../log.ts";
 import { LOG_OPTIONS, logLevelOf } from "./log_options.ts";
 import { CollectingSink } from "../output.ts";
@@ -126,10 +126,7 @@ interface BazelOptions {
 
 /** One compile without a worker: the real ghc on the expanded arguments, on this process's stdio. */
 async function runOnce(options: BazelOptions, argv: string[]): Promise<number> {
-  const ghc = findExecutable(options.ghc);
-  if (ghc === null) {
-    throw new GhcError(`cannot find ${options.ghc} on PATH; pass --ghc PATH or set GHCPW_GHC`);
-  }
+  const ghc = findGhc(options.ghc);
   const cwd = Deno.cwd();
   let args: string[];
   try {

@@ -5,9 +5,11 @@
  */
 
 import { runClient } from "../client.ts";
+import { chooseGhc } from "../ghc.ts";
 import { parseLogLevel, setUpLogging } from "../log.ts";
 import { explicitSocketPath } from "../paths.ts";
 import { parseOptions } from "./options.ts";
+import { SELECT_OPTIONS } from "./select_options.ts";
 
 export const GHC_HELP = `ghcpw ghc: compile through the ghcpw server, exactly as ghc would
 
@@ -49,12 +51,7 @@ export async function ghcCommand(args: string[]): Promise<number> {
   const dashes = args.indexOf("--");
   const own = dashes >= 0 ? args.slice(0, dashes) : [];
   const ghcArgs = dashes >= 0 ? args.slice(dashes + 1) : args;
-  const { values } = parseOptions("ghc", own, {
-    socket: { type: "string" },
-    ghc: { type: "string" },
-    "package-db": { type: "string", multiple: true },
-    help: { type: "boolean", short: "h" },
-  });
+  const { values } = parseOptions("ghc", own, { ...SELECT_OPTIONS, help: { type: "boolean", short: "h" } });
   if (values.help) {
     console.log(GHC_HELP);
     return 0;
@@ -66,7 +63,7 @@ export async function ghcCommand(args: string[]): Promise<number> {
   const autostart = Deno.env.get("GHCPW_AUTOSTART") ?? "";
   return await runClient({
     socketPath,
-    ghc: values.ghc ?? (Deno.env.get("GHCPW_GHC") || "ghc"),
+    ghc: chooseGhc(values.ghc),
     strict: ["1", "true", "yes"].includes(Deno.env.get("GHCPW_STRICT") ?? ""),
     argv: ghcArgs,
     packageDbs: values["package-db"] ?? [],

@@ -5,6 +5,7 @@
  */
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { parseDuration } from "../duration.ts";
 
 /** A command line ghcpw cannot accept; the message says what to do instead. */
 export class UsageError extends Error {
@@ -52,4 +53,23 @@ export function byteSize(command: string, option: string, value: string): number
     );
   }
   return bytes;
+}
+
+/**
+ * Parses a duration option value (seconds, or with a unit: 90s, 15m, 2h), or throws a
+ * {@linkcode UsageError} naming the option. Unset or empty means `fallbackMs`, so that an option read
+ * from an environment variable set to nothing means the default.
+ */
+export function durationOption(
+  command: string,
+  option: string,
+  value: string | undefined,
+  fallbackMs: number,
+): number {
+  if (value === undefined || value === "") return fallbackMs;
+  try {
+    return parseDuration(value, option);
+  } catch (e) {
+    throw new UsageError(`ghcpw ${command}: ${e instanceof Error ? e.message : e}`);
+  }
 }

@@ -8,11 +8,11 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { answers, startLockFile, startServer } from "../autostart.ts";
-import { chooseGhc, prepareGhc, startCompiler } from "../compiler_setup.ts";
+import { ensureServer } from "../autostart.ts";
+import { prepareGhc, startCompiler } from "../compiler_setup.ts";
 import { closeInheritedDescriptors } from "../daemon.ts";
-import { withFileLock } from "../file_lock.ts";
-import { DEFAULT_IDLE_TIMEOUT_MS, parseDuration, superviseServer } from "../lifecycle.ts";
+import { chooseGhc } from "../ghc.ts";
+import { DEFAULT_IDLE_TIMEOUT_MS, superviseServer } from "../lifecycle.ts";
 import { setUpLogging } from "../log.ts";
 import { LOG_OPTIONS, logLevelOf } from "./log_options.ts";
 import { explicitSocketPath, serverLogFile } from "../paths.ts";
@@ -22,7 +22,7 @@ import { ghcIdentity, keyedSocketPath, serverKey } from "../server_key.ts";
 import { bindSocket, prepareSocketPath, ServerRunning } from "../socket_path.ts";
 import { statusFields } from "../status.ts";
 import { ensureToken } from "../token.ts";
-import { parseOptions, positiveInteger, UsageError } from "./options.ts";
+import { durationOption, parseOptions, positiveInteger, UsageError } from "./options.ts";
 import { RECYCLE_HELP, RECYCLE_OPTIONS, recycleLimits } from "./recycling.ts";
 
 const log = getLogger(["ghcpw", "serve"]);
@@ -101,11 +101,13 @@ export async function serveCommand(args: string[]): Promise<number> {
   const jobsOption = values.jobs ?? Deno.env.get("GHCPW_JOBS");
   const jobs = jobsOption ? positiveInteger("serve", "--jobs", jobsOption) : navigator.hardwareConcurrency;
   const idleTimeoutMs = durationOption(
+    "serve",
     "--idle-timeout",
     values["idle-timeout"] ?? Deno.env.get("GHCPW_IDLE_TIMEOUT"),
     DEFAULT_IDLE_TIMEOUT_MS,
   );
   const requestTimeoutMs = durationOption(
+    "serve",
     "--request-timeout",
     values["request-timeout"] ?? Deno.env.get("GHCPW_REQUEST_TIMEOUT"),
     DEFAULT_REQUEST_TIMEOUT_MS,
@@ -181,16 +183,6 @@ export async function serveCommand(args: string[]): Promise<number> {
   }
 }
 
-/** Parses a duration option (or its environment variable), falling back to a default. */
-function durationOption(option: string, value: string | undefined, fallback: number): number {
-  if (value === undefined || value === "") return fallback;
-  try {
-    return parseDuration(value, option);
-  } catch (e) {
-    throw new UsageError(`ghcpw serve: ${e instanceof Error ? e.message : e}`);
-  }
-}
-
 /** `serve --detach`: starts the same server in the background and waits until it answers. */
 async function detach(args: string[], socketPath: string): Promise<number> {
   const serveArgs: string[] = [];
@@ -202,13 +194,8 @@ async function detach(args: string[], socketPath: string): Promise<number> {
     }
     serveArgs.push(args[i]);
   }
-  await Deno.mkdir(socketPath.slice(0, socketPath.lastIndexOf("/")) || "/", { recursive: true, mode: 0o700 });
-  const pid = await withFileLock(startLockFile(socketPath), async () => {
-    if (await answers(socketPath)) {
-      throw new ServerRunning(`a ghcpw server is already running on ${socketPath}`);
-    }
-    return await startServer({ socket: socketPath, serveArgs });
-  });
+  const pid = await ensureServer({ socket: socketPath, serveArgs });
+  if (pid === null) throw new ServerRunning(`a ghcpw server is already running on ${socketPath}`);
   console.log(`ghcpw: server started on ${socketPath} (pid ${pid}); log: ${await serverLogFile(socketPath)}`);
   return 0;
 }

@@ -4,10 +4,10 @@
  * @module
  */
 
-import { sendControl } from "../control.ts";
 import { formatStatus } from "../status.ts";
 import { parseOptions } from "./options.ts";
-import { SELECT_OPTIONS, selectServers } from "./servers.ts";
+import { SELECT_OPTIONS } from "./select_options.ts";
+import { askServers, selectServers } from "./servers.ts";
 
 export const STATUS_HELP = `ghcpw status: show what the ghcpw servers are doing
 
@@ -44,17 +44,11 @@ export async function statusCommand(args: string[]): Promise<number> {
   const selection = await selectServers(values);
   const statuses: Record<string, unknown>[] = [];
   const problems: string[] = [];
-  for (const socket of selection.sockets) {
-    if (selection.token === null) break;
-    try {
-      statuses.push(await sendControl(socket, "status", selection.token));
-    } catch (e) {
-      // A socket nobody listens on is a server that died; only worth saying when it was asked for.
-      const gone = e instanceof Deno.errors.NotFound || e instanceof Deno.errors.ConnectionRefused;
-      if (selection.named || !gone) {
-        problems.push(`${socket}: ${gone ? "no server" : e instanceof Error ? e.message : e}`);
-      }
-    }
+  for (const answer of await askServers(selection, "status")) {
+    if (answer.kind === "reply") statuses.push(answer.reply);
+    else if (answer.kind === "failed") problems.push(`${answer.socket}: ${answer.message}`);
+    // A socket nobody listens on is a server that died; only worth saying when it was asked for.
+    else if (selection.named) problems.push(`${answer.socket}: no server`);
   }
   if (values.json) {
     console.log(JSON.stringify(selection.named ? statuses[0] ?? null : statuses, null, 2));

@@ -5,11 +5,14 @@
  * @module
  */
 
-import { sendControl } from "../control.ts";
-import { formatDuration, parseDuration } from "../lifecycle.ts";
+import { formatDuration } from "../duration.ts";
 import { processAlive } from "../process_state.ts";
-import { parseOptions, UsageError } from "./options.ts";
-import { SELECT_OPTIONS, selectServers } from "./servers.ts";
+import { durationOption, parseOptions } from "./options.ts";
+import { SELECT_OPTIONS } from "./select_options.ts";
+import { askServers, selectServers } from "./servers.ts";
+
+/** How long `ghcpw stop` waits for the servers to exit, unless told otherwise. */
+const DEFAULT_WAIT_MS = 5 * 60 * 1000;
 
 export const STOP_HELP = `ghcpw stop: stop ghcpw servers once their running compiles finish
 
@@ -40,28 +43,18 @@ export async function stopCommand(args: string[]): Promise<number> {
     console.log(STOP_HELP);
     return 0;
   }
-  let waitMs: number;
-  try {
-    waitMs = parseDuration(values.wait ?? "5m", "--wait");
-  } catch (e) {
-    throw new UsageError(`ghcpw stop: ${e instanceof Error ? e.message : e}`);
-  }
+  const waitMs = durationOption("stop", "--wait", values.wait, DEFAULT_WAIT_MS);
   const selection = await selectServers(values);
   let failed = false;
   const stopping: { socket: string; pid: number }[] = [];
-  for (const socket of selection.sockets) {
-    if (selection.token === null) break;
-    try {
-      const reply = await sendControl(socket, "stop", selection.token);
-      stopping.push({ socket, pid: Number(reply.pid) });
-    } catch (e) {
-      const gone = e instanceof Deno.errors.NotFound || e instanceof Deno.errors.ConnectionRefused;
-      if (!gone) {
-        console.error(`ghcpw: cannot stop the server on ${socket}: ${e instanceof Error ? e.message : e}`);
-        failed = true;
-      } else if (selection.named) {
-        console.log(`ghcpw: no server on ${socket}`);
-      }
+  for (const answer of await askServers(selection, "stop")) {
+    if (answer.kind === "reply") {
+      stopping.push({ socket: answer.socket, pid: Number(answer.reply.pid) });
+    } else if (answer.kind === "failed") {
+      console.error(`ghcpw: cannot stop the server on ${answer.socket}: ${answer.message}`);
+      failed = true;
+    } else if (selection.named) {
+      console.log(`ghcpw: no server on ${answer.socket}`);
     }
   }
   if (stopping.length === 0 && !failed && !selection.named) console.log("ghcpw: no server is running");
