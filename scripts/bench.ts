@@ -73,9 +73,11 @@ ways, each in a fresh tree (so no recompilation check skips anything):
          started once for the whole run; before each row, one uncounted
          warm-up compile per worker (the server's start-up is reported apart)
   make   'ghc --make -jJOBS -no-link FLAGS' of the same modules
-and reports total wall times, the median time per module, the mean time a
-worker spent per module (the server's status: the module's own work, which
-no kept state saves), the ratios cold/ghcpw (total and median) and
+and reports total wall times, the median time per module, the mean time per
+compile of cold ghc, of ghcpw and of its worker (the server's status: the
+compile's own work, which no kept state saves; cold/worker is the ratio ghcpw
+would reach with a client that cost nothing), the ratios cold/ghcpw (total
+and median) and
 ghcpw/--make, whether each row meets the bars: ghcpw at least ${MEDIAN_BAR}x faster
 than cold per module (median) at -O0, and its whole build within ${MAKE_BAR}x of
 ghc --make (the first bar applies to rows whose flags include -O0, the second
@@ -349,8 +351,9 @@ export async function runBench(options: BenchOptions): Promise<number> {
       }, is not ` +
       `counted; before each row one uncounted warm-up compile per worker, ${firstWarmup} the first time); ` +
       "--make = `ghc --make -jJ -no-link FLAGS` of the same modules. Totals are wall times; medians are per " +
-      'module; "ghcpw worker" is the mean time a GHC worker spent per module (the server\'s status), the ' +
-      "part of a ghcpw compile that is the module's own work. cold/ghcpw > 1 means ghcpw is faster; " +
+      'module; the means are per compile, and "its worker" is the mean time a GHC worker spent on one (the ' +
+      "server's status): the compile's own work, so cold/worker is what ghcpw would reach if its client and " +
+      "server cost nothing. cold/ghcpw > 1 means ghcpw is faster; " +
       "ghcpw/--make > 1 means it is slower. Steal is the CPU share the hypervisor took during each build.",
       "",
     ].join("\n"),

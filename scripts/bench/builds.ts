@@ -72,6 +72,12 @@ export interface RowContext {
   position: string;
 }
 
+/** The mean time of a one-shot build's compiles (all steps, as the server's worker time counts them). */
+export function meanStepMs(build: BuildResult): number {
+  const times = [...build.steps.values()].map((t) => t.ms);
+  return times.reduce((a, b) => a + b, 0) / times.length;
+}
+
 /** The median time of a one-shot build's Haskell compiles (`hsSteps`; C sources excluded). */
 export function medianModuleMs(build: BuildResult, hsSteps: readonly string[]): number {
   return median(hsSteps.flatMap((name) => {

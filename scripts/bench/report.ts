@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type BuildResult, type ConfigResult, medianModuleMs } from "./builds.ts";
+import { type BuildResult, type ConfigResult, meanStepMs, medianModuleMs } from "./builds.ts";
 import type { MemoryResult } from "./memory.ts";
 import type { OverheadResult } from "./overhead.ts";
 import { mib } from "../../lib/status.ts";
@@ -78,8 +78,10 @@ function verdict(v: boolean | null): string {
 }
 
 /**
- * The results table: wall times per method, medians per module, the worker's own mean time per module,
- * ratios, bars, the hypervisor's share of the CPU during each build, and the check verdicts.
+ * The results table: wall times per method, medians per module, means per compile (cold, ghcpw, and the
+ * part of ghcpw's that its worker spent), the ratio cold/worker of the means (what ghcpw would reach with a
+ * client and server that cost nothing), the other ratios and the bars, the hypervisor's share of the CPU
+ * during each build, and the check verdicts.
  */
 export function resultsTable(results: readonly ConfigResult[]): string {
   const header = [
@@ -89,7 +91,8 @@ export function resultsTable(results: readonly ConfigResult[]): string {
     "modules",
     "cold ghc -c: total / median",
     "ghcpw: total / median",
-    "ghcpw worker (mean)",
+    "mean: cold / ghcpw / its worker",
+    "cold/worker (means)",
     "cold/ghcpw: total / median",
     "ghc --make",
     "ghcpw/--make",
@@ -108,7 +111,10 @@ export function resultsTable(results: readonly ConfigResult[]): string {
       String(r.hsSteps.length),
       c ? `${seconds(c.wallMs)} / ${f.coldMedian.toFixed(0)} ms` : "FAILED",
       g ? `${seconds(g.wallMs)} / ${f.ghcpwMedian.toFixed(0)} ms` : r.ghcpw ? "FAILED" : "not run",
-      r.workerMeanMs === null ? "-" : `${r.workerMeanMs.toFixed(0)} ms`,
+      c && g && r.workerMeanMs !== null
+        ? `${meanStepMs(c).toFixed(0)} / ${meanStepMs(g).toFixed(0)} / ${r.workerMeanMs.toFixed(0)} ms`
+        : "-",
+      c && r.workerMeanMs !== null ? ratio(meanStepMs(c), r.workerMeanMs) : "-",
       c && g ? `${ratio(c.wallMs, g.wallMs)} / ${ratio(f.coldMedian, f.ghcpwMedian)}` : "-",
       m ? seconds(m.wallMs) : r.make ? "FAILED" : "not run",
       g && m ? ratio(g.wallMs, m.wallMs) : "-",
