@@ -1,6 +1,6 @@
 /**
  * Durations as people write and read them: options such as `--idle-timeout 15m`, and messages. Not in
- * lib/lifecycle.ts, which is server code: command-line parsing (lib/commands/options.ts) needs them, and
+ * lib/server/lifecycle.ts, which is server code: command-line parsing (lib/commands/options.ts) needs them, and
  * the client loads that.
  *
  * @module

@@ -17,7 +17,7 @@ import { VERSION } from "../lib/version.ts";
 import { benchRow, type ConfigResult } from "./bench/builds.ts";
 import { measureWorkerMemory, type MemoryResult } from "./bench/memory.ts";
 import { measureOverhead, type OverheadResult, type SmallProject, smallProject } from "./bench/overhead.ts";
-import { chooseGhc } from "../lib/ghc.ts";
+import { chooseGhc } from "../lib/ghc/installation.ts";
 import { cpuTimes, loadAverage, progress, seconds, stealPercent, timeCommand } from "./bench/process.ts";
 import {
   type BenchConfig,

@@ -20,8 +20,8 @@
  */
 
 import { parseArgs } from "node:util";
-import { withFileLock } from "../lib/file_lock.ts";
-import { findExecutable, findGhcPkg } from "../lib/ghc.ts";
+import { withFileLock } from "../lib/address/file_lock.ts";
+import { findExecutable, findGhcPkg } from "../lib/ghc/installation.ts";
 
 // ---------------------------------------------------------------------------------------------------------
 // Progress and processes

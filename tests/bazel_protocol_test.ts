@@ -19,9 +19,9 @@ import {
   workRequest,
   type WorkResponse,
   workResponse,
-} from "../lib/bazel_protocol.ts";
-import { serveBazelWorker, type WorkHandler } from "../lib/bazel_worker.ts";
-import { expandFlagfiles, isFlagfileArgument } from "../lib/bazel_flagfile.ts";
+} from "../lib/bazel/protocol.ts";
+import { serveBazelWorker, type WorkHandler } from "../lib/bazel/worker.ts";
+import { expandFlagfiles, isFlagfileArgument } from "../lib/bazel/flagfile.ts";
 
 const encoder = new TextEncoder();
 

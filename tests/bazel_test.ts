@@ -9,7 +9,7 @@
 
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { assertSameOutputs, GHC, listFiles, type Run, run } from "./helpers.ts";
-import { decodeResponse, MessageSplitter, type WorkResponse } from "../lib/bazel_protocol.ts";
+import { decodeResponse, MessageSplitter, type WorkResponse } from "../lib/bazel/protocol.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const EXAMPLE = `${ROOT}/examples/bazel`;

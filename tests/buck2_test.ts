@@ -7,7 +7,7 @@
 import { assertEquals } from "./assert.ts";
 import { project } from "./fixtures.ts";
 import { assertSameOutputs, assertSameRun, ghc, ghcpw, run, startServer, writeTree } from "./helpers.ts";
-import { unescapeArgs } from "../lib/response_file.ts";
+import { unescapeArgs } from "../lib/ghc/response_file.ts";
 
 Deno.test("Buck2's compile and link command lines give ghc's results", async () => {
   const server = await startServer();

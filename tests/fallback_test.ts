@@ -60,7 +60,7 @@ Deno.test("GHC_PERSISTENT_WORKER_SOCKET names the socket when nothing else does"
 
 Deno.test("runClient with its own directory and sink: both the server's answer and the fallback land there", async () => {
   const t = await trees({ "A.hs": plainModule("A"), "Broken.hs": TYPE_ERROR_MODULE });
-  const { runClient } = await import("../lib/client.ts");
+  const { runClient } = await import("../lib/client/client.ts");
   const { CollectingSink } = await import("../lib/output.ts");
   const server = await startServer(["-n", "1"]);
   try {

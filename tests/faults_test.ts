@@ -31,10 +31,10 @@ import {
   waitFor,
   workersOf,
 } from "./service.ts";
-import { processAlive } from "../lib/process_state.ts";
-import { answers } from "../lib/autostart.ts";
-import { findGhcPkg, realExecutablePath } from "../lib/ghc.ts";
-import { requestDirOwner, requestDirRoot } from "../lib/request_dir.ts";
+import { processAlive } from "../lib/process/state.ts";
+import { answers } from "../lib/client/autostart.ts";
+import { findGhcPkg, realExecutablePath } from "../lib/ghc/installation.ts";
+import { requestDirOwner, requestDirRoot } from "../lib/pool/request_dir.ts";
 
 /** Waits until the server has a busy worker and returns its pid. */
 async function busyWorker(socket: string, env: Record<string, string> = {}): Promise<number> {

@@ -9,14 +9,14 @@ import { concat } from "./bytes.ts";
 import { assert, assertEquals } from "./assert.ts";
 import { startServer, testToken } from "./helpers.ts";
 import { assertHealthy, statusOf } from "./service.ts";
-import { encodeFrame } from "../lib/frame.ts";
+import { encodeFrame } from "../lib/wire/frame.ts";
 import {
   encodeCompileRequest,
   encodeMessage,
   encodeProperties,
   FrameType,
   PROTOCOL_VERSION,
-} from "../lib/protocol.ts";
+} from "../lib/wire/protocol.ts";
 import { VERSION } from "../lib/version.ts";
 
 const CONNECTIONS = 10_000;

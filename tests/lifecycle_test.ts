@@ -20,8 +20,8 @@ import {
   waitFor,
   workersOf,
 } from "./service.ts";
-import { processAlive } from "../lib/process_state.ts";
-import { answers } from "../lib/autostart.ts";
+import { processAlive } from "../lib/process/state.ts";
+import { answers } from "../lib/client/autostart.ts";
 import { VERSION } from "../lib/version.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");

@@ -18,7 +18,7 @@ import {
   fieldText,
   PROTOCOL_VERSION,
   ProtocolError,
-} from "../lib/protocol.ts";
+} from "../lib/wire/protocol.ts";
 import { VERSION } from "../lib/version.ts";
 
 function throwsProtocolError(f: () => unknown): boolean {

@@ -4,7 +4,7 @@ import {
   removeStaleRequestDirs,
   REQUEST_DIR_PREFIX,
   requestDirOwner,
-} from "../lib/request_dir.ts";
+} from "../lib/pool/request_dir.ts";
 
 Deno.test("only request directories whose maker is gone are removed", async () => {
   const root = await Deno.makeTempDir({ prefix: "gpw-reqdir-" });

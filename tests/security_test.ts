@@ -7,7 +7,7 @@
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { assertSameRun, GHC, ghc, ghcpw, ghcpwCli, startServer } from "./helpers.ts";
 import { assertHealthy, isolated, plainModule, spawnCli, statusOf, twinTrees, waitFor } from "./service.ts";
-import { answers } from "../lib/autostart.ts";
+import { answers } from "../lib/client/autostart.ts";
 
 /** Runs the client in `env`, strict unless told otherwise. */
 function client(args: string[], cwd: string, env: Record<string, string>, socket?: string) {

@@ -4,8 +4,8 @@ import { concat } from "./bytes.ts";
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { project } from "./fixtures.ts";
 import { GHC, ghcpw, startServer, testToken, writeTree } from "./helpers.ts";
-import { encodeFrame } from "../lib/frame.ts";
-import { realExecutablePath } from "../lib/ghc.ts";
+import { encodeFrame } from "../lib/wire/frame.ts";
+import { realExecutablePath } from "../lib/ghc/installation.ts";
 import {
   decodeMessage,
   encodeCompileRequest,
@@ -13,7 +13,7 @@ import {
   FrameType,
   MessageStream,
   PROTOCOL_VERSION,
-} from "../lib/protocol.ts";
+} from "../lib/wire/protocol.ts";
 import { VERSION } from "../lib/version.ts";
 
 /** Sends raw bytes, ends the connection's writing side, and returns the server's Failure message. */

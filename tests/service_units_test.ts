@@ -3,16 +3,16 @@
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { GHC } from "./helpers.ts";
 import { parseDuration } from "../lib/duration.ts";
-import { getBoundedFileSink } from "../lib/log_file.ts";
-import { checkPrivateDir, ensureRuntimeDir, UnsafeRuntimeDir } from "../lib/runtime_dir.ts";
+import { getBoundedFileSink } from "../lib/log/log_file.ts";
+import { checkPrivateDir, ensureRuntimeDir, UnsafeRuntimeDir } from "../lib/address/runtime_dir.ts";
 import {
   compareVersions,
   ghcIdentity,
   keyedSocketPath,
   serverKey,
   versionedSocketPath,
-} from "../lib/server_key.ts";
-import { ensureToken, readToken, sameToken } from "../lib/token.ts";
+} from "../lib/address/server_key.ts";
+import { ensureToken, readToken, sameToken } from "../lib/address/token.ts";
 import type { LogRecord } from "@logtape/logtape";
 
 Deno.test("durations: seconds by default, or with a unit", () => {

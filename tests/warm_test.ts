@@ -6,8 +6,8 @@
 import { assertEquals, assertMatch } from "./assert.ts";
 import { GHC, startServer } from "./helpers.ts";
 import { Twins } from "./twins.ts";
-import { inspectGhc, runTool } from "../lib/ghc.ts";
-import { buildPackage } from "../lib/package_build.ts";
+import { inspectGhc, runTool } from "../lib/ghc/installation.ts";
+import { buildPackage } from "../lib/plugin/package_build.ts";
 
 const TH_FLAGS = ["-dynamic-too"];
 

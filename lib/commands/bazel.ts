@@ -8,18 +8,18 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { BAZEL_PROTOCOLS, type BazelProtocol } from "../bazel_protocol.ts";
-import { expandFlagfiles, isFlagfileArgument } from "../bazel_flagfile.ts";
-import { serveBazelWorker, type WorkHandler } from "../bazel_worker.ts";
-import { compile, type Compiler } from "../compile.ts";
-import { type PreparedGhc, prepareGhc, startCompiler } from "../compiler_setup.ts";
-import { runGhcInherited } from "../direct.ts";
-import { chooseGhc, findGhc } from "../ghc.ts";
-import { setUpLogging } from "../log.ts";
+import { BAZEL_PROTOCOLS, type BazelProtocol } from "../bazel/protocol.ts";
+import { expandFlagfiles, isFlagfileArgument } from "../bazel/flagfile.ts";
+import { serveBazelWorker, type WorkHandler } from "../bazel/worker.ts";
+import { compile, type Compiler } from "../compile/compile.ts";
+import { type PreparedGhc, prepareGhc, startCompiler } from "../compile/setup.ts";
+import { runGhcInherited } from "../ghc/run.ts";
+import { chooseGhc, findGhc } from "../ghc/installation.ts";
+import { setUpLogging } from "../log/logging.ts";
 import { LOG_OPTIONS, logLevelOf } from "./log_options.ts";
 import { CollectingSink } from "../output.ts";
-import type { RecycleLimits } from "../pool.ts";
-import { expandResponseFiles, ResponseFileError } from "../response_file.ts";
+import type { RecycleLimits } from "../pool/pool.ts";
+import { expandResponseFiles, ResponseFileError } from "../ghc/response_file.ts";
 import { VERSION } from "../version.ts";
 import { parseOptions, positiveInteger, UsageError } from "./options.ts";
 import { RECYCLE_HELP, RECYCLE_OPTIONS, recycleLimits } from "./recycling.ts";

@@ -4,10 +4,10 @@
  * @module
  */
 
-import { runClient } from "../client.ts";
-import { chooseGhc } from "../ghc.ts";
-import { parseLogLevel, setUpLogging } from "../log.ts";
-import { explicitSocketPath } from "../paths.ts";
+import { runClient } from "../client/client.ts";
+import { chooseGhc } from "../ghc/installation.ts";
+import { parseLogLevel, setUpLogging } from "../log/logging.ts";
+import { explicitSocketPath } from "../address/paths.ts";
 import { parseOptions } from "./options.ts";
 import { SELECT_OPTIONS } from "./select_options.ts";
 

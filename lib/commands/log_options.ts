@@ -6,7 +6,7 @@
  */
 
 import type { LogLevel } from "@logtape/logtape";
-import { parseLogLevel } from "../log.ts";
+import { parseLogLevel } from "../log/logging.ts";
 
 /** The logging options, for a command's option table. */
 export const LOG_OPTIONS = {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { DEFAULT_MAX_REQUESTS, DEFAULT_MAX_RSS_BYTES, type RecycleLimits } from "../pool.ts";
+import { DEFAULT_MAX_REQUESTS, DEFAULT_MAX_RSS_BYTES, type RecycleLimits } from "../pool/pool.ts";
 import { byteSize, positiveInteger } from "./options.ts";
 
 /** The recycling options, for a command's option table. */

@@ -8,20 +8,20 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { ensureServer } from "../autostart.ts";
-import { prepareGhc, startCompiler } from "../compiler_setup.ts";
-import { closeInheritedDescriptors } from "../daemon.ts";
-import { chooseGhc } from "../ghc.ts";
-import { DEFAULT_IDLE_TIMEOUT_MS, superviseServer } from "../lifecycle.ts";
-import { setUpLogging } from "../log.ts";
+import { ensureServer } from "../client/autostart.ts";
+import { prepareGhc, startCompiler } from "../compile/setup.ts";
+import { closeInheritedDescriptors } from "../server/daemon.ts";
+import { chooseGhc } from "../ghc/installation.ts";
+import { DEFAULT_IDLE_TIMEOUT_MS, superviseServer } from "../server/lifecycle.ts";
+import { setUpLogging } from "../log/logging.ts";
 import { LOG_OPTIONS, logLevelOf } from "./log_options.ts";
-import { explicitSocketPath, serverLogFile } from "../paths.ts";
-import { ensureRuntimeDir } from "../runtime_dir.ts";
-import { Server } from "../server.ts";
-import { ghcIdentity, keyedSocketPath, serverKey } from "../server_key.ts";
-import { bindSocket, prepareSocketPath, ServerRunning } from "../socket_path.ts";
-import { statusFields } from "../status.ts";
-import { ensureToken } from "../token.ts";
+import { explicitSocketPath, serverLogFile } from "../address/paths.ts";
+import { ensureRuntimeDir } from "../address/runtime_dir.ts";
+import { Server } from "../server/server.ts";
+import { ghcIdentity, keyedSocketPath, serverKey } from "../address/server_key.ts";
+import { bindSocket, prepareSocketPath, ServerRunning } from "../address/socket_path.ts";
+import { statusFields } from "../server/status.ts";
+import { ensureToken } from "../address/token.ts";
 import { durationOption, parseOptions, positiveInteger, UsageError } from "./options.ts";
 import { RECYCLE_HELP, RECYCLE_OPTIONS, recycleLimits } from "./recycling.ts";
 

@@ -7,13 +7,13 @@
  * @module
  */
 
-import { sendControl } from "../control.ts";
-import { chooseGhc } from "../ghc.ts";
-import { explicitSocketPath } from "../paths.ts";
-import { ensureRuntimeDir } from "../runtime_dir.ts";
-import { ghcIdentity, keyedSocketPath, serverKey } from "../server_key.ts";
-import type { ControlCommand } from "../protocol.ts";
-import { readToken } from "../token.ts";
+import { sendControl } from "../client/control.ts";
+import { chooseGhc } from "../ghc/installation.ts";
+import { explicitSocketPath } from "../address/paths.ts";
+import { ensureRuntimeDir } from "../address/runtime_dir.ts";
+import { ghcIdentity, keyedSocketPath, serverKey } from "../address/server_key.ts";
+import type { ControlCommand } from "../wire/protocol.ts";
+import { readToken } from "../address/token.ts";
 
 /** The servers to address, and the token to address them with. */
 export interface Selection {

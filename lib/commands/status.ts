@@ -4,7 +4,7 @@
  * @module
  */
 
-import { formatStatus } from "../status.ts";
+import { formatStatus } from "../server/status.ts";
 import { parseOptions } from "./options.ts";
 import { SELECT_OPTIONS } from "./select_options.ts";
 import { askServers, selectServers } from "./servers.ts";

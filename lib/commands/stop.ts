@@ -6,7 +6,7 @@
  */
 
 import { formatDuration } from "../duration.ts";
-import { processAlive } from "../process_state.ts";
+import { processAlive } from "../process/state.ts";
 import { durationOption, parseOptions } from "./options.ts";
 import { SELECT_OPTIONS } from "./select_options.ts";
 import { askServers, selectServers } from "./servers.ts";

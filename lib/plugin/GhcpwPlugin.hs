@@ -1,7 +1,7 @@
 {-# LANGUAGE LambdaCase #-}
 
 -- | ghcpw's frontend plugin: `ghc --frontend GhcpwPlugin` becomes a worker that serves GHC invocations
--- sent by the ghcpw server as frames on its stdin, answering on its stdout (see lib/worker.ts).
+-- sent by the ghcpw server as frames on its stdin, answering on its stdout (see lib/pool/worker.ts).
 module GhcpwPlugin (frontendPlugin) where
 
 import qualified Data.ByteString as B
@@ -17,7 +17,7 @@ import Ghcpw.Parent (exitWithServer)
 import Ghcpw.Terminal (requestTerminal)
 import Ghcpw.Warm (Warm, lastResumed, newWarm)
 
--- | Must equal WORKER_PROTOCOL in lib/protocol.ts.
+-- | Must equal WORKER_PROTOCOL in lib/wire/protocol.ts.
 protocolVersion :: B.ByteString
 protocolVersion = B8.pack "1"
 

@@ -1,20 +1,20 @@
 /**
- * The ghcpw client run inside the benchmark's own process (lib/client.ts's `runClient`), so a request
+ * The ghcpw client run inside the benchmark's own process (lib/client/client.ts's `runClient`), so a request
  * costs no Deno start-up: it drives thousands of requests cheaply for the worker-memory measurement, and
  * asks the server for its status.
  *
  * @module
  */
 
-import { runClient } from "../../lib/client.ts";
+import { runClient } from "../../lib/client/client.ts";
 import { CollectingSink } from "../../lib/output.ts";
-import { sendControl } from "../../lib/control.ts";
-import { ensureRuntimeDir } from "../../lib/runtime_dir.ts";
-import { readToken } from "../../lib/token.ts";
+import { sendControl } from "../../lib/client/control.ts";
+import { ensureRuntimeDir } from "../../lib/address/runtime_dir.ts";
+import { readToken } from "../../lib/address/token.ts";
 import type { Timed } from "./process.ts";
 
 /**
- * Sends one invocation to the server on `socket` through lib/client.ts, strictly (no fallback), as if
+ * Sends one invocation to the server on `socket` through lib/client/client.ts, strictly (no fallback), as if
  * `ghcpw ghc --socket SOCKET --ghc GHC -- ARGS` ran in `cwd`; resolves to its wall time, exit code and
  * output (both streams in `stderr`, interleaved as they arrived).
  */
@@ -52,7 +52,7 @@ export async function serverStatus(socket: string): Promise<Record<string, unkno
   return await sendControl(socket, "status", token ?? "");
 }
 
-/** The server's status totals that the benchmark reads (see lib/status.ts). */
+/** The server's status totals that the benchmark reads (see lib/server/status.ts). */
 export interface Totals {
   requests: number;
   fallbacks: number;

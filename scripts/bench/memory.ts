@@ -16,7 +16,7 @@ import {
   type WorkerStatus,
 } from "./in_process.ts";
 import type { SmallProject } from "./overhead.ts";
-import { mib } from "../../lib/status.ts";
+import { mib } from "../../lib/server/status.ts";
 import { progress } from "./process.ts";
 import { type RunningServer, startServer, stopServer } from "./server.ts";
 

@@ -1,7 +1,7 @@
 /**
  * The client's per-request overhead, as the issue defines it: `ghcpw ghc` wall time minus the worker's
  * own time. Requests run one at a time as subprocesses (what a build system runs per module); the
- * server's status says how long its workers spent on them (lib/status.ts, `totals.workerMs`), and the
+ * server's status says how long its workers spent on them (lib/server/status.ts, `totals.workerMs`), and the
  * rest is the client (Deno's start-up, loading ghcpw, finding the server) and the server's routing.
  * Plus `ghc --numeric-version` against `ghcpw ghc -- --numeric-version` as a reference.
  *

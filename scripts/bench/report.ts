@@ -8,7 +8,7 @@
 import { type BuildResult, type ConfigResult, meanStepMs, medianModuleMs } from "./builds.ts";
 import type { MemoryResult } from "./memory.ts";
 import type { OverheadResult } from "./overhead.ts";
-import { mib } from "../../lib/status.ts";
+import { mib } from "../../lib/server/status.ts";
 import { seconds } from "./process.ts";
 import { flagsText } from "./projects.ts";
 

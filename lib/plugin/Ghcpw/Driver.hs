@@ -25,7 +25,7 @@ import System.IO (hPutStrLn, stderr)
 import Ghcpw.Compat
 import Ghcpw.Warm
 
--- | The mode flags the server has already taken out of argv (see lib/ghc_mode.ts).
+-- | The mode flags the server has already taken out of argv (see lib/ghc/mode.ts).
 data Mode = ModeOneShot Stop | ModeMake | ModeDepend | ModeShowIface FilePath
 
 parseMode :: [String] -> Either String Mode

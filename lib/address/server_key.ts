@@ -4,7 +4,7 @@
  * the server's `--package-db` list. A client computes the same key, finds the socket by name, and sends
  * the key in its greeting, so it can never get results from a server for another GHC — even through an
  * explicit `--socket`. The ghcpw version is deliberately not part of the key: servers of two ghcpw
- * versions for one GHC meet on the same socket and settle it in the handshake (lib/client.ts).
+ * versions for one GHC meet on the same socket and settle it in the handshake (lib/client/client.ts).
  *
  * The client runs once per module, so asking ghc for its version and libdir every time (two runs of
  * ghc, ~70 ms) would cost more than ghcpw saves on small modules. The answers are cached in the runtime
@@ -14,7 +14,7 @@
  * @module
  */
 
-import { findGhc, GhcError, realExecutablePath, runTool } from "./ghc.ts";
+import { findGhc, GhcError, realExecutablePath, runTool } from "../ghc/installation.ts";
 
 /** What identifies a GHC installation for ghcpw. */
 export interface GhcIdentity {

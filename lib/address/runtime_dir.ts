@@ -1,5 +1,5 @@
 /**
- * The per-user runtime directory (lib/paths.ts `runtimeDir`) holds what lets a process submit compiles:
+ * The per-user runtime directory (lib/address/paths.ts `runtimeDir`) holds what lets a process submit compiles:
  * the servers' sockets and the secret token. Anyone who could create or swap files in it could read
  * other users' source through a fake server, or run code through a real one, so ghcpw only uses it
  * when it is a real directory (not a symbolic link), owned by the current user, with no access for

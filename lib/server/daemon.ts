@@ -4,7 +4,7 @@
  * of the build tool's output pipe, a jobserver pipe, a lock — would keep that resource open for weeks:
  * the build tool waits forever for end-of-file (sccache's best-known start-up bug).
  *
- * Its standard streams are already /dev/null (lib/autostart.ts) and it runs in a session of its own
+ * Its standard streams are already /dev/null (lib/client/autostart.ts) and it runs in a session of its own
  * (Deno's `detached` calls setsid). Descriptors Deno opens itself are all close-on-exec; inherited ones
  * are exactly those without that flag, so those are the ones closed.
  *

@@ -1,11 +1,11 @@
 /**
- * Running the real ghc for an invocation: for what a worker does not serve (lib/ghc_mode.ts), for what
+ * Running the real ghc for an invocation: for what a worker does not serve (lib/ghc/mode.ts), for what
  * a worker defers, and for the client's fallback when no server answers.
  *
  * @module
  */
 
-import type { OutputSink } from "./output.ts";
+import type { OutputSink } from "../output.ts";
 
 /** Where and how to run: the invocation's own working directory and complete environment. */
 export interface DirectContext {

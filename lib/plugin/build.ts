@@ -12,17 +12,17 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import pluginMain from "./plugin/GhcpwPlugin.hs" with { type: "text" };
-import frameModule from "./plugin/Ghcpw/Frame.hs" with { type: "text" };
-import contextModule from "./plugin/Ghcpw/Context.hs" with { type: "text" };
-import parentModule from "./plugin/Ghcpw/Parent.hs" with { type: "text" };
-import driverModule from "./plugin/Ghcpw/Driver.hs" with { type: "text" };
-import compatModule from "./plugin/Ghcpw/Compat.hs" with { type: "text" };
-import terminalModule from "./plugin/Ghcpw/Terminal.hs" with { type: "text" };
-import warmModule from "./plugin/Ghcpw/Warm.hs" with { type: "text" };
-import { GhcError, type GhcInstallation, runTool } from "./ghc.ts";
+import pluginMain from "./GhcpwPlugin.hs" with { type: "text" };
+import frameModule from "./Ghcpw/Frame.hs" with { type: "text" };
+import contextModule from "./Ghcpw/Context.hs" with { type: "text" };
+import parentModule from "./Ghcpw/Parent.hs" with { type: "text" };
+import driverModule from "./Ghcpw/Driver.hs" with { type: "text" };
+import compatModule from "./Ghcpw/Compat.hs" with { type: "text" };
+import terminalModule from "./Ghcpw/Terminal.hs" with { type: "text" };
+import warmModule from "./Ghcpw/Warm.hs" with { type: "text" };
+import { GhcError, type GhcInstallation, runTool } from "../ghc/installation.ts";
 import { buildPackage } from "./package_build.ts";
-import { cacheDir } from "./paths.ts";
+import { cacheDir } from "../address/paths.ts";
 
 const log = getLogger(["ghcpw", "plugin"]);
 

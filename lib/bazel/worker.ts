@@ -20,7 +20,7 @@ import {
   type WorkRequest,
   type WorkResponse,
   workResponse,
-} from "./bazel_protocol.ts";
+} from "./protocol.ts";
 
 const log = getLogger(["ghcpw", "bazel"]);
 

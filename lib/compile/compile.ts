@@ -1,6 +1,6 @@
 /**
  * Serving one GHC invocation, whoever asked for it: expand response files, decide between a warm worker
- * and the real ghc (lib/ghc_mode.ts), give the invocation its own temporary directory, and report GHC's
+ * and the real ghc (lib/ghc/mode.ts), give the invocation its own temporary directory, and report GHC's
  * exit code. The socket server and the client's fallback both go through here.
  *
  * @module
@@ -8,13 +8,13 @@
 
 import { getLogger } from "@logtape/logtape";
 import { affinityOf } from "./affinity.ts";
-import { runGhcCaptured } from "./direct.ts";
-import { planInvocation } from "./ghc_mode.ts";
-import type { OutputSink } from "./output.ts";
-import type { Pool } from "./pool.ts";
-import { makeRequestDir } from "./request_dir.ts";
-import type { CompileRequest } from "./protocol.ts";
-import { expandResponseFiles, ResponseFileError } from "./response_file.ts";
+import { runGhcCaptured } from "../ghc/run.ts";
+import { planInvocation } from "../ghc/mode.ts";
+import type { OutputSink } from "../output.ts";
+import type { Pool } from "../pool/pool.ts";
+import { makeRequestDir } from "../pool/request_dir.ts";
+import type { CompileRequest } from "../wire/protocol.ts";
+import { expandResponseFiles, ResponseFileError } from "../ghc/response_file.ts";
 
 const log = getLogger(["ghcpw", "compile"]);
 const encoder = new TextEncoder();

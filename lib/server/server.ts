@@ -1,19 +1,19 @@
 /**
  * The socket server behind `ghcpw serve`: accepts connections on a unix socket, checks the handshake,
- * and serves each connection's one request through lib/compile.ts, streaming GHC's output back as it
+ * and serves each connection's one request through lib/compile/compile.ts, streaming GHC's output back as it
  * comes. A connection that breaks the protocol gets a Failure frame and is closed; the server goes on.
  *
- * The handshake, in order: the client's greeting must carry the user's token (lib/token.ts) — until it
+ * The handshake, in order: the client's greeting must carry the user's token (lib/address/token.ts) — until it
  * has, frames are limited to a few kilobytes, so a stranger cannot make the server allocate; then the
  * server greets back with its version, key and how busy it is, which lets a client of another ghcpw
- * version decide what to do (lib/client.ts); then comes either a compile request, served only for the
+ * version decide what to do (lib/client/client.ts); then comes either a compile request, served only for the
  * same ghcpw version and server key, or a control command (status, stop, stop-if-idle).
  *
  * @module
  */
 
 import { getLogger } from "@logtape/logtape";
-import { compile, type Compiler } from "./compile.ts";
+import { compile, type Compiler } from "../compile/compile.ts";
 import {
   type ControlCommand,
   decodeCompileRequest,
@@ -29,11 +29,11 @@ import {
   MessageStream,
   PROTOCOL_VERSION,
   ProtocolError,
-} from "./protocol.ts";
-import { type BoundSocket, releaseSocket } from "./socket_path.ts";
-import { readToken, sameToken } from "./token.ts";
-import { withTimeout } from "./timeout.ts";
-import { VERSION } from "./version.ts";
+} from "../wire/protocol.ts";
+import { type BoundSocket, releaseSocket } from "../address/socket_path.ts";
+import { readToken, sameToken } from "../address/token.ts";
+import { withTimeout } from "../timeout.ts";
+import { VERSION } from "../version.ts";
 
 const log = getLogger(["ghcpw", "server"]);
 
@@ -61,11 +61,11 @@ export interface ServerOptions {
    * client presents another, in case the file was replaced). Without it any client is served.
    */
   token?: { value: string; dir: string };
-  /** This server's key (lib/server_key.ts); compile requests for another key are refused. */
+  /** This server's key (lib/address/server_key.ts); compile requests for another key are refused. */
   key?: string;
   /** Compiles running longer than this many milliseconds are killed; 0 or absent: no limit. */
   requestTimeoutMs?: number;
-  /** A listener bound at `socketPath` by lib/socket_path.ts; without it the server binds one itself. */
+  /** A listener bound at `socketPath` by lib/address/socket_path.ts; without it the server binds one itself. */
   bound?: BoundSocket;
   /** Fields for `ghcpw status` beyond the server's own (the pool, the compiler's counters, settings). */
   describe?: () => Promise<Record<string, unknown>> | Record<string, unknown>;

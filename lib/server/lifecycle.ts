@@ -7,9 +7,9 @@
  * @module
  */
 
-import { formatDuration } from "./duration.ts";
+import { formatDuration } from "../duration.ts";
 import type { Server } from "./server.ts";
-import { socketIsOurs } from "./socket_path.ts";
+import { socketIsOurs } from "../address/socket_path.ts";
 
 /** The idle time after which a server exits, unless told otherwise. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 60 * 60 * 1000;

@@ -14,9 +14,9 @@ import {
   FrameType,
   frameTypeName,
   MessageStream,
-} from "./protocol.ts";
-import { withTimeout } from "./timeout.ts";
-import { connectUnix } from "./unix_socket.ts";
+} from "../wire/protocol.ts";
+import { withTimeout } from "../timeout.ts";
+import { connectUnix } from "../address/unix_socket.ts";
 
 /** A control command the server refused, with the server's reason. */
 export class ControlRefused extends Error {

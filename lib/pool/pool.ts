@@ -1,7 +1,7 @@
 /**
  * The pool of GHC workers: a fixed number of processes, one request at a time each, requests queued in
  * arrival order while all are busy. Each request carries an affinity (what the worker's kept state
- * depends on, see lib/compile.ts); an idle worker that last served the same affinity is preferred, so
+ * depends on, see lib/compile/compile.ts); an idle worker that last served the same affinity is preferred, so
  * requests meet warm state that fits them. Correctness never depends on that choice: a worker checks
  * every request against its cache itself.
  *
@@ -13,8 +13,8 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { type OutputSink, TrackingSink } from "./output.ts";
-import type { WorkerRequest } from "./protocol.ts";
+import { type OutputSink, TrackingSink } from "../output.ts";
+import type { WorkerRequest } from "../wire/protocol.ts";
 import { Worker, WorkerFailure, type WorkerOutcome, type WorkerSpec } from "./worker.ts";
 
 const log = getLogger(["ghcpw", "pool"]);

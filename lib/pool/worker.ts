@@ -1,6 +1,6 @@
 /**
  * One GHC process running ghcpw's frontend plugin, serving one invocation at a time over its pipes
- * (frames as in lib/frame.ts; GHC's own output never touches those pipes, see lib/plugin/Ghcpw/Context.hs).
+ * (frames as in lib/wire/frame.ts; GHC's own output never touches those pipes, see lib/plugin/Ghcpw/Context.hs).
  *
  * @module
  */
@@ -17,11 +17,11 @@ import {
   ProtocolError,
   WORKER_PROTOCOL_VERSION,
   type WorkerRequest,
-} from "./protocol.ts";
+} from "../wire/protocol.ts";
 import { changedLibraries, type LibrarySnapshot, snapshotLibraries } from "./loaded_libraries.ts";
 import { REQUEST_DIR_PREFIX } from "./request_dir.ts";
-import type { OutputSink } from "./output.ts";
-import { withTimeout } from "./timeout.ts";
+import type { OutputSink } from "../output.ts";
+import { withTimeout } from "../timeout.ts";
 
 const log = getLogger(["ghcpw", "worker"]);
 
@@ -57,7 +57,7 @@ export class Worker {
   requestsServed = 0;
   /** Whether a request is running in the process now (for `ghcpw status`). */
   serving = false;
-  /** The affinity of the last request served (see lib/pool.ts). */
+  /** The affinity of the last request served (see lib/pool/pool.ts). */
   affinity = "";
   #child: Deno.ChildProcess;
   #stream: MessageStream;
@@ -195,7 +195,7 @@ export class Worker {
 
   /**
    * Shared libraries this worker has loaded that have since changed on disk. A worker with any must
-   * not serve again: dlopen would keep handing it the old code (see lib/loaded_libraries.ts).
+   * not serve again: dlopen would keep handing it the old code (see lib/pool/loaded_libraries.ts).
    */
   staleLibraries(): Promise<string[]> {
     return changedLibraries(this.#libraries);

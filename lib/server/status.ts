@@ -1,12 +1,12 @@
 /**
  * What `ghcpw status` reports: gathered in the server (its pool, counters and settings, added to what
- * lib/server.ts reports about itself), and printed by the client as a table or as JSON.
+ * lib/server/server.ts reports about itself), and printed by the client as a table or as JSON.
  *
  * @module
  */
 
-import type { Compiler } from "./compile.ts";
-import { formatDuration } from "./duration.ts";
+import type { Compiler } from "../compile/compile.ts";
+import { formatDuration } from "../duration.ts";
 import type { Server } from "./server.ts";
 
 /** Settings of the server that the status shows. */

@@ -8,10 +8,10 @@
 import { getLogger } from "@logtape/logtape";
 import { resolve } from "node:path";
 import type { Compiler } from "./compile.ts";
-import { type GhcInstallation, inspectGhc } from "./ghc.ts";
-import { type BuiltPlugin, ensurePlugin, workerArgs } from "./plugin_build.ts";
-import { Pool, type RecycleLimits } from "./pool.ts";
-import { removeStaleRequestDirs } from "./request_dir.ts";
+import { type GhcInstallation, inspectGhc } from "../ghc/installation.ts";
+import { type BuiltPlugin, ensurePlugin, workerArgs } from "../plugin/build.ts";
+import { Pool, type RecycleLimits } from "../pool/pool.ts";
+import { removeStaleRequestDirs } from "../pool/request_dir.ts";
 
 const log = getLogger(["ghcpw", "compiler"]);
 
@@ -30,7 +30,7 @@ export async function prepareGhc(ghc: string, ghcPkg?: string): Promise<Prepared
 /**
  * Starts `jobs` workers for a prepared GHC and returns the compiler serving through them; every
  * invocation gets `-package-db` for each of `packageDbs` ahead of its own flags. `limits` says when
- * workers are replaced (defaults in lib/pool.ts).
+ * workers are replaced (defaults in lib/pool/pool.ts).
  */
 export async function startCompiler(
   prepared: PreparedGhc,

@@ -6,20 +6,20 @@
  * must end up using one server. So a client takes a start lock beside the socket, checks again whether
  * a server answers (another client may have started one meanwhile), starts one only if not, and holds
  * the lock until it answers; the others wait on the lock, find it answering, and use it. The lock is a
- * kernel lock (lib/file_lock.ts), so a client killed while starting never blocks the next one, and the
- * server binds its socket under a separate lock (lib/socket_path.ts), so it cannot deadlock with the
+ * kernel lock (lib/address/file_lock.ts), so a client killed while starting never blocks the next one, and the
+ * server binds its socket under a separate lock (lib/address/socket_path.ts), so it cannot deadlock with the
  * client that started it.
  *
  * The server is started detached: in a session of its own (no terminal's hang-up or Ctrl-C reaches
  * it), with /dev/null for its standard streams, its working directory at `/`, and told to close every
- * other descriptor it inherited (lib/daemon.ts), so the build that started it never waits on it.
+ * other descriptor it inherited (lib/server/daemon.ts), so the build that started it never waits on it.
  *
  * @module
  */
 
-import { withFileLock } from "./file_lock.ts";
-import { deferredLogger } from "./log.ts";
-import { probeSocket } from "./socket_path.ts";
+import { withFileLock } from "../address/file_lock.ts";
+import { deferredLogger } from "../log/logging.ts";
+import { probeSocket } from "../address/socket_path.ts";
 
 const log = deferredLogger(["ghcpw", "autostart"]);
 
@@ -39,7 +39,7 @@ export function selfCommand(): string[] {
   const exec = Deno.execPath();
   const name = exec.slice(exec.lastIndexOf("/") + 1);
   if (!/^deno(\.exe)?$/.test(name)) return [exec];
-  return [exec, "run", "-A", new URL("../main.ts", import.meta.url).pathname];
+  return [exec, "run", "-A", new URL("../../main.ts", import.meta.url).pathname];
 }
 
 /** Whether a server answers on `socket` now. */

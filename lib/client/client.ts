@@ -6,19 +6,19 @@
  * `GHCPW_STRICT=1` turns that fallback into an error.
  *
  * Finding the server: the socket is named by the server key of this ghc and settings
- * (lib/server_key.ts) in the user's checked runtime directory, unless one is named explicitly. With
+ * (lib/address/server_key.ts) in the user's checked runtime directory, unless one is named explicitly. With
  * auto-start allowed (the default socket, or `GHCPW_AUTOSTART=1`), a client that finds no server starts
- * one (lib/autostart.ts), and a client that finds a server of another ghcpw version replaces it if it
+ * one (lib/client/autostart.ts), and a client that finds a server of another ghcpw version replaces it if it
  * is older and idle, or else starts and uses a server of its own version beside it.
  *
  * @module
  */
 
-import { runGhcCaptured, runGhcInherited } from "./direct.ts";
-import { GhcError } from "./ghc.ts";
-import { deferredLogger } from "./log.ts";
-import { type OutputSink, processSink } from "./output.ts";
-import { serverLogFile } from "./paths.ts";
+import { runGhcCaptured, runGhcInherited } from "../ghc/run.ts";
+import { GhcError } from "../ghc/installation.ts";
+import { deferredLogger } from "../log/logging.ts";
+import { type OutputSink, processSink } from "../output.ts";
+import { serverLogFile } from "../address/paths.ts";
 import {
   decodeExit,
   decodeFailure,
@@ -28,20 +28,20 @@ import {
   FrameType,
   frameTypeName,
   MessageStream,
-} from "./protocol.ts";
-import { expandResponseFiles, ResponseFileError } from "./response_file.ts";
-import { ensureRuntimeDir, UnsafeRuntimeDir } from "./runtime_dir.ts";
+} from "../wire/protocol.ts";
+import { expandResponseFiles, ResponseFileError } from "../ghc/response_file.ts";
+import { ensureRuntimeDir, UnsafeRuntimeDir } from "../address/runtime_dir.ts";
 import {
   compareVersions,
   ghcIdentity,
   keyedSocketPath,
   serverKey,
   versionedSocketPath,
-} from "./server_key.ts";
-import { withDeadline } from "./timeout.ts";
-import { ensureToken, readToken } from "./token.ts";
-import { connectUnix } from "./unix_socket.ts";
-import { VERSION } from "./version.ts";
+} from "../address/server_key.ts";
+import { withDeadline } from "../timeout.ts";
+import { ensureToken, readToken } from "../address/token.ts";
+import { connectUnix } from "../address/unix_socket.ts";
+import { VERSION } from "../version.ts";
 
 const log = deferredLogger(["ghcpw", "client"]);
 

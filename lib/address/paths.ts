@@ -23,7 +23,7 @@ export function stateDir(): string {
  * Per-user runtime directory for sockets and the token (`$XDG_RUNTIME_DIR/ghcpw`, else
  * `/tmp/ghcpw-<uid>`). An `$XDG_RUNTIME_DIR` that is not an existing directory is ignored rather than
  * trusted, the same way in every ghcpw process, so a client and the server it starts always agree.
- * lib/runtime_dir.ts checks the directory before anything in it is used.
+ * lib/address/runtime_dir.ts checks the directory before anything in it is used.
  */
 export function runtimeDir(): string {
   const xdg = Deno.env.get("XDG_RUNTIME_DIR");
@@ -40,7 +40,7 @@ export function runtimeDir(): string {
 /**
  * The socket named explicitly: `--socket`, else `GHCPW_SOCKET`, else `GHC_PERSISTENT_WORKER_SOCKET` (the
  * variable of the original ghc-persistent-worker). Undefined means the keyed default in the runtime
- * directory (lib/server_key.ts), which only ghcpw itself creates and which auto-start may serve.
+ * directory (lib/address/server_key.ts), which only ghcpw itself creates and which auto-start may serve.
  */
 export function explicitSocketPath(
   flag?: string,

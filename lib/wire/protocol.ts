@@ -1,5 +1,5 @@
 /**
- * ghcpw's messages, carried in frames (lib/frame.ts) on both of its channels: client and server on the
+ * ghcpw's messages, carried in frames (lib/wire/frame.ts) on both of its channels: client and server on the
  * unix socket, server and GHC worker on the worker's pipes. Payloads are lists of fields, each field a
  * list of byte strings (count and lengths 4-byte big-endian), so arguments and environment values pass
  * through as bytes with no quoting rules. The Haskell side is lib/plugin/Ghcpw/Frame.hs.
@@ -7,15 +7,15 @@
  * A connection starts with a Hello each way, carrying `key=value` properties, protocol version first.
  * Then the client sends one Request and receives Stdout and Stderr chunks, then one Exit (or a Failure),
  * or sends one Control command and receives one ControlReply. Both ends of every exchange encode and
- * decode here, so the client (lib/client.ts, lib/control.ts) and the server (lib/server.ts) cannot
+ * decode here, so the client (lib/client/client.ts, lib/client/control.ts) and the server (lib/server/server.ts) cannot
  * disagree on a message.
  *
  * @module
  */
 
 import { type ByteSource, encodeFrame, type Frame, FrameReader, type FrameReaderOptions } from "./frame.ts";
-import { writeAll } from "./output.ts";
-import { VERSION } from "./version.ts";
+import { writeAll } from "../output.ts";
+import { VERSION } from "../version.ts";
 
 /**
  * Version of the client/server protocol; a peer with another version is refused in the handshake.
@@ -160,7 +160,7 @@ export function encodeCompileRequest(request: CompileRequest): Uint8Array {
   ]);
 }
 
-/** What a GHC worker is asked to run (mode flags already taken out, see lib/ghc_mode.ts). */
+/** What a GHC worker is asked to run (mode flags already taken out, see lib/ghc/mode.ts). */
 export interface WorkerRequest {
   mode: string[];
   args: string[];

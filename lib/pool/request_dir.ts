@@ -1,5 +1,5 @@
 /**
- * Each request's temporary directory (lib/compile.ts) is removed by the process that made it when the
+ * Each request's temporary directory (lib/compile/compile.ts) is removed by the process that made it when the
  * request ends; one that is killed meanwhile (a server SIGKILLed mid-compile) leaves it behind, with the
  * capture files and GHC's temporaries inside. So the name says who made it — pid namespace, pid and the
  * process's start time — and a later ghcpw process removes those whose maker is gone. The start time
@@ -11,7 +11,7 @@
  * @module
  */
 
-import { processStat, runs } from "./process_state.ts";
+import { processStat, runs } from "../process/state.ts";
 
 /** Name prefix of each request's temporary directory (in the system's temporary directory). */
 export const REQUEST_DIR_PREFIX = "ghcpw-request-";

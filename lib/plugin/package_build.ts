@@ -7,7 +7,7 @@
  * @module
  */
 
-import { type GhcInstallation, runTool } from "./ghc.ts";
+import { type GhcInstallation, runTool } from "../ghc/installation.ts";
 
 /** A library to build. */
 export interface PackageSpec {
