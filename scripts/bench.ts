@@ -108,7 +108,7 @@ Projects:
              root and the Debian mirror the first time; cached, see
              scripts/real_library.ts), with the flags of its .cabal file and
              its modules in ghc -M's dependency order; C sources (if its
-             flags select any) compiled as tests/real_library_test.ts does.
+             flags select any) compiled as tests/system/real_library_test.ts does.
              Any other NAME is tried as Debian's haskell-NAME the same way.
 
 Options:

@@ -1,6 +1,6 @@
 /**
  * The oracle's comparison of output trees: whether a file ghcpw wrote equals the one plain ghc wrote for
- * the same invocation. The tests (tests/helpers.ts) and the benchmark (scripts/bench/builds.ts) judge
+ * the same invocation. The tests (tests/support/helpers.ts) and the benchmark (scripts/bench/builds.ts) judge
  * with this one definition, so the benchmark's "byte-identical" means what the tests check.
  *
  * @module

@@ -155,7 +155,7 @@ export function syntheticProject(modules: number, seed: number): BenchProject {
 
 /**
  * A real library from Debian (scripts/real_library.ts: fetched once with `apt-get source`, its
- * dependencies installed from libghc-NAME-dev), built as tests/real_library_test.ts builds it: its C
+ * dependencies installed from libghc-NAME-dev), built as tests/system/real_library_test.ts builds it: its C
  * sources with the library's C flags, then every module with the library's flags plus the flag set.
  */
 export async function realLibraryProject(name: string, ghc: string): Promise<BenchProject> {

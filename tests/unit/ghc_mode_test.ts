@@ -1,5 +1,5 @@
-import { assertEquals } from "./assert.ts";
-import { planInvocation } from "../lib/ghc/mode.ts";
+import { assertEquals } from "../support/assert.ts";
+import { planInvocation } from "../../lib/ghc/mode.ts";
 
 const plan = (args: string[], env: Record<string, string> = {}) => planInvocation(args, args, env);
 

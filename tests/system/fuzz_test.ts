@@ -5,19 +5,19 @@
  * with an error or a close, never crash, keep its memory bounded, and compile correctly afterwards.
  */
 
-import { concat } from "./bytes.ts";
-import { assert, assertEquals } from "./assert.ts";
-import { startServer, testToken } from "./helpers.ts";
-import { assertHealthy, statusOf } from "./service.ts";
-import { encodeFrame } from "../lib/wire/frame.ts";
+import { concat } from "../support/bytes.ts";
+import { assert, assertEquals } from "../support/assert.ts";
+import { startServer, testToken } from "../support/helpers.ts";
+import { assertHealthy, statusOf } from "../support/service.ts";
+import { encodeFrame } from "../../lib/wire/frame.ts";
 import {
   encodeCompileRequest,
   encodeMessage,
   encodeProperties,
   FrameType,
   PROTOCOL_VERSION,
-} from "../lib/wire/protocol.ts";
-import { VERSION } from "../lib/version.ts";
+} from "../../lib/wire/protocol.ts";
+import { VERSION } from "../../lib/version.ts";
 
 const CONNECTIONS = 10_000;
 const CONCURRENCY = 16;

@@ -1,5 +1,5 @@
-import { assert, assertEquals } from "./assert.ts";
-import { affinityOf } from "../lib/compile/affinity.ts";
+import { assert, assertEquals } from "../support/assert.ts";
+import { affinityOf } from "../../lib/compile/affinity.ts";
 
 Deno.test("invocations differing only in sources and outputs share an affinity", () => {
   assertEquals(

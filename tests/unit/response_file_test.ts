@@ -1,5 +1,5 @@
-import { assertEquals, assertRejects } from "./assert.ts";
-import { expandResponseFiles, ResponseFileError, unescapeArgs } from "../lib/ghc/response_file.ts";
+import { assertEquals, assertRejects } from "../support/assert.ts";
+import { expandResponseFiles, ResponseFileError, unescapeArgs } from "../../lib/ghc/response_file.ts";
 
 Deno.test("arguments split at unquoted white space, one per line as Buck2 writes them", () => {
   assertEquals(unescapeArgs("-c\n-o\nout dir/x.o\n\n"), ["-c", "-o", "out", "dir/x.o"]);

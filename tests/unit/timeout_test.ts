@@ -1,5 +1,5 @@
-import { assertEquals, assertRejects } from "./assert.ts";
-import { withDeadline, withTimeout } from "../lib/timeout.ts";
+import { assertEquals, assertRejects } from "../support/assert.ts";
+import { withDeadline, withTimeout } from "../../lib/timeout.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -1,11 +1,11 @@
 /** The server refuses bad clients with a clear error and goes on serving good ones. */
 
-import { concat } from "./bytes.ts";
-import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { project } from "./fixtures.ts";
-import { GHC, ghcpw, startServer, testToken, writeTree } from "./helpers.ts";
-import { encodeFrame } from "../lib/wire/frame.ts";
-import { realExecutablePath } from "../lib/ghc/installation.ts";
+import { concat } from "../support/bytes.ts";
+import { assert, assertEquals, assertMatch } from "../support/assert.ts";
+import { project } from "../support/fixtures.ts";
+import { GHC, ghcpw, startServer, testToken, writeTree } from "../support/helpers.ts";
+import { encodeFrame } from "../../lib/wire/frame.ts";
+import { realExecutablePath } from "../../lib/ghc/installation.ts";
 import {
   decodeMessage,
   encodeCompileRequest,
@@ -13,8 +13,8 @@ import {
   FrameType,
   MessageStream,
   PROTOCOL_VERSION,
-} from "../lib/wire/protocol.ts";
-import { VERSION } from "../lib/version.ts";
+} from "../../lib/wire/protocol.ts";
+import { VERSION } from "../../lib/version.ts";
 
 /** Sends raw bytes, ends the connection's writing side, and returns the server's Failure message. */
 async function sendRaw(socket: string, bytes: Uint8Array): Promise<string | null> {

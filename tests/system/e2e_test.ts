@@ -4,10 +4,10 @@
  * exit codes, stdout, stderr and outputs must match.
  */
 
-import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { MODULE_ORDER, project, TYPE_ERROR_MODULE, WARNING_MODULE } from "./fixtures.ts";
-import { assertSameRun, ghc, ghcpw, run, startServer } from "./helpers.ts";
-import { Twins } from "./twins.ts";
+import { assert, assertEquals, assertMatch } from "../support/assert.ts";
+import { MODULE_ORDER, project, TYPE_ERROR_MODULE, WARNING_MODULE } from "../support/fixtures.ts";
+import { assertSameRun, ghc, ghcpw, run, startServer } from "../support/helpers.ts";
+import { Twins } from "../support/twins.ts";
 
 const LINK_PACKAGES = ["-package", "containers", "-package", "template-haskell"];
 

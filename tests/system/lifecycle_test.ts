@@ -5,8 +5,8 @@
  * goes away, and a client meeting a server of another ghcpw version.
  */
 
-import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { assertSameRun, GHC, ghc, ghcpw, ghcpwCli, run } from "./helpers.ts";
+import { assert, assertEquals, assertMatch } from "../support/assert.ts";
+import { assertSameRun, GHC, ghc, ghcpw, ghcpwCli, run } from "../support/helpers.ts";
 import {
   assertHealthy,
   isolated,
@@ -19,12 +19,12 @@ import {
   twinTrees,
   waitFor,
   workersOf,
-} from "./service.ts";
-import { processAlive } from "../lib/process/state.ts";
-import { answers } from "../lib/client/autostart.ts";
-import { VERSION } from "../lib/version.ts";
+} from "../support/service.ts";
+import { processAlive } from "../../lib/process/state.ts";
+import { answers } from "../../lib/client/autostart.ts";
+import { VERSION } from "../../lib/version.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 
 /** The sockets in a runtime directory. */
 function socketsIn(runtime: string): string[] {

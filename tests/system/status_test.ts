@@ -4,9 +4,9 @@
  * to get the client's own overhead.
  */
 
-import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { ghcpw, ghcpwCli, startServer, writeTree } from "./helpers.ts";
-import { plainModule } from "./service.ts";
+import { assert, assertEquals, assertMatch } from "../support/assert.ts";
+import { ghcpw, ghcpwCli, startServer, writeTree } from "../support/helpers.ts";
+import { plainModule } from "../support/service.ts";
 
 Deno.test("status adds up the workers' compile time, which stays within the clients' wall time", async () => {
   const server = await startServer(["-n", "1"]);

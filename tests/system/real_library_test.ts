@@ -9,7 +9,7 @@
  * the Debian mirror, the test fails saying so.
  */
 
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals } from "../support/assert.ts";
 import {
   assertSameRun,
   GHC,
@@ -20,14 +20,14 @@ import {
   type Run,
   run,
   startServer,
-} from "./helpers.ts";
-import { Twins } from "./twins.ts";
+} from "../support/helpers.ts";
+import { Twins } from "../support/twins.ts";
 import {
   type BuildStep,
   dependentsOf,
   prepareRealLibrary,
   type RealLibrary,
-} from "../scripts/real_library.ts";
+} from "../../scripts/real_library.ts";
 
 const LIBRARY = "aeson";
 

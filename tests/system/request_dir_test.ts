@@ -1,10 +1,10 @@
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals } from "../support/assert.ts";
 import {
   makeRequestDir,
   removeStaleRequestDirs,
   REQUEST_DIR_PREFIX,
   requestDirOwner,
-} from "../lib/pool/request_dir.ts";
+} from "../../lib/pool/request_dir.ts";
 
 Deno.test("only request directories whose maker is gone are removed", async () => {
   const root = await Deno.makeTempDir({ prefix: "gpw-reqdir-" });

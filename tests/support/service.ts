@@ -8,12 +8,12 @@
 
 import { assert } from "./assert.ts";
 import { assertSameRun, GHC, ghc, ghcpw, ghcpwCli, type Run, writeTree } from "./helpers.ts";
-import { sendControl } from "../lib/client/control.ts";
-import { runtimeDir } from "../lib/address/paths.ts";
-import { processAlive } from "../lib/process/state.ts";
-import { readToken } from "../lib/address/token.ts";
+import { sendControl } from "../../lib/client/control.ts";
+import { runtimeDir } from "../../lib/address/paths.ts";
+import { processAlive } from "../../lib/process/state.ts";
+import { readToken } from "../../lib/address/token.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const MAIN = `${ROOT}/main.ts`;
 const decoder = new TextDecoder();
 

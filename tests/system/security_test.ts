@@ -4,10 +4,18 @@
  * message that says what is wrong; sockets are 0600; socket paths of any length work.
  */
 
-import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { assertSameRun, GHC, ghc, ghcpw, ghcpwCli, startServer } from "./helpers.ts";
-import { assertHealthy, isolated, plainModule, spawnCli, statusOf, twinTrees, waitFor } from "./service.ts";
-import { answers } from "../lib/client/autostart.ts";
+import { assert, assertEquals, assertMatch } from "../support/assert.ts";
+import { assertSameRun, GHC, ghc, ghcpw, ghcpwCli, startServer } from "../support/helpers.ts";
+import {
+  assertHealthy,
+  isolated,
+  plainModule,
+  spawnCli,
+  statusOf,
+  twinTrees,
+  waitFor,
+} from "../support/service.ts";
+import { answers } from "../../lib/client/autostart.ts";
 
 /** Runs the client in `env`, strict unless told otherwise. */
 function client(args: string[], cwd: string, env: Record<string, string>, socket?: string) {

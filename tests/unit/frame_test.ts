@@ -1,6 +1,6 @@
-import { chunked, chunkedSource, concat } from "./bytes.ts";
-import { assert, assertEquals, assertRejects } from "./assert.ts";
-import { encodeFrame, FrameError, FrameReader, type FrameReaderOptions } from "../lib/wire/frame.ts";
+import { chunked, chunkedSource, concat } from "../support/bytes.ts";
+import { assert, assertEquals, assertRejects } from "../support/assert.ts";
+import { encodeFrame, FrameError, FrameReader, type FrameReaderOptions } from "../../lib/wire/frame.ts";
 
 /** A reader of each kind over the same bytes: from a stream (pipes), and from a connection. */
 function readers(bytes: Uint8Array, sizes: number[], options?: FrameReaderOptions): FrameReader[] {

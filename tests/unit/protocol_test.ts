@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals } from "../support/assert.ts";
 import {
   CONTROL_COMMANDS,
   decodeCompileRequest,
@@ -18,8 +18,8 @@ import {
   fieldText,
   PROTOCOL_VERSION,
   ProtocolError,
-} from "../lib/wire/protocol.ts";
-import { VERSION } from "../lib/version.ts";
+} from "../../lib/wire/protocol.ts";
+import { VERSION } from "../../lib/version.ts";
 
 function throwsProtocolError(f: () => unknown): boolean {
   try {

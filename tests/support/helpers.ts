@@ -6,11 +6,11 @@
  */
 
 import { assertEquals } from "./assert.ts";
-import { listFiles, outputMismatch as compareOutput } from "../scripts/output_compare.ts";
+import { listFiles, outputMismatch as compareOutput } from "../../scripts/output_compare.ts";
 
 export { listFiles };
 
-const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const MAIN = `${ROOT}/main.ts`;
 
 /** The ghc the suites test against. */
@@ -152,13 +152,13 @@ export function assertSameRun(actual: Run, expected: Run, normalise: (s: string)
 
 /** The token a client of the suites' servers presents (the servers share the user's runtime directory). */
 export async function testToken(): Promise<string> {
-  const { ensureRuntimeDir } = await import("../lib/address/runtime_dir.ts");
-  const { ensureToken } = await import("../lib/address/token.ts");
+  const { ensureRuntimeDir } = await import("../../lib/address/runtime_dir.ts");
+  const { ensureToken } = await import("../../lib/address/token.ts");
   return await ensureToken(await ensureRuntimeDir());
 }
 
 /** A server's `ghcpw status --json`, read over its socket (as the status command does). */
 export async function serverStatus(socket: string): Promise<Record<string, unknown>> {
-  const { sendControl } = await import("../lib/client/control.ts");
+  const { sendControl } = await import("../../lib/client/control.ts");
   return await sendControl(socket, "status", await testToken());
 }

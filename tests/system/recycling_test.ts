@@ -3,11 +3,11 @@
  * when the limit says so, and bad values are refused before anything starts.
  */
 
-import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { GHC, ghcpw, ghcpwCli, startServer, writeTree } from "./helpers.ts";
-import { plainModule } from "./service.ts";
+import { assert, assertEquals, assertMatch } from "../support/assert.ts";
+import { GHC, ghcpw, ghcpwCli, startServer, writeTree } from "../support/helpers.ts";
+import { plainModule } from "../support/service.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 
 interface Status {
   workerLimits: { maxRequests: number; maxRssBytes: number };

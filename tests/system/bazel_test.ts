@@ -7,11 +7,11 @@
  * log (which Bazel names) shows the live worker process, its protocol and its mode.
  */
 
-import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { assertSameOutputs, GHC, listFiles, type Run, run } from "./helpers.ts";
-import { decodeResponse, MessageSplitter, type WorkResponse } from "../lib/bazel/protocol.ts";
+import { assert, assertEquals, assertMatch } from "../support/assert.ts";
+import { assertSameOutputs, GHC, listFiles, type Run, run } from "../support/helpers.ts";
+import { decodeResponse, MessageSplitter, type WorkResponse } from "../../lib/bazel/protocol.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const EXAMPLE = `${ROOT}/examples/bazel`;
 const MNEMONICS = ["HaskellCompile", "HaskellLink"];
 /** Actions of a clean build of //app: five modules and the link. */

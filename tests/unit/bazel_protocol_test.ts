@@ -5,8 +5,8 @@
  * no whitespace, `=` escaped as \u003d, digests in base64, requests back to back.
  */
 
-import { chunked, concat } from "./bytes.ts";
-import { assert, assertEquals, assertRejects } from "./assert.ts";
+import { chunked, concat } from "../support/bytes.ts";
+import { assert, assertEquals, assertRejects } from "../support/assert.ts";
 import {
   BazelProtocolError,
   decodeResponse,
@@ -19,9 +19,9 @@ import {
   workRequest,
   type WorkResponse,
   workResponse,
-} from "../lib/bazel/protocol.ts";
-import { serveBazelWorker, type WorkHandler } from "../lib/bazel/worker.ts";
-import { expandFlagfiles, isFlagfileArgument } from "../lib/bazel/flagfile.ts";
+} from "../../lib/bazel/protocol.ts";
+import { serveBazelWorker, type WorkHandler } from "../../lib/bazel/worker.ts";
+import { expandFlagfiles, isFlagfileArgument } from "../../lib/bazel/flagfile.ts";
 
 const encoder = new TextEncoder();
 

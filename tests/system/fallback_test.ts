@@ -1,9 +1,17 @@
 /** With no server, `ghcpw ghc` runs the real ghc itself: same results, or a clear error when strict. */
 
-import { assertEquals, assertMatch } from "./assert.ts";
-import { MODULE_ORDER, project, TYPE_ERROR_MODULE } from "./fixtures.ts";
-import { assertSameOutputs, assertSameRun, GHC, ghc, ghcpwCli, startServer, writeTree } from "./helpers.ts";
-import { plainModule } from "./service.ts";
+import { assertEquals, assertMatch } from "../support/assert.ts";
+import { MODULE_ORDER, project, TYPE_ERROR_MODULE } from "../support/fixtures.ts";
+import {
+  assertSameOutputs,
+  assertSameRun,
+  GHC,
+  ghc,
+  ghcpwCli,
+  startServer,
+  writeTree,
+} from "../support/helpers.ts";
+import { plainModule } from "../support/service.ts";
 
 async function trees(files: Record<string, string>) {
   const root = await Deno.makeTempDir({ prefix: "ghcpw-fallback-" });
@@ -60,8 +68,8 @@ Deno.test("GHC_PERSISTENT_WORKER_SOCKET names the socket when nothing else does"
 
 Deno.test("runClient with its own directory and sink: both the server's answer and the fallback land there", async () => {
   const t = await trees({ "A.hs": plainModule("A"), "Broken.hs": TYPE_ERROR_MODULE });
-  const { runClient } = await import("../lib/client/client.ts");
-  const { CollectingSink } = await import("../lib/output.ts");
+  const { runClient } = await import("../../lib/client/client.ts");
+  const { CollectingSink } = await import("../../lib/output.ts");
   const server = await startServer(["-n", "1"]);
   try {
     for (const socket of [server.socket, t.socket]) {

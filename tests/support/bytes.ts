@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ByteSource } from "../lib/wire/frame.ts";
+import type { ByteSource } from "../../lib/wire/frame.ts";
 
 /** The parts one after the other in one buffer. */
 export function concat(...parts: Uint8Array[]): Uint8Array {

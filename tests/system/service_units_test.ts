@@ -1,18 +1,18 @@
 /** Unit tests of the service's small parts: durations, versions, tokens, keys, the bounded log file. */
 
-import { assert, assertEquals, assertRejects } from "./assert.ts";
-import { GHC } from "./helpers.ts";
-import { parseDuration } from "../lib/duration.ts";
-import { getBoundedFileSink } from "../lib/log/log_file.ts";
-import { checkPrivateDir, ensureRuntimeDir, UnsafeRuntimeDir } from "../lib/address/runtime_dir.ts";
+import { assert, assertEquals, assertRejects } from "../support/assert.ts";
+import { GHC } from "../support/helpers.ts";
+import { parseDuration } from "../../lib/duration.ts";
+import { getBoundedFileSink } from "../../lib/log/log_file.ts";
+import { checkPrivateDir, ensureRuntimeDir, UnsafeRuntimeDir } from "../../lib/address/runtime_dir.ts";
 import {
   compareVersions,
   ghcIdentity,
   keyedSocketPath,
   serverKey,
   versionedSocketPath,
-} from "../lib/address/server_key.ts";
-import { ensureToken, readToken, sameToken } from "../lib/address/token.ts";
+} from "../../lib/address/server_key.ts";
+import { ensureToken, readToken, sameToken } from "../../lib/address/token.ts";
 import type { LogRecord } from "@logtape/logtape";
 
 Deno.test("durations: seconds by default, or with a unit", () => {

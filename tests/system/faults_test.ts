@@ -3,10 +3,10 @@
  * mid-request, the server killed mid-request (its worker must not outlive it), a request over the timeout,
  * an unwritable output directory and a full disk. In each case the client's exit code and output must be
  * plain ghc's (or, for the timeout, a clear error), and the server must be healthy afterwards. (Garbage and
- * oversized frames: tests/fuzz_test.ts and tests/server_test.ts.)
+ * oversized frames: tests/system/fuzz_test.ts and tests/system/server_test.ts.)
  */
 
-import { assert, assertEquals, assertMatch } from "./assert.ts";
+import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import {
   assertSameOutputs,
   assertSameRun,
@@ -17,7 +17,7 @@ import {
   listFiles,
   run,
   startServer,
-} from "./helpers.ts";
+} from "../support/helpers.ts";
 import {
   assertHealthy,
   isolated,
@@ -30,11 +30,11 @@ import {
   twinTrees,
   waitFor,
   workersOf,
-} from "./service.ts";
-import { processAlive } from "../lib/process/state.ts";
-import { answers } from "../lib/client/autostart.ts";
-import { findGhcPkg, realExecutablePath } from "../lib/ghc/installation.ts";
-import { requestDirOwner, requestDirRoot } from "../lib/pool/request_dir.ts";
+} from "../support/service.ts";
+import { processAlive } from "../../lib/process/state.ts";
+import { answers } from "../../lib/client/autostart.ts";
+import { findGhcPkg, realExecutablePath } from "../../lib/ghc/installation.ts";
+import { requestDirOwner, requestDirRoot } from "../../lib/pool/request_dir.ts";
 
 /** Waits until the server has a busy worker and returns its pid. */
 async function busyWorker(socket: string, env: Record<string, string> = {}): Promise<number> {

@@ -3,11 +3,11 @@
  * on an identical tree: the situations in which keeping GHC state between requests goes wrong.
  */
 
-import { assertEquals, assertMatch } from "./assert.ts";
-import { GHC, startServer } from "./helpers.ts";
-import { Twins } from "./twins.ts";
-import { inspectGhc, runTool } from "../lib/ghc/installation.ts";
-import { buildPackage } from "../lib/plugin/package_build.ts";
+import { assertEquals, assertMatch } from "../support/assert.ts";
+import { GHC, startServer } from "../support/helpers.ts";
+import { Twins } from "../support/twins.ts";
+import { inspectGhc, runTool } from "../../lib/ghc/installation.ts";
+import { buildPackage } from "../../lib/plugin/package_build.ts";
 
 const TH_FLAGS = ["-dynamic-too"];
 

@@ -4,10 +4,10 @@
  * parses with) — no npm package (LogTape waits for GHCPW_LOG), no server, pool or Bazel code.
  */
 
-import { assert, assertEquals } from "./assert.ts";
-import { GHC, ghc, run } from "./helpers.ts";
+import { assert, assertEquals } from "../support/assert.ts";
+import { GHC, ghc, run } from "../support/helpers.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 
 /** Modules only a server (or the Bazel worker) needs. */
 const SERVER_ONLY = /\/lib\/((server|pool|compile|plugin|bazel)\/[\w/]+|log\/log_file)\.ts$/;

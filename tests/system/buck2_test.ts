@@ -4,10 +4,18 @@
  * `-o out @argsfile`. ghc before 9.4 cannot read argsfiles, so the oracle runs with them expanded.
  */
 
-import { assertEquals } from "./assert.ts";
-import { project } from "./fixtures.ts";
-import { assertSameOutputs, assertSameRun, ghc, ghcpw, run, startServer, writeTree } from "./helpers.ts";
-import { unescapeArgs } from "../lib/ghc/response_file.ts";
+import { assertEquals } from "../support/assert.ts";
+import { project } from "../support/fixtures.ts";
+import {
+  assertSameOutputs,
+  assertSameRun,
+  ghc,
+  ghcpw,
+  run,
+  startServer,
+  writeTree,
+} from "../support/helpers.ts";
+import { unescapeArgs } from "../../lib/ghc/response_file.ts";
 
 Deno.test("Buck2's compile and link command lines give ghc's results", async () => {
   const server = await startServer();
