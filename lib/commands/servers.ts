@@ -12,7 +12,7 @@ import { chooseGhc } from "../ghc/installation.ts";
 import { explicitSocketPath } from "../address/paths.ts";
 import { ensureRuntimeDir } from "../address/runtime_dir.ts";
 import { ghcIdentity, keyedSocketPath, serverKey } from "../address/server_key.ts";
-import type { ControlCommand } from "../wire/protocol.ts";
+import type { ControlCommand } from "../wire/client_protocol.ts";
 import { readToken } from "../address/token.ts";
 
 /** The servers to address, and the token to address them with. */

@@ -13,7 +13,7 @@ import { planInvocation } from "../ghc/mode.ts";
 import type { OutputSink } from "../output.ts";
 import type { Pool } from "../pool/pool.ts";
 import { makeRequestDir } from "../pool/request_dir.ts";
-import type { CompileRequest } from "../wire/protocol.ts";
+import type { CompileRequest } from "../wire/client_protocol.ts";
 import { expandResponseFiles, ResponseFileError } from "../ghc/response_file.ts";
 
 const log = getLogger(["ghcpw", "compile"]);

@@ -14,7 +14,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import { type OutputSink, TrackingSink } from "../output.ts";
-import type { WorkerRequest } from "../wire/protocol.ts";
+import type { WorkerRequest } from "../wire/worker_protocol.ts";
 import { Worker, WorkerFailure, type WorkerOutcome, type WorkerSpec } from "./worker.ts";
 
 const log = getLogger(["ghcpw", "pool"]);

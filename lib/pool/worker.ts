@@ -7,17 +7,13 @@
 
 import { getLogger } from "@logtape/logtape";
 import {
-  decodeMessage,
-  decodeProperties,
-  decodeWorkerExit,
-  encodeWorkerRequest,
-  FrameType,
-  frameTypeName,
-  MessageStream,
-  ProtocolError,
+  decodeWorkerMessage,
+  encodeToWorker,
   WORKER_PROTOCOL_VERSION,
   type WorkerRequest,
-} from "../wire/protocol.ts";
+} from "../wire/worker_protocol.ts";
+import { ProtocolError } from "../wire/fields.ts";
+import { MessageStream } from "../wire/stream.ts";
 import { changedLibraries, type LibrarySnapshot, snapshotLibraries } from "./loaded_libraries.ts";
 import { REQUEST_DIR_PREFIX } from "./request_dir.ts";
 import type { OutputSink } from "../output.ts";
@@ -94,9 +90,9 @@ export class Worker {
     const stream = new MessageStream(child.stdout, child.stdin);
     const timeout = spec.startTimeoutMs ?? 60_000;
     try {
-      const hello = await withTimeout(
+      const props = await withTimeout(
         Promise.race([
-          stream.expect(FrameType.Hello, "the worker's greeting"),
+          readGreeting(stream),
           child.status.then((s) => {
             throw new WorkerFailure(`GHC worker exited during start-up (${describeStatus(s)})`);
           }),
@@ -104,7 +100,6 @@ export class Worker {
         timeout,
         () => new WorkerFailure(`GHC worker did not start within ${timeout} ms`),
       );
-      const props = decodeProperties(hello);
       if (props.protocol !== String(WORKER_PROTOCOL_VERSION)) {
         throw new WorkerFailure(
           `worker speaks protocol ${props.protocol}, expected ${WORKER_PROTOCOL_VERSION}`,
@@ -141,30 +136,35 @@ export class Worker {
     this.requestsServed++;
     this.serving = true;
     try {
-      await this.#stream.send(FrameType.Request, encodeWorkerRequest(request));
+      await this.#stream.send(encodeToWorker({ kind: "request", request }));
       for (;;) {
         const frame = await this.#stream.read();
         if (frame === null) throw new WorkerFailure(`GHC worker ${this.pid} closed its channel mid-request`);
-        switch (frame.type) {
-          case FrameType.Stdout:
-            await sink.stdout(frame.payload);
+        const message = decodeWorkerMessage(frame, "output or an outcome", [
+          "stdout",
+          "stderr",
+          "exit",
+          "defer",
+          "failure",
+        ]);
+        switch (message.kind) {
+          case "stdout":
+            await sink.stdout(message.chunk);
             break;
-          case FrameType.Stderr:
-            await sink.stderr(frame.payload);
+          case "stderr":
+            await sink.stderr(message.chunk);
             break;
-          case FrameType.Exit: {
+          case "exit":
             await this.#recordLibraries(request.tmpDir);
-            const { code, facts } = decodeWorkerExit(frame.payload);
-            return { kind: "exit", code, interfacesResumed: Number(facts["interfaces-resumed"] ?? 0) };
-          }
-          case FrameType.Defer:
-            return { kind: "defer", reason: decodeMessage(frame.payload) };
-          case FrameType.Failure:
-            throw new WorkerFailure(`GHC worker ${this.pid} failed: ${decodeMessage(frame.payload)}`);
-          default:
-            throw new WorkerFailure(
-              `GHC worker ${this.pid} sent an unexpected ${frameTypeName(frame.type)} frame`,
-            );
+            return {
+              kind: "exit",
+              code: message.code,
+              interfacesResumed: Number(message.facts["interfaces-resumed"] ?? 0),
+            };
+          case "defer":
+            return { kind: "defer", reason: message.reason };
+          case "failure":
+            throw new WorkerFailure(`GHC worker ${this.pid} failed: ${message.message}`);
         }
       }
     } catch (e) {
@@ -238,6 +238,15 @@ export class Worker {
   #settledStatus(): Promise<Deno.CommandStatus | null> {
     return withTimeout(this.#status, 200, () => new Error("still running")).catch(() => null);
   }
+}
+
+/** Reads a worker's greeting properties; a worker that cannot start says why in a Failure instead. */
+async function readGreeting(stream: MessageStream): Promise<Record<string, string>> {
+  const frame = await stream.read();
+  if (frame === null) throw new ProtocolError("connection closed while waiting for the worker's greeting");
+  const message = decodeWorkerMessage(frame, "the worker's greeting", ["hello", "failure"]);
+  if (message.kind === "failure") throw new ProtocolError(message.message);
+  return message.properties;
 }
 
 function describeStatus(status: Deno.CommandStatus): string {

@@ -1,4 +1,4 @@
--- | The Haskell side of ghcpw's frame format (the TypeScript side is lib/wire/frame.ts and lib/wire/protocol.ts):
+-- | The Haskell side of ghcpw's frame format (the TypeScript side is lib/wire/frame.ts, lib/wire/fields.ts and lib/wire/messages.ts):
 -- a frame is a 4-byte big-endian length, a 1-byte type, then (length - 1) bytes of payload. Structured
 -- payloads are lists of fields, each field a list of byte strings, every count and length 4-byte big-endian.
 module Ghcpw.Frame
@@ -18,7 +18,7 @@ import qualified Data.ByteString.Lazy as BL
 import Data.Word (Word32, Word8)
 import System.IO (Handle, hFlush)
 
--- | Frame types; the numbers must match FrameType in lib/wire/protocol.ts.
+-- | Frame types; the numbers must match FrameType in lib/wire/messages.ts.
 data FrameType = Hello | Request | Stdout | Stderr | Exit | Failure | Defer
   deriving (Eq, Show, Enum, Bounded)
 
