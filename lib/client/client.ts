@@ -14,7 +14,7 @@
  * @module
  */
 
-import { runGhcCaptured, runGhcInherited } from "../ghc/run.ts";
+import { runRealGhc } from "../ghc/run.ts";
 import { GhcError } from "../ghc/installation.ts";
 import { deferredLogger } from "../log/logging.ts";
 import { type OutputSink, processSink } from "../output.ts";
@@ -26,15 +26,9 @@ import {
   greeting,
 } from "../wire/client_protocol.ts";
 import { MessageStream } from "../wire/stream.ts";
-import { expandResponseFiles, ResponseFileError } from "../ghc/response_file.ts";
-import { ensureRuntimeDir, UnsafeRuntimeDir } from "../address/runtime_dir.ts";
-import {
-  compareVersions,
-  ghcIdentity,
-  keyedSocketPath,
-  serverKey,
-  versionedSocketPath,
-} from "../address/server_key.ts";
+import { locateServer } from "../address/locate.ts";
+import { UnsafeRuntimeDir } from "../address/runtime_dir.ts";
+import { compareVersions, versionedSocketPath } from "../address/server_key.ts";
 import { withDeadline } from "../timeout.ts";
 import { ensureToken, readToken } from "../address/token.ts";
 import { connectUnix } from "../address/unix_socket.ts";
@@ -109,31 +103,9 @@ export async function runClient(options: ClientOptions): Promise<number> {
     if (e.outputWritten) {
       await sink.stderr(encoder.encode(`ghcpw: ${e.message}; running ghc directly\n`));
     }
-    return await fallback(options, env, cwd, sink);
+    // As the server would have run it, its --package-db options included.
+    return await runRealGhc(options.ghc, { argv: options.argv, cwd, env }, options.packageDbs ?? [], sink);
   }
-}
-
-/** The real ghc with the same argv (response files expanded as GHC 9.4+ does), env, cwd and stdio. */
-async function fallback(
-  options: ClientOptions,
-  env: Record<string, string>,
-  cwd: string,
-  sink: OutputSink,
-): Promise<number> {
-  let args: string[];
-  try {
-    args = await expandResponseFiles(options.argv, cwd);
-  } catch (e) {
-    if (!(e instanceof ResponseFileError)) throw e;
-    await sink.stderr(encoder.encode(`${e.message}\n`));
-    return 1;
-  }
-  // As the server would: its --package-db options come first on every command line.
-  const packageDbArgs = (options.packageDbs ?? []).flatMap((db) => ["-package-db", db]);
-  const ghcArgs = [...packageDbArgs, ...args];
-  return sink === processSink
-    ? await runGhcInherited(options.ghc, ghcArgs, { cwd, env })
-    : await runGhcCaptured(options.ghc, ghcArgs, { cwd, env }, sink);
 }
 
 /** Everything a request on one socket needs, worked out once per client run. */
@@ -195,14 +167,16 @@ async function locate(options: ClientOptions): Promise<Omit<Target, "sink">> {
   const packageDbs = options.packageDbs ?? [];
   const autostart = options.autostart ?? options.socketPath === undefined;
   try {
-    const runtime = await ensureRuntimeDir();
-    const identity = await ghcIdentity(options.ghc, runtime);
-    const key = await serverKey(identity, { packageDbs });
+    const { runtime, identity, key, socket } = await locateServer(
+      options.ghc,
+      packageDbs,
+      options.socketPath,
+    );
     // Without auto-start a missing token is not an error yet: if no server answers either, that is the
     // better message; if one does, it refuses a client without a token and says so.
     const token = autostart ? await ensureToken(runtime) : await readToken(runtime);
     return {
-      socket: options.socketPath ?? keyedSocketPath(runtime, identity, key),
+      socket,
       token,
       hello: { ghc: identity.realPath, key, ...token === null ? {} : { token } },
       serveArgs: ["--ghc", identity.realPath, ...packageDbs.flatMap((db) => ["--package-db", db])],

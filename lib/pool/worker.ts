@@ -17,6 +17,7 @@ import { MessageStream } from "../wire/stream.ts";
 import { changedLibraries, type LibrarySnapshot, snapshotLibraries } from "./loaded_libraries.ts";
 import { REQUEST_DIR_PREFIX } from "./request_dir.ts";
 import type { OutputSink } from "../output.ts";
+import { killAndWait } from "../process/kill.ts";
 import { withTimeout } from "../timeout.ts";
 
 const log = getLogger(["ghcpw", "worker"]);
@@ -108,12 +109,7 @@ export class Worker {
       log.debug("Worker {pid} started (GHC {ghc})", { pid: child.pid, ghc: props.ghc });
       return new Worker(child, stream, props.ghc ?? "", tail);
     } catch (e) {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
-      await child.status;
+      await killAndWait(child);
       throw new WorkerFailure(`${e instanceof Error ? e.message : e}${formatTail(tail)}`);
     }
   }
@@ -209,20 +205,10 @@ export class Worker {
 
   /** Stops the worker at once; safe to call more than once. */
   async kill(): Promise<void> {
-    if (this.alive) {
-      try {
-        // A started worker leads a process group (lib/plugin/Ghcpw/Parent.hs): the C compiler, assembler
-        // or iserv it is running must not outlive it and write outputs after it.
-        Deno.kill(-this.pid, "SIGKILL");
-      } catch {
-        // Not yet a group leader, or exited meanwhile.
-        try {
-          this.#child.kill("SIGKILL");
-        } catch {
-          // exited meanwhile
-        }
-      }
-    }
+    // A started worker leads a process group (lib/plugin/Ghcpw/Parent.hs): the C compiler, assembler or
+    // iserv it is running must not outlive it and write outputs after it. Once the worker has exited its
+    // pid may be another's, so only a live one is signalled.
+    if (this.alive) await killAndWait(this.#child, { group: true });
     await this.#status;
   }
 

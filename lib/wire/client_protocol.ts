@@ -12,10 +12,8 @@
 import type { Frame } from "./frame.ts";
 import {
   decodeFields,
-  decodeProperties,
   decodeText,
   encodeFields,
-  encodeProperties,
   encodeText,
   environmentEntries,
   exitCode,
@@ -23,7 +21,7 @@ import {
   parseEnvironment,
   ProtocolError,
 } from "./fields.ts";
-import { type Codec, decodeWith, encodeWith, FrameType } from "./messages.ts";
+import { type Codec, decodeWith, encodeWith, FrameType, helloEntry, outputEntry } from "./messages.ts";
 import { VERSION } from "../version.ts";
 
 /**
@@ -78,14 +76,8 @@ export type ServerMessage =
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-const hello = {
-  type: FrameType.Hello,
-  encode: (m: { properties: Record<string, string> }) => encodeProperties(m.properties),
-  decode: (p: Uint8Array) => ({ kind: "hello" as const, properties: decodeProperties(p) }),
-};
-
 const clientCodec: Codec<ClientMessage> = {
-  hello,
+  hello: helloEntry,
   request: {
     type: FrameType.Request,
     // The fields in their fixed order: cwd, argv, environment, terminal flag.
@@ -123,17 +115,9 @@ const clientCodec: Codec<ClientMessage> = {
 };
 
 const serverCodec: Codec<ServerMessage> = {
-  hello,
-  stdout: {
-    type: FrameType.Stdout,
-    encode: (m) => m.chunk,
-    decode: (chunk) => ({ kind: "stdout", chunk }),
-  },
-  stderr: {
-    type: FrameType.Stderr,
-    encode: (m) => m.chunk,
-    decode: (chunk) => ({ kind: "stderr", chunk }),
-  },
+  hello: helloEntry,
+  stdout: outputEntry("stdout"),
+  stderr: outputEntry("stderr"),
   exit: {
     type: FrameType.Exit,
     encode: (m) => encodeText(String(m.code)),

@@ -8,7 +8,7 @@
  */
 
 import type { Frame } from "./frame.ts";
-import { ProtocolError } from "./fields.ts";
+import { decodeProperties, encodeProperties, ProtocolError } from "./fields.ts";
 
 /** Frame types. Numbers 1–7 travel to and from workers; the others on the client socket only. */
 export const FrameType = {
@@ -65,4 +65,27 @@ export function decodeWith<M extends Message, K extends M["kind"]>(
     if (entry.type === frame.type) return entry.decode(frame.payload) as Extract<M, { kind: K }>;
   }
   throw new ProtocolError(`expected ${what}, got a ${frameTypeName(frame.type)} frame`);
+}
+
+/** The greeting both protocols open with: `key=value` properties, protocol version first. */
+export const helloEntry = {
+  type: FrameType.Hello,
+  encode: (m: { properties: Record<string, string> }): Uint8Array => encodeProperties(m.properties),
+  decode: (payload: Uint8Array): { kind: "hello"; properties: Record<string, string> } => ({
+    kind: "hello",
+    properties: decodeProperties(payload),
+  }),
+};
+
+/** A chunk of GHC's stdout or stderr, which both protocols carry as it is. */
+export function outputEntry<K extends "stdout" | "stderr">(kind: K): {
+  type: number;
+  encode(m: { chunk: Uint8Array }): Uint8Array;
+  decode(chunk: Uint8Array): { kind: K; chunk: Uint8Array };
+} {
+  return {
+    type: kind === "stdout" ? FrameType.Stdout : FrameType.Stderr,
+    encode: (m) => m.chunk,
+    decode: (chunk) => ({ kind, chunk }),
+  };
 }

@@ -12,10 +12,8 @@
 import type { Frame } from "./frame.ts";
 import {
   decodeFields,
-  decodeProperties,
   decodeText,
   encodeFields,
-  encodeProperties,
   encodeText,
   environmentEntries,
   exitCode,
@@ -23,7 +21,7 @@ import {
   parseEnvironment,
   ProtocolError,
 } from "./fields.ts";
-import { type Codec, decodeWith, encodeWith, FrameType } from "./messages.ts";
+import { type Codec, decodeWith, encodeWith, FrameType, helloEntry, outputEntry } from "./messages.ts";
 
 /** Version of the server/worker protocol; must equal protocolVersion in lib/plugin/GhcpwPlugin.hs. */
 export const WORKER_PROTOCOL_VERSION = 1;
@@ -82,21 +80,9 @@ const toWorkerCodec: Codec<ToWorkerMessage> = {
 };
 
 const workerCodec: Codec<WorkerMessage> = {
-  hello: {
-    type: FrameType.Hello,
-    encode: (m) => encodeProperties(m.properties),
-    decode: (payload) => ({ kind: "hello", properties: decodeProperties(payload) }),
-  },
-  stdout: {
-    type: FrameType.Stdout,
-    encode: (m) => m.chunk,
-    decode: (chunk) => ({ kind: "stdout", chunk }),
-  },
-  stderr: {
-    type: FrameType.Stderr,
-    encode: (m) => m.chunk,
-    decode: (chunk) => ({ kind: "stderr", chunk }),
-  },
+  hello: helloEntry,
+  stdout: outputEntry("stdout"),
+  stderr: outputEntry("stderr"),
   exit: {
     type: FrameType.Exit,
     encode: (m) => encodeFields([[String(m.code)], environmentEntries(m.facts)]),
