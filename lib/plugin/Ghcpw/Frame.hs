@@ -18,17 +18,23 @@ import qualified Data.ByteString.Lazy as BL
 import Data.Word (Word32, Word8)
 import System.IO (Handle, hFlush)
 
--- | Frame types; the numbers must match FrameType in lib/wire/messages.ts.
+-- | Frame types; the numbers on the wire are those of typeCode.
 data FrameType = Hello | Request | Stdout | Stderr | Exit | Failure | Defer
   deriving (Eq, Show, Enum, Bounded)
 
+-- | The one place of the numbers, which must match FrameType in lib/wire/messages.ts (checked by
+-- tests/unit/plugin_contract_test.ts).
 typeCode :: FrameType -> Word8
-typeCode t = fromIntegral (fromEnum t + 1)
+typeCode Hello = 1
+typeCode Request = 2
+typeCode Stdout = 3
+typeCode Stderr = 4
+typeCode Exit = 5
+typeCode Failure = 6
+typeCode Defer = 7
 
 codeType :: Word8 -> Maybe FrameType
-codeType c
-  | c >= 1 && fromIntegral c <= fromEnum (maxBound :: FrameType) + 1 = Just (toEnum (fromIntegral c - 1))
-  | otherwise = Nothing
+codeType c = lookup c [(typeCode t, t) | t <- [minBound .. maxBound]]
 
 -- | Frames above this size are refused rather than buffered, so a corrupt length cannot exhaust memory.
 maxFrameBytes :: Int
