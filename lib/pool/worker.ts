@@ -18,6 +18,12 @@ import { changedLibraries, type LibrarySnapshot, snapshotLibraries } from "./loa
 import { REQUEST_DIR_PREFIX } from "./request_dir.ts";
 import type { OutputSink } from "../output.ts";
 import { killAndWait } from "../process/kill.ts";
+import {
+  spawnWorkerProcess,
+  type StartWorkerProcess,
+  type WorkerProcess,
+  type WorkerSpec,
+} from "./worker_process.ts";
 import { withTimeout } from "../timeout.ts";
 
 const log = getLogger(["ghcpw", "worker"]);
@@ -35,16 +41,6 @@ export class WorkerFailure extends Error {
   override name = "WorkerFailure";
 }
 
-/** How to start a worker. */
-export interface WorkerSpec {
-  ghc: string;
-  args: string[];
-  /** Directory the worker process starts in (requests set their own). */
-  cwd: string;
-  /** How long the worker may take to start and greet. */
-  startTimeoutMs?: number;
-}
-
 const STDERR_TAIL_LINES = 40;
 
 /** A running worker process. */
@@ -56,14 +52,14 @@ export class Worker {
   serving = false;
   /** The affinity of the last request served (see lib/pool/pool.ts). */
   affinity = "";
-  #child: Deno.ChildProcess;
+  #child: WorkerProcess;
   #stream: MessageStream;
   #status: Promise<Deno.CommandStatus>;
   #exited = false;
   #stderrTail: string[] = [];
   #libraries: LibrarySnapshot = new Map();
 
-  private constructor(child: Deno.ChildProcess, stream: MessageStream, ghcVersion: string, tail: string[]) {
+  private constructor(child: WorkerProcess, stream: MessageStream, ghcVersion: string, tail: string[]) {
     this.#child = child;
     this.#stream = stream;
     this.pid = child.pid;
@@ -75,17 +71,12 @@ export class Worker {
     });
   }
 
-  /** Starts a worker and waits for its greeting. */
-  static async start(spec: WorkerSpec): Promise<Worker> {
-    const child = new Deno.Command(spec.ghc, {
-      args: spec.args,
-      cwd: spec.cwd,
-      // The worker's own session must not pick up an environment file; requests bring their own env.
-      env: { GHC_ENVIRONMENT: "-" },
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+  /** Starts a worker (a ghc process unless `startProcess` says otherwise) and waits for its greeting. */
+  static async start(
+    spec: WorkerSpec,
+    startProcess: StartWorkerProcess = spawnWorkerProcess,
+  ): Promise<Worker> {
+    const child = startProcess(spec);
     const tail: string[] = [];
     collectStderr(child.stderr, tail, child.pid);
     const stream = new MessageStream(child.stdout, child.stdin);
