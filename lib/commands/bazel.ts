@@ -13,13 +13,12 @@ import { expandFlagfiles, isFlagfileArgument } from "../bazel/flagfile.ts";
 import { serveBazelWorker, type WorkHandler } from "../bazel/worker.ts";
 import { compile, type Compiler } from "../compile/compile.ts";
 import { type PreparedGhc, prepareGhc, startCompiler } from "../compile/setup.ts";
-import { runGhcInherited } from "../ghc/run.ts";
+import { runRealGhc } from "../ghc/run.ts";
 import { chooseGhc, findGhc } from "../ghc/installation.ts";
 import { setUpLogging } from "../log/logging.ts";
 import { LOG_OPTIONS, logLevelOf } from "./log_options.ts";
-import { CollectingSink } from "../output.ts";
+import { CollectingSink, processSink } from "../output.ts";
 import type { RecycleLimits } from "../pool/pool.ts";
-import { expandResponseFiles, ResponseFileError } from "../ghc/response_file.ts";
 import { VERSION } from "../version.ts";
 import { parseOptions, positiveInteger, UsageError } from "./options.ts";
 import { RECYCLE_HELP, RECYCLE_OPTIONS, recycleLimits } from "./recycling.ts";
@@ -126,21 +125,13 @@ interface BazelOptions {
 
 /** One compile without a worker: the real ghc on the expanded arguments, on this process's stdio. */
 async function runOnce(options: BazelOptions, argv: string[]): Promise<number> {
-  const ghc = findGhc(options.ghc);
-  const cwd = Deno.cwd();
-  let args: string[];
-  try {
-    // As compile() prepares arguments for the real ghc, so both modes run the very same command line.
-    args = [
-      ...options.packageDbs.flatMap((db) => ["-package-db", db]),
-      ...await expandResponseFiles(argv, cwd),
-    ];
-  } catch (e) {
-    if (!(e instanceof ResponseFileError)) throw e;
-    console.error(e.message);
-    return 1;
-  }
-  return await runGhcInherited(ghc, args, { cwd, env: Deno.env.toObject() });
+  // As compile() runs the real ghc, so both modes run the very same command line.
+  return await runRealGhc(
+    findGhc(options.ghc),
+    { argv, cwd: Deno.cwd(), env: Deno.env.toObject() },
+    options.packageDbs,
+    processSink,
+  );
 }
 
 /** Serves Bazel until it closes stdin or stops the worker with a signal. */

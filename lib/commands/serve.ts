@@ -16,9 +16,8 @@ import { DEFAULT_IDLE_TIMEOUT_MS, superviseServer } from "../server/lifecycle.ts
 import { setUpLogging } from "../log/logging.ts";
 import { LOG_OPTIONS, logLevelOf } from "./log_options.ts";
 import { explicitSocketPath, serverLogFile } from "../address/paths.ts";
-import { ensureRuntimeDir } from "../address/runtime_dir.ts";
+import { locateServer } from "../address/locate.ts";
 import { Server } from "../server/server.ts";
-import { ghcIdentity, keyedSocketPath, serverKey } from "../address/server_key.ts";
 import { bindSocket, prepareSocketPath, ServerRunning } from "../address/socket_path.ts";
 import { statusFields } from "../server/status.ts";
 import { ensureToken } from "../address/token.ts";
@@ -118,11 +117,12 @@ export async function serveCommand(args: string[]): Promise<number> {
 
   // The socket is found the way clients find it: by this GHC's key, in the checked runtime directory,
   // which also holds the token clients must present.
-  const runtime = await ensureRuntimeDir();
+  const { runtime, identity, key, socket: socketPath } = await locateServer(
+    ghcName,
+    packageDbs,
+    explicitSocketPath(values.socket),
+  );
   const token = await ensureToken(runtime);
-  const identity = await ghcIdentity(ghcName, runtime);
-  const key = await serverKey(identity, { packageDbs });
-  const socketPath = explicitSocketPath(values.socket) ?? keyedSocketPath(runtime, identity, key);
   if (values.detach) return await detach(args, socketPath);
 
   const logFile = values.daemon ? await serverLogFile(socketPath, runtime) : null;

@@ -63,6 +63,6 @@ export async function startCompiler(
     ghc: prepared.installation.ghc,
     pool,
     stats: { worker: 0, direct: 0, deferred: 0 },
-    extraArgs: dbs.flatMap((db) => ["-package-db", db]),
+    packageDbs: dbs,
   };
 }

@@ -6,6 +6,7 @@
  */
 
 import { assertEquals } from "./assert.ts";
+import { killAndWait } from "../../lib/process/kill.ts";
 import { listFiles, outputMismatch as compareOutput } from "../../scripts/output_compare.ts";
 
 export { listFiles };
@@ -100,12 +101,7 @@ export async function startServer(extraArgs: string[] = []): Promise<TestServer>
     socket,
     dir,
     async stop() {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // already gone
-      }
-      await child.status;
+      await killAndWait(child, { signal: "SIGTERM" });
       await logDone;
       await Deno.remove(dir, { recursive: true }).catch(() => {});
       return log.join("");
