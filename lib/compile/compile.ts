@@ -15,6 +15,7 @@ import type { Pool } from "../pool/pool.ts";
 import { makeRequestDir } from "../pool/request_dir.ts";
 import type { CompileRequest } from "../wire/protocol.ts";
 import { expandResponseFiles, ResponseFileError } from "../ghc/response_file.ts";
+import type { IncrementalBuilds } from "../incremental/build.ts";
 
 const log = getLogger(["ghcpw", "compile"]);
 const encoder = new TextEncoder();
@@ -33,6 +34,8 @@ export interface Compiler {
   stats: CompileStats;
   /** Arguments put ahead of every invocation's own (the server's --package-db options). */
   extraArgs: string[];
+  /** Incremental `--make` builds (lib/incremental/), unless turned off. */
+  incremental?: IncrementalBuilds;
 }
 
 /**
@@ -54,6 +57,16 @@ export async function compile(
     return 1;
   }
   const plan = planInvocation(request.argv, args, request.env);
+  if (compiler.incremental && plan.kind === "worker" && plan.mode[0] === "make") {
+    // lib/incremental/ restores saved outputs first and saves and replays warnings after; the build
+    // itself is this same compile, without the incremental step.
+    const plain = { ...compiler, incremental: undefined };
+    return await compiler.incremental.build(
+      { ...request, args: plan.args },
+      sink,
+      (out) => compile(plain, request, out, signal),
+    );
+  }
   const ctx = { cwd: request.cwd, env: request.env };
   if (plan.kind === "direct") {
     compiler.stats.direct++;
