@@ -10,11 +10,11 @@
 
 import { getLogger } from "@logtape/logtape";
 import { resolve } from "node:path";
-import { mentions, parseDiagnostics, replayText, warningsOf } from "./diagnostics.ts";
+import { type Diagnostic, mentions, parseDiagnostics, replayText, warningsOf } from "./diagnostics.ts";
 import { sha256 } from "./hash.ts";
 import { keyEnvironment, packageStateOf, packageStatePaths, targetKey } from "./key.ts";
 import { readMakeArgs } from "./make_args.ts";
-import type { Manifest, ModuleRecord, OutputFile } from "./manifest.ts";
+import { type Manifest, MANIFEST_VERSION, type ModuleRecord, type OutputFile } from "./manifest.ts";
 import { readModuleHeader } from "./module_header.ts";
 import { type FoundOutput, restoreOutputs, scanOutputs } from "./outputs.ts";
 import { type CurrentSource, planRestore } from "./plan.ts";
@@ -39,6 +39,8 @@ export interface IncrementalStats {
   warningsReplayed: number;
   saves: number;
   saveFailures: number;
+  /** Builds that failed with modules restored, and so were done again as clean builds. */
+  redoneClean: number;
 }
 
 /** An invocation as an incremental build sees it. */
@@ -72,6 +74,7 @@ export class IncrementalBuilds {
     warningsReplayed: 0,
     saves: 0,
     saveFailures: 0,
+    redoneClean: 0,
   };
   #identity: Promise<string> | null = null;
   /** Saves and evictions one at a time, so eviction never counts a half-saved entry of this process. */
@@ -130,8 +133,18 @@ export class IncrementalBuilds {
       saved: saved?.modules.length ?? 0,
     });
 
-    const captured = new CapturingSink(sink);
+    // With nothing restored this is a clean build already: its output streams as it comes. Otherwise it
+    // is held back until GHC's exit code says whether this attempt stands.
+    const captured = new CapturingSink(restored.length === 0 ? sink : null);
     const code = await run(captured);
+    if (code !== 0 && restored.length > 0) {
+      // A failed build's diagnostics and outputs depend on how far GHC got, which skipped modules change:
+      // it is done again from the output directories as they were, exactly as a clean build.
+      this.stats.redoneClean++;
+      await removeNewOutputs(cwd, make.outputDirs, before);
+      return await run(sink);
+    }
+    await captured.flush(sink);
     const after = await scanOutputs(cwd, make.outputDirs);
     const compiled = compiledModules(captured.printedStdout(), after, before, restored, timeMs);
     this.stats.modulesRecompiled += compiled.size;
@@ -154,7 +167,7 @@ export class IncrementalBuilds {
         after,
         compiled,
         restored,
-        diagnostics.length > 0 ? captured.printedStderr() : "",
+        diagnostics,
       )
     );
     this.#saving = save.catch(() => {});
@@ -175,7 +188,7 @@ export class IncrementalBuilds {
     after: ReadonlyMap<string, FoundOutput[]>,
     compiled: ReadonlySet<string>,
     restored: readonly ModuleRecord[],
-    stderr: string,
+    diagnostics: readonly Diagnostic[],
   ): Promise<void> {
     const now = await readSources(cwd, sources.map((s) => s.source));
     if (
@@ -185,7 +198,6 @@ export class IncrementalBuilds {
       log.debug("Not saving: a source changed during the build");
       return;
     }
-    const diagnostics = parseDiagnostics(stderr);
     const restoredBy = new Map(restored.map((r) => [r.module, r]));
     const modules: ModuleRecord[] = [];
     for (const s of sources) {
@@ -219,7 +231,7 @@ export class IncrementalBuilds {
       }
       modules.push(record);
     }
-    const manifest: Manifest = { version: 1, key, modules };
+    const manifest: Manifest = { version: MANIFEST_VERSION, key, modules };
     await this.store.writeManifest(manifest);
     this.stats.saves++;
     await this.store.evict();
@@ -272,7 +284,7 @@ export function compiledModules(
   timeMs: number,
 ): Set<string> {
   const compiled = new Set<string>();
-  for (const m of stdout.matchAll(/^\[\s*\d+ of \d+\] Compiling ([\w.']+)/gm)) compiled.add(m[1]);
+  for (const m of stdout.matchAll(/^\[\s*\d+ of \d+\] Compiling ([\w.']+)( |$)/gm)) compiled.add(m[1]);
   const restoredBy = new Map(restored.map((r) => [r.module, r]));
   for (const [module, files] of after) {
     const r = restoredBy.get(module);
@@ -297,26 +309,46 @@ export function compiledModules(
   return compiled;
 }
 
-/** Passes output on as it comes and keeps a copy for after the build. */
+/** Deletes every file of the output directories that was not there before the build. */
+async function removeNewOutputs(
+  cwd: string,
+  dirs: readonly string[],
+  before: ReadonlyMap<string, readonly FoundOutput[]>,
+): Promise<void> {
+  const kept = new Set([...before.values()].flat().map((f) => `${f.dir}\0${f.path}`));
+  for (const files of (await scanOutputs(cwd, dirs)).values()) {
+    for (const f of files) {
+      if (!kept.has(`${f.dir}\0${f.path}`)) {
+        await Deno.remove(`${resolve(cwd, f.dir)}/${f.path}`).catch(() => {});
+      }
+    }
+  }
+}
+
+/** Keeps a copy of GHC's output for after the build; passes it on at once, or holds it back until flushed. */
 class CapturingSink implements OutputSink {
-  #out: Uint8Array[] = [];
-  #err: Uint8Array[] = [];
-  constructor(private inner: OutputSink) {}
+  #chunks: { stream: "stdout" | "stderr"; chunk: Uint8Array }[] = [];
+  constructor(private inner: OutputSink | null) {}
   stdout(chunk: Uint8Array): Promise<void> {
-    this.#out.push(chunk.slice());
-    return this.inner.stdout(chunk);
+    this.#chunks.push({ stream: "stdout", chunk: chunk.slice() });
+    return this.inner?.stdout(chunk) ?? Promise.resolve();
   }
   stderr(chunk: Uint8Array): Promise<void> {
-    this.#err.push(chunk.slice());
-    return this.inner.stderr(chunk);
+    this.#chunks.push({ stream: "stderr", chunk: chunk.slice() });
+    return this.inner?.stderr(chunk) ?? Promise.resolve();
   }
-  /** What GHC printed on stdout so far. */
+  /** Writes what was held back to `sink`, in the order GHC printed it. */
+  async flush(sink: OutputSink): Promise<void> {
+    if (this.inner !== null) return;
+    for (const { stream, chunk } of this.#chunks) await sink[stream](chunk);
+  }
+  /** What GHC printed on stdout. */
   printedStdout(): string {
-    return decode(this.#out);
+    return decode(this.#chunks.filter((c) => c.stream === "stdout").map((c) => c.chunk));
   }
-  /** What GHC printed on stderr so far. */
+  /** What GHC printed on stderr. */
   printedStderr(): string {
-    return decode(this.#err);
+    return decode(this.#chunks.filter((c) => c.stream === "stderr").map((c) => c.chunk));
   }
 }
 

@@ -9,7 +9,7 @@
 import { sha256 } from "./hash.ts";
 
 /** Layout version: a manifest of another version is ignored, never misread. */
-export const MANIFEST_VERSION = 1;
+export const MANIFEST_VERSION = 2;
 
 /** One file GHC wrote for a module. */
 export interface OutputFile {
@@ -84,7 +84,8 @@ function isModuleRecord(r: ModuleRecord): boolean {
   return r !== null && typeof r === "object" && typeof r.module === "string" &&
     typeof r.source === "string" &&
     typeof r.sourceHash === "string" && (r.bootHash === null || typeof r.bootHash === "string") &&
-    Array.isArray(r.warnings) && r.warnings.every((w) => typeof w === "string") && Array.isArray(r.files) &&
+    Array.isArray(r.warnings) &&
+    r.warnings.every((w) => typeof w === "string") && Array.isArray(r.files) &&
     r.files.every((f) =>
       f !== null && typeof f === "object" && typeof f.dir === "string" && typeof f.path === "string" &&
       HASH.test(f.hash) && Number.isSafeInteger(f.size) && f.size >= 0 && safeRelative(f.path)

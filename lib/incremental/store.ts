@@ -78,15 +78,17 @@ export class Store {
     return null;
   }
 
-  /** Stores a file's content under its hash (a file already stored is only marked as reused). */
+  /**
+   * Stores a file's content under its hash. One already stored is only marked as reused, unless its size
+   * shows it damaged (other damage is caught by the hash check when it is read).
+   */
   async writeBlob(hash: string, bytes: Uint8Array): Promise<void> {
     const path = this.#blobPath(hash);
-    try {
+    const info = await Deno.stat(path).catch(() => null);
+    if (info?.size === bytes.length) {
       const now = new Date();
       await Deno.utime(path, now, now);
       return;
-    } catch {
-      // not stored yet
     }
     await this.#writeAtomically(path, bytes);
   }
