@@ -123,7 +123,7 @@ export function formatStatus(status: Record<string, unknown>): string {
         }`,
     );
   } else if (inc === null) {
-    lines.push("  increm.   off (--no-incremental)");
+    lines.push("  cache     incremental builds off (--no-incremental)");
   }
   lines.push("");
   const rows = [["PID", "STATE", "REQUESTS", "RSS", "LAST RECYCLE REASON"]];
