@@ -113,14 +113,12 @@ export function formatStatus(status: Record<string, unknown>): string {
   }
   const inc = s.incremental;
   if (inc) {
+    const size = inc.cacheBytes === null ? "not measured yet" : mib(inc.cacheBytes);
     lines.push(
-      `  increm.   ${
-        inc.byDefault ? "on" : "opt-in (GHCPW_INCREMENTAL=1)"
-      }: ${inc.builds} builds, ${inc.hits} ` +
-        `hits, ${inc.modulesRestored} modules restored, ${inc.modulesRecompiled} compiled, ` +
-        `${inc.warningsReplayed} warnings replayed; cache ${mib(inc.cacheBytes)} of ${
-          mib(inc.cacheLimitBytes)
-        }`,
+      `  cache     incremental builds ${inc.byDefault ? "on" : "opt-in (GHCPW_INCREMENTAL=1)"}: ` +
+        `${inc.builds} builds, ${inc.hits} hits, ${inc.modulesRestored} modules restored, ` +
+        `${inc.modulesRecompiled} compiled, ${inc.warningsReplayed} warnings replayed, ` +
+        `${inc.redoneClean} failed builds redone clean; size ${size} of ${mib(inc.cacheLimitBytes)}`,
     );
   } else if (inc === null) {
     lines.push("  cache     incremental builds off (--no-incremental)");
