@@ -1,6 +1,6 @@
 /**
  * A real library no one here wrote — Debian's haskell-aeson, fetched with `apt-get source` at test time
- * (scripts/real_library.ts) — compiled module by module with one-shot `ghc -c` in dependency order, once on
+ * (scripts/real_library/) — compiled module by module with one-shot `ghc -c` in dependency order, once on
  * plain ghc and once through ghcpw, in twin trees: every module must give the same exit code and
  * diagnostics, and byte-identical .hi (and .dyn_hi) files. Then an edit of a low-level module and a rebuild
  * of it and its dependents, compared again.
@@ -22,12 +22,8 @@ import {
   startServer,
 } from "../support/helpers.ts";
 import { Twins } from "../support/twins.ts";
-import {
-  type BuildStep,
-  dependentsOf,
-  prepareRealLibrary,
-  type RealLibrary,
-} from "../../scripts/real_library.ts";
+import { prepareRealLibrary, type RealLibrary } from "../../scripts/real_library/library.ts";
+import { type BuildStep, dependentsOf } from "../../scripts/real_library/module_order.ts";
 
 const LIBRARY = "aeson";
 
