@@ -62,16 +62,29 @@ export async function moduleSteps(
   }
 }
 
+/**
+ * The first Cabal-generated macro (cabal_macros.h) a source uses and does not define itself, or null. A
+ * source that defines the macro (generics-sop's `#ifndef MIN_TOOL_VERSION_haddock` / `#define ...`
+ * fallback for Cabal versions without it) builds as its authors intend without cabal_macros.h.
+ */
+export function cabalMacroNeeded(source: string): string | null {
+  const defined = new Set(
+    [...source.matchAll(/^[ \t]*#[ \t]*define[ \t]+([A-Za-z_][A-Za-z0-9_]*)/gm)].map((m) => m[1]),
+  );
+  const used = source.matchAll(
+    /\b(CURRENT_PACKAGE_(?:KEY|VERSION)|CURRENT_COMPONENT_ID|VERSION_[a-z][a-z0-9_]*|MIN_TOOL_VERSION_[a-z0-9_]+)\b/g,
+  );
+  for (const [, macro] of used) if (!defined.has(macro)) return macro;
+  return null;
+}
+
 /** Refuses a library whose sources need Cabal-generated macros that this script does not provide. */
 export async function checkNoCabalMacros(dir: string, files: string[]): Promise<void> {
   for (const file of files) {
-    const text = await Deno.readTextFile(`${dir}/${file}`);
-    const m =
-      /\b(CURRENT_PACKAGE_(?:KEY|VERSION)|CURRENT_COMPONENT_ID|VERSION_[a-z][a-z0-9_]*|MIN_TOOL_VERSION_[a-z0-9_]+)\b/
-        .exec(text);
-    if (m) {
+    const macro = cabalMacroNeeded(await Deno.readTextFile(`${dir}/${file}`));
+    if (macro) {
       throw new RealLibraryError(
-        `${file} uses ${m[1]}, a cabal_macros.h macro this script does not generate`,
+        `${file} uses ${macro}, a cabal_macros.h macro this script does not generate`,
       );
     }
   }

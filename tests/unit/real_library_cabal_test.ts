@@ -10,6 +10,7 @@ import {
   parseCabal,
 } from "../../scripts/real_library/cabal_file.ts";
 import { cFlags, ghcFlags, outputFlags } from "../../scripts/real_library/ghc_flags.ts";
+import { cabalMacroNeeded } from "../../scripts/real_library/source_tree.ts";
 
 /** Runs `f` and returns the message of the error it throws (the test fails if it throws none). */
 function errorOf(f: () => unknown): string {
@@ -206,4 +207,24 @@ Deno.test("ghc flags expose only the dependencies by unit id, as Cabal builds th
     "-optc-DOLD_GHC",
     ...outputFlags("out"),
   ]);
+});
+
+Deno.test("a source needs cabal_macros.h for a Cabal macro it uses without defining it", () => {
+  assertEquals(
+    cabalMacroNeeded("#if MIN_VERSION_base(4,9,0)\nx = 1\n#endif\n"),
+    null,
+    "GHC defines MIN_VERSION_",
+  );
+  assertEquals(
+    cabalMacroNeeded("#ifdef VERSION_ghc_bignum\nimport GHC.Num.BigNat\n#endif\n"),
+    "VERSION_ghc_bignum",
+  );
+  assertEquals(cabalMacroNeeded("v = CURRENT_PACKAGE_VERSION\n"), "CURRENT_PACKAGE_VERSION");
+  const fallback = `#ifndef MIN_TOOL_VERSION_haddock
+#define MIN_TOOL_VERSION_haddock(x,y,z) 0
+#endif
+#if !(defined(__HADDOCK_VERSION__)) || MIN_TOOL_VERSION_haddock(2,14,0)
+`;
+  assertEquals(cabalMacroNeeded(fallback), null);
+  assertEquals(cabalMacroNeeded(`${fallback}#ifdef VERSION_text\n#endif\n`), "VERSION_text");
 });
