@@ -82,6 +82,33 @@ export async function aptUpdate(): Promise<void> {
   await runShown("apt-get", [...APT_OPTIONS, "-o", "Acquire::Check-Valid-Until=false", "update"]);
 }
 
+/**
+ * Why apt cannot reach the Debian mirror this system installs from (apt's own downloader fetches the
+ * suite's InRelease, with apt's configuration), or null if it can: tells a machine without the mirror,
+ * where a test may skip, from a failure that must fail.
+ */
+export async function debianMirrorUnreachable(): Promise<string | null> {
+  const main = mainDebianSource(await readAptSources());
+  const url = `${(main?.uri ?? "http://deb.debian.org/debian").replace(/\/$/, "")}/dists/${
+    main?.suite ?? await debianSuite()
+  }/InRelease`;
+  const dir = await Deno.makeTempDir({ prefix: "ghcpw-apt-probe-" });
+  try {
+    const r = await runQuiet("/usr/lib/apt/apt-helper", [
+      ...APT_OPTIONS,
+      "-o",
+      "Acquire::Retries=0",
+      "download-file",
+      url,
+      `${dir}/InRelease`,
+    ]).catch((e) => ({ code: -1, stdout: "", stderr: `cannot run apt-helper: ${e.message}` }));
+    if (r.code === 0) return null;
+    return `apt cannot fetch ${url}: ${(r.stderr.match(/^E: .*$/gm) ?? [r.stderr.trim()]).join("; ")}`;
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
 /** Installs the packages that are missing (after `apt-get update` if apt does not know one of them). */
 export async function ensurePackages(pkgs: string[], updated: { done: boolean }): Promise<void> {
   const missing: string[] = [];
