@@ -154,7 +154,11 @@ export async function serveBazelWorker(options: BazelWorkerOptions): Promise<voi
           inputs: request.inputs.length,
         });
       } else {
-        log.debug("Request {id}: {args}", { id: request.requestId, args: request.arguments.join(" ") });
+        log.debug("Request {id} in {cwd}: {args}", {
+          id: request.requestId,
+          cwd,
+          args: request.arguments.join(" "),
+        });
       }
       const entry = { controller: new AbortController(), cancelled: false };
       if (inFlight.has(request.requestId)) {

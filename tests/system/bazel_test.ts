@@ -81,6 +81,14 @@ function workerCount(stderr: string): number {
 interface Mode {
   protocol: "proto" | "json";
   multiplex: boolean;
+  /** --worker_sandboxing: the worker runs in a directory of its own, which Bazel fills for each request. */
+  sandboxed?: boolean;
+}
+
+function modeName(mode: Mode): string {
+  return `${mode.sandboxed ? "sandboxed " : ""}${mode.protocol} ${
+    mode.multiplex ? "multiplex" : "singleplex"
+  }`;
 }
 
 Deno.test("Bazel builds the example through ghcpw's worker, as the local strategy does", async (t) => {
@@ -108,6 +116,7 @@ Deno.test("Bazel builds the example through ghcpw's worker, as the local strateg
       ...MNEMONICS.map((m) => `--strategy=${m}=worker`),
       `--define=ghcpw_protocol=${strategy.protocol}`,
       strategy.multiplex ? "--experimental_worker_multiplex" : "--noexperimental_worker_multiplex",
+      strategy.sandboxed ? "--worker_sandboxing" : "--noworker_sandboxing",
     ];
     return bazelRun(["build", ...common, ...flags, "//app"]);
   };
@@ -134,11 +143,23 @@ Deno.test("Bazel builds the example through ghcpw's worker, as the local strateg
   const assertWorkerUsed = async (r: Run, mode: Mode) => {
     assertEquals(workerCount(r.stderr), GHC_ACTIONS, `expected every ghc action in a worker:\n${r.stderr}`);
     assertEquals(processCounts(r.stderr).local, undefined, r.stderr);
-    const logs = [...r.stderr.matchAll(/Created new .*?(\S+) (?:multiplex-)?worker .*?logging to (\S+)/g)];
-    assertEquals(logs.map((m) => m[1]).sort(), MNEMONICS, `one new worker per mnemonic:\n${r.stderr}`);
-    for (const [, , logFile] of logs) {
+    const logs = [
+      ...r.stderr.matchAll(
+        /Created new (?:(sandboxed|non-sandboxed) )?(\S+) (?:multiplex-)?worker .*?logging to (\S+)/g,
+      ),
+    ];
+    assertEquals(logs.map((m) => m[2]).sort(), MNEMONICS, `one new worker per mnemonic:\n${r.stderr}`);
+    for (const [, sandboxed, , logFile] of logs) {
+      assertEquals(sandboxed === "sandboxed", mode.sandboxed ?? false, `sandboxed worker:\n${r.stderr}`);
       const log = await Deno.readTextFile(logFile);
-      assertMatch(log, new RegExp(`Bazel worker, pid \\d+, in \\S+ \\(${mode.protocol} protocol\\)`));
+      const cwd = log.match(new RegExp(`Bazel worker, pid \\d+, in (\\S+) \\(${mode.protocol} protocol\\)`))
+        ?.[1];
+      assert(cwd !== undefined, `no ${mode.protocol} worker in ${logFile}:\n${log}`);
+      // A sandboxed worker works in a directory of its own, not in Bazel's execroot.
+      assertMatch(
+        cwd,
+        mode.sandboxed ? /\/bazel-workers\/[^/]+\/ghcpw_example$/ : /\/execroot\/ghcpw_example$/,
+      );
       assertMatch(log, new RegExp(`Serving with GHC .*, ${mode.multiplex ? "multiplex" : "singleplex"}`));
       const pid = log.match(/Bazel worker, pid (\d+)/)![1];
       const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
@@ -165,7 +186,7 @@ Deno.test("Bazel builds the example through ghcpw's worker, as the local strateg
       { protocol: "json", multiplex: true },
     ];
     for (const mode of modes) {
-      const name = `${mode.protocol} ${mode.multiplex ? "multiplex" : "singleplex"}`;
+      const name = modeName(mode);
       await t.step(`${name} worker: same outputs as local, then a compile error`, async () => {
         await clean();
         const r = await build(mode);
@@ -184,6 +205,8 @@ Deno.test("Bazel builds the example through ghcpw's worker, as the local strateg
       });
     }
 
+    /** The local build of the edit below. */
+    let edited = "";
     await t.step("edit then rebuild: only what depends on the edit, same as local", async () => {
       const mode = modes[modes.length - 1];
       // The error of the last step is fixed by a new answer, which a splice in Tables computes from.
@@ -197,8 +220,41 @@ Deno.test("Bazel builds the example through ghcpw's worker, as the local strateg
 
       await clean();
       assertBuilt(await build("local"), "the local build of the edit");
-      await assertSameBuild(warm, await snapshot());
+      edited = await snapshot();
+      await assertSameBuild(warm, edited);
     });
+
+    const sandboxedModes: Mode[] = [
+      { protocol: "proto", multiplex: false, sandboxed: true },
+      // Bazel 4.2.3 gives a sandboxed multiplex worker a directory of its own too (no per-request sandboxes).
+      { protocol: "json", multiplex: true, sandboxed: true },
+    ];
+    for (const mode of sandboxedModes) {
+      const name = modeName(mode);
+      await t.step(
+        `${name} worker: same outputs as local, and after an edit, a rebuild as local's`,
+        async () => {
+          await editArea(area.replace("answerBase = 41", "answerBase = 1046"));
+          await clean();
+          const r = await build(mode);
+          assertBuilt(r, `the ${name} build`);
+          await assertWorkerUsed(r, mode);
+          await assertSameBuild(await snapshot(), edited);
+
+          // Back to the original source: a partial rebuild in the same sandboxed workers.
+          await editArea(area);
+          const again = await build(mode);
+          assertBuilt(again, `the ${name} rebuild`);
+          const rebuilt = workerCount(again.stderr);
+          assert(
+            rebuilt > 0 && rebuilt < GHC_ACTIONS,
+            `expected a partial rebuild in the worker:\n${again.stderr}`,
+          );
+          assertEquals(processCounts(again.stderr).local, undefined, again.stderr);
+          await assertSameBuild(await snapshot(), local);
+        },
+      );
+    }
   } finally {
     await bazelRun(["shutdown"]);
     await Deno.remove(root, { recursive: true }).catch(() => {});
