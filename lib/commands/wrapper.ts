@@ -26,7 +26,8 @@ left alone. Then:
   runhaskell Setup.hs configure --with-compiler=DIR/ghc && runhaskell Setup.hs build
   Buck2: haskell_toolchain(compiler = "DIR/ghc", ...)
 
-The script names the real ghc by its full path, so DIR may be put on PATH.
+The script names the real ghc by its full path. Keep DIR off PATH, or set
+GHCPW_GHC: ghcpw itself takes the first ghc on PATH for the real one.
 
 Options:
   --ghc PATH          the real ghc (default: $GHCPW_GHC, else ghc on PATH)
@@ -93,7 +94,7 @@ export async function wrapperCommand(args: string[]): Promise<number> {
   const dir = absolute(positionals[0]).replace(/(.)\/+$/, "$1");
   const ghc = absolute(findGhc(chooseGhc(values.ghc)));
   const script = `${dir}/ghc`;
-  // A wrapper found as "ghc" on PATH would run itself for ever.
+  // A wrapper taken for the real ghc would hand every compile back to ghcpw.
   if (await isWrapper(ghc)) {
     throw new UsageError(`ghcpw wrapper: ${ghc} is itself a ghcpw wrapper; name the real ghc with --ghc`);
   }

@@ -108,7 +108,10 @@ Deno.test(`runhaskell Setup.hs configure --with-compiler=<ghcpw's wrapper> build
     };
     /** An edit GHC's recompilation check must notice, with a warning (-Wall) to show; then Setup's build again. */
     const rebuild = async (tree: string) => {
-      await Deno.writeTextFile(`${tree}/${EDITED}`, "\nghcpwEdit :: Int\nghcpwEdit = 1\n", { append: true });
+      await Deno.writeTextFile(`${tree}/${EDITED}`, "\nghcpwEdit :: Int\nghcpwEdit = 1\n", {
+        append: true,
+        create: false,
+      });
       return outcome(await setup(tree, ["build", "--builddir=dist"]), tree);
     };
     const cold = await build(`${root}/ghc`, ghc);
