@@ -22,6 +22,9 @@ Usage:
   ghcpw bazel [OPTIONS] --persistent_worker
                                     be a Bazel persistent worker for ghc
                                     (see 'ghcpw bazel --help')
+  ghcpw wrapper DIR                 write DIR/ghc, a ghc that compiles through
+                                    ghcpw, for cabal's -w and Buck2's compiler
+                                    (see 'ghcpw wrapper --help')
   ghcpw --version                   print ghcpw's version
   ghcpw --help                      show this help
 
@@ -40,6 +43,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   status: async () => (await import("./lib/commands/status.ts")).statusCommand,
   stop: async () => (await import("./lib/commands/stop.ts")).stopCommand,
   bazel: async () => (await import("./lib/commands/bazel.ts")).bazelCommand,
+  wrapper: async () => (await import("./lib/commands/wrapper.ts")).wrapperCommand,
 };
 
 async function main(args: string[]): Promise<number> {

@@ -7,6 +7,9 @@
  * - every request gets exactly one response, echoing its id;
  * - a cancel request aborts the handler of the request it names, which is then answered with
  *   `wasCancelled`; a cancel for a request already answered is ignored;
+ * - a request with a `sandbox_dir` is served in that directory (lib/bazel/sandbox.ts);
+ * - a request with a `verbosity` of 10 or more (Bazel's `--worker_verbose`) has its details logged to
+ *   stderr, which Bazel keeps as the worker's log;
  * - nothing but responses is written to the output.
  *
  * @module
@@ -21,6 +24,7 @@ import {
   type WorkResponse,
   workResponse,
 } from "./protocol.ts";
+import { checkSandbox, requestDirectory } from "./sandbox.ts";
 
 const log = getLogger(["ghcpw", "bazel"]);
 
@@ -30,8 +34,11 @@ export interface WorkResult {
   output: string;
 }
 
-/** Serves one request; `signal` aborts when Bazel cancels it. */
-export type WorkHandler = (request: WorkRequest, signal: AbortSignal) => Promise<WorkResult>;
+/**
+ * Serves one request in `cwd`, the directory its paths are relative to (the worker's, or the request's
+ * sandbox); `signal` aborts when Bazel cancels it.
+ */
+export type WorkHandler = (request: WorkRequest, signal: AbortSignal, cwd: string) => Promise<WorkResult>;
 
 /** Where a worker reads and writes, and how it serves requests. */
 export interface BazelWorkerOptions {
@@ -40,6 +47,8 @@ export interface BazelWorkerOptions {
   /** The framing; detected from the first request when absent. */
   protocol?: BazelProtocol;
   handle: WorkHandler;
+  /** The worker's working directory, which sandbox directories are relative to (default: the process's). */
+  cwd?: string;
   /** Aborting stops reading and cancels every request in flight (the worker is being shut down). */
   signal?: AbortSignal;
 }
@@ -49,9 +58,12 @@ export class CancelledByBazel extends Error {
   override name = "CancelledByBazel";
 }
 
-/** Bazel's --worker_verbose asks for more on stderr: each request's log lines then show at info level. */
+/** The verbosity Bazel's `--worker_verbose` sends; from it on, a request's details are logged. */
+export const VERBOSE = 10;
+
+/** A verbose request's log lines show at the default level (info); others only with -v (debug). */
 function levelFor(request: WorkRequest): "info" | "debug" {
-  return request.verbosity > 0 ? "info" : "debug";
+  return request.verbosity >= VERBOSE ? "info" : "debug";
 }
 
 interface InFlight {
@@ -64,6 +76,7 @@ interface InFlight {
  * input breaks the protocol or the output cannot be written (Bazel has gone): the worker must then exit.
  */
 export async function serveBazelWorker(options: BazelWorkerOptions): Promise<void> {
+  const workerCwd = options.cwd ?? Deno.cwd();
   const reader = new RequestReader(options.input, options.protocol);
   const writer = options.output.getWriter();
   const inFlight = new Map<number, InFlight>();
@@ -85,12 +98,13 @@ export async function serveBazelWorker(options: BazelWorkerOptions): Promise<voi
     writes = writes.then(() => writer.write(bytes)).catch(fail);
   };
 
-  const serve = async (protocol: BazelProtocol, request: WorkRequest, entry: InFlight) => {
+  const serve = async (protocol: BazelProtocol, request: WorkRequest, cwd: string, entry: InFlight) => {
     const id = request.requestId;
     const started = performance.now();
     let response: WorkResponse;
     try {
-      const result = await options.handle(request, entry.controller.signal);
+      if (request.sandboxDir !== "") await checkSandbox(cwd, request.sandboxDir);
+      const result = await options.handle(request, entry.controller.signal, cwd);
       response = entry.cancelled ? workResponse({ requestId: id, wasCancelled: true }) : workResponse({
         requestId: id,
         exitCode: result.exitCode,
@@ -130,10 +144,22 @@ export async function serveBazelWorker(options: BazelWorkerOptions): Promise<voi
         }
         continue;
       }
-      log[levelFor(request)]("Request {id}: {args}", {
-        id: request.requestId,
-        args: request.arguments.join(" "),
-      });
+      const cwd = requestDirectory(workerCwd, request.sandboxDir);
+      if (request.verbosity >= VERBOSE) {
+        log.info("Request {id}: arguments {argv}, sandbox {sandbox}, working in {cwd}, {inputs} input(s)", {
+          id: request.requestId,
+          argv: JSON.stringify(request.arguments),
+          sandbox: request.sandboxDir === "" ? "none" : JSON.stringify(request.sandboxDir),
+          cwd,
+          inputs: request.inputs.length,
+        });
+      } else {
+        log.debug("Request {id} in {cwd}: {args}", {
+          id: request.requestId,
+          cwd,
+          args: request.arguments.join(" "),
+        });
+      }
       const entry = { controller: new AbortController(), cancelled: false };
       if (inFlight.has(request.requestId)) {
         log.warn("Request id {id} is already in flight; a cancel will reach the newest only", {
@@ -141,7 +167,7 @@ export async function serveBazelWorker(options: BazelWorkerOptions): Promise<voi
         });
       }
       inFlight.set(request.requestId, entry);
-      const task = serve(protocol, request, entry);
+      const task = serve(protocol, request, cwd, entry);
       running.add(task);
       task.finally(() => running.delete(task));
     }

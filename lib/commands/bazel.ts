@@ -38,7 +38,12 @@ stderr, which Bazel keeps in its worker log). Each request's arguments are
 ghc's arguments; GHC's messages come back in the response's output. Requests
 run in a pool of warm GHC processes that lives in this worker process, so no
 'ghcpw serve' is needed. Multiplex requests run concurrently; cancelled ones
-are answered with wasCancelled.
+are answered with wasCancelled. Sandboxing works both ways: a singleplex worker
+(--worker_sandboxing) works where Bazel starts it, a request with a sandbox
+directory (multiplex sandboxing) is served there: its arguments, response
+files and outputs are relative to it. A request with verbosity 10 or more
+(Bazel's --worker_verbose) has its arguments, sandbox, working directory and
+time logged.
 
 Without it, runs ghc once on the arguments in the flagfiles (one per line,
 as Bazel writes them) and exits with ghc's exit code: what the worker would
@@ -169,7 +174,7 @@ async function runPersistentWorker(options: BazelOptions & { protocol?: BazelPro
       return c;
     });
 
-  const handle: WorkHandler = async (request, signal) => {
+  const handle: WorkHandler = async (request, signal, requestCwd) => {
     const c = await compilerFor(request.requestId !== 0);
     signal.throwIfAborted();
     const sink = new CollectingSink();
@@ -178,8 +183,7 @@ async function runPersistentWorker(options: BazelOptions & { protocol?: BazelPro
       {
         argv: request.arguments,
         env,
-        // Newer Bazels sandbox multiplex workers in a directory of the execroot, named per request.
-        cwd: request.sandboxDir ? `${cwd}/${request.sandboxDir}` : cwd,
+        cwd: requestCwd,
         stderrIsTerminal: false,
       },
       sink,
@@ -202,6 +206,7 @@ async function runPersistentWorker(options: BazelOptions & { protocol?: BazelPro
       output: Deno.stdout.writable,
       protocol: options.protocol,
       handle,
+      cwd,
       signal: stop.signal,
     });
   } catch (e) {

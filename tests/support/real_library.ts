@@ -9,17 +9,28 @@
 import { assertEquals } from "./assert.ts";
 import { GHC, listFiles, outputMismatch, run } from "./helpers.ts";
 import { prepareRealLibrary, type RealLibrary } from "../../scripts/real_library/library.ts";
+import { type FetchedSource, fetchLibrarySource } from "../../scripts/real_library/debian_source.ts";
 
-/** Fetches a library for the GHC under test, turning any failure into a message that says what the test needed. */
-export async function fetchRealLibrary(name: string): Promise<RealLibrary> {
+/** Runs `fetch`, turning any failure into a message that says what the test needed. */
+async function needed<T>(name: string, fetch: () => Promise<T>): Promise<T> {
   try {
-    return await prepareRealLibrary(name, { ghc: GHC });
+    return await fetch();
   } catch (e) {
     throw new Error(
       `cannot get Debian's haskell-${name} and its dependencies for this test (apt needs root and the ` +
         `Debian mirror; the test must not pass without them): ${e instanceof Error ? e.message : e}`,
     );
   }
+}
+
+/** Fetches a library for the GHC under test, prepared for building module by module. */
+export function fetchRealLibrary(name: string): Promise<RealLibrary> {
+  return needed(name, () => prepareRealLibrary(name, { ghc: GHC }));
+}
+
+/** Fetches a library's Debian source package as it is (for builds by Cabal), with its dependencies installed. */
+export function fetchRealSource(name: string): Promise<FetchedSource> {
+  return needed(name, () => fetchLibrarySource(name));
 }
 
 /** Whether the GHC under test is dynamically linked: then Template Haskell in one-shot mode needs -dynamic-too. */

@@ -8,9 +8,18 @@
  */
 
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { assertSameOutputs, GHC, listFiles, type Run, run } from "../support/helpers.ts";
+import { assertSameOutputs, GHC, listFiles, type Run, run, writeTree } from "../support/helpers.ts";
 import { killAndWait } from "../../lib/process/kill.ts";
-import { decodeResponse, MessageSplitter, type WorkResponse } from "../../lib/bazel/protocol.ts";
+import {
+  type BazelProtocol,
+  decodeResponse,
+  encodeRequest,
+  MessageSplitter,
+  type WorkRequest,
+  workRequest,
+  type WorkResponse,
+} from "../../lib/bazel/protocol.ts";
+import { concat } from "../support/bytes.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const EXAMPLE = `${ROOT}/examples/bazel`;
@@ -72,6 +81,14 @@ function workerCount(stderr: string): number {
 interface Mode {
   protocol: "proto" | "json";
   multiplex: boolean;
+  /** --worker_sandboxing: the worker runs in a directory of its own, which Bazel fills for each request. */
+  sandboxed?: boolean;
+}
+
+function modeName(mode: Mode): string {
+  return `${mode.sandboxed ? "sandboxed " : ""}${mode.protocol} ${
+    mode.multiplex ? "multiplex" : "singleplex"
+  }`;
 }
 
 Deno.test("Bazel builds the example through ghcpw's worker, as the local strategy does", async (t) => {
@@ -99,6 +116,7 @@ Deno.test("Bazel builds the example through ghcpw's worker, as the local strateg
       ...MNEMONICS.map((m) => `--strategy=${m}=worker`),
       `--define=ghcpw_protocol=${strategy.protocol}`,
       strategy.multiplex ? "--experimental_worker_multiplex" : "--noexperimental_worker_multiplex",
+      strategy.sandboxed ? "--worker_sandboxing" : "--noworker_sandboxing",
     ];
     return bazelRun(["build", ...common, ...flags, "//app"]);
   };
@@ -125,11 +143,23 @@ Deno.test("Bazel builds the example through ghcpw's worker, as the local strateg
   const assertWorkerUsed = async (r: Run, mode: Mode) => {
     assertEquals(workerCount(r.stderr), GHC_ACTIONS, `expected every ghc action in a worker:\n${r.stderr}`);
     assertEquals(processCounts(r.stderr).local, undefined, r.stderr);
-    const logs = [...r.stderr.matchAll(/Created new .*?(\S+) (?:multiplex-)?worker .*?logging to (\S+)/g)];
-    assertEquals(logs.map((m) => m[1]).sort(), MNEMONICS, `one new worker per mnemonic:\n${r.stderr}`);
-    for (const [, , logFile] of logs) {
+    const logs = [
+      ...r.stderr.matchAll(
+        /Created new (?:(sandboxed|non-sandboxed) )?(\S+) (?:multiplex-)?worker .*?logging to (\S+)/g,
+      ),
+    ];
+    assertEquals(logs.map((m) => m[2]).sort(), MNEMONICS, `one new worker per mnemonic:\n${r.stderr}`);
+    for (const [, sandboxed, , logFile] of logs) {
+      assertEquals(sandboxed === "sandboxed", mode.sandboxed ?? false, `sandboxed worker:\n${r.stderr}`);
       const log = await Deno.readTextFile(logFile);
-      assertMatch(log, new RegExp(`Bazel worker, pid \\d+, in \\S+ \\(${mode.protocol} protocol\\)`));
+      const cwd = log.match(new RegExp(`Bazel worker, pid \\d+, in (\\S+) \\(${mode.protocol} protocol\\)`))
+        ?.[1];
+      assert(cwd !== undefined, `no ${mode.protocol} worker in ${logFile}:\n${log}`);
+      // A sandboxed worker works in a directory of its own, not in Bazel's execroot.
+      assertMatch(
+        cwd,
+        mode.sandboxed ? /\/bazel-workers\/[^/]+\/ghcpw_example$/ : /\/execroot\/ghcpw_example$/,
+      );
       assertMatch(log, new RegExp(`Serving with GHC .*, ${mode.multiplex ? "multiplex" : "singleplex"}`));
       const pid = log.match(/Bazel worker, pid (\d+)/)![1];
       const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
@@ -156,7 +186,7 @@ Deno.test("Bazel builds the example through ghcpw's worker, as the local strateg
       { protocol: "json", multiplex: true },
     ];
     for (const mode of modes) {
-      const name = `${mode.protocol} ${mode.multiplex ? "multiplex" : "singleplex"}`;
+      const name = modeName(mode);
       await t.step(`${name} worker: same outputs as local, then a compile error`, async () => {
         await clean();
         const r = await build(mode);
@@ -175,6 +205,8 @@ Deno.test("Bazel builds the example through ghcpw's worker, as the local strateg
       });
     }
 
+    /** The local build of the edit below. */
+    let edited = "";
     await t.step("edit then rebuild: only what depends on the edit, same as local", async () => {
       const mode = modes[modes.length - 1];
       // The error of the last step is fixed by a new answer, which a splice in Tables computes from.
@@ -188,8 +220,41 @@ Deno.test("Bazel builds the example through ghcpw's worker, as the local strateg
 
       await clean();
       assertBuilt(await build("local"), "the local build of the edit");
-      await assertSameBuild(warm, await snapshot());
+      edited = await snapshot();
+      await assertSameBuild(warm, edited);
     });
+
+    const sandboxedModes: Mode[] = [
+      { protocol: "proto", multiplex: false, sandboxed: true },
+      // Bazel 4.2.3 gives a sandboxed multiplex worker a directory of its own too (no per-request sandboxes).
+      { protocol: "json", multiplex: true, sandboxed: true },
+    ];
+    for (const mode of sandboxedModes) {
+      const name = modeName(mode);
+      await t.step(
+        `${name} worker: same outputs as local, and after an edit, a rebuild as local's`,
+        async () => {
+          await editArea(area.replace("answerBase = 41", "answerBase = 1046"));
+          await clean();
+          const r = await build(mode);
+          assertBuilt(r, `the ${name} build`);
+          await assertWorkerUsed(r, mode);
+          await assertSameBuild(await snapshot(), edited);
+
+          // Back to the original source: a partial rebuild in the same sandboxed workers.
+          await editArea(area);
+          const again = await build(mode);
+          assertBuilt(again, `the ${name} rebuild`);
+          const rebuilt = workerCount(again.stderr);
+          assert(
+            rebuilt > 0 && rebuilt < GHC_ACTIONS,
+            `expected a partial rebuild in the worker:\n${again.stderr}`,
+          );
+          assertEquals(processCounts(again.stderr).local, undefined, again.stderr);
+          await assertSameBuild(await snapshot(), local);
+        },
+      );
+    }
   } finally {
     await bazelRun(["shutdown"]);
     await Deno.remove(root, { recursive: true }).catch(() => {});
@@ -216,34 +281,65 @@ Deno.test("ghcpw bazel runs one-shot on a flagfile, as Bazel's non-worker strate
   }
 });
 
-Deno.test("ghcpw bazel --persistent_worker with a real GHC: only responses on stdout, multiplex, cancel", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "ghcpw-bazel-worker-" });
+/** A `ghcpw bazel --persistent_worker` process, fed requests the way Bazel feeds them. */
+interface WorkerProcess {
+  /** Writes the requests, encoded in the worker's protocol, in one piece (Bazel 4.2.3's JSON: back to back). */
+  send(requests: WorkRequest[]): Promise<void>;
+  /** Waits until `n` responses in all have arrived; all of them, in order of arrival. */
+  responses(n: number): Promise<WorkResponse[]>;
+  /** Closes stdin and checks a clean exit with nothing but responses on stdout; resolves to stderr. */
+  finish(): Promise<string>;
+  /** Kills the worker if it still runs (for `finally`). */
+  kill(): Promise<void>;
+}
+
+/** Starts the worker in `cwd` (`--protocol` not given: it must detect the protocol). */
+function startWorker(cwd: string, protocol: BazelProtocol): WorkerProcess {
   const child = new Deno.Command("deno", {
-    // No --protocol: detected from the first request.
     args: ["run", "-A", `${ROOT}/main.ts`, "bazel", "--ghc", GHC, "--persistent_worker"],
-    cwd: dir,
+    cwd,
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
   const stderr = new Response(child.stderr).text();
   const stdin = child.stdin.getWriter();
-  const send = (requests: object[]) =>
-    stdin.write(new TextEncoder().encode(requests.map((r) => JSON.stringify(r)).join("")));
-  // Every byte on stdout must belong to a response.
-  const splitter = new MessageSplitter("json");
-  const responses: WorkResponse[] = [];
   const stdout = child.stdout.getReader();
-  const until = async (n: number) => {
-    while (responses.length < n) {
-      const { value, done } = await stdout.read();
-      if (done) throw new Error(`worker closed stdout after ${responses.length} responses:\n${await stderr}`);
-      splitter.push(value);
-      for (let m = splitter.next(); m !== null; m = splitter.next()) {
-        responses.push(decodeResponse("json", m));
+  // Every byte on stdout must belong to a response.
+  const splitter = new MessageSplitter(protocol);
+  const received: WorkResponse[] = [];
+  return {
+    send: (requests) => stdin.write(concat(...requests.map((r) => encodeRequest(protocol, r)))),
+    async responses(n) {
+      while (received.length < n) {
+        const { value, done } = await stdout.read();
+        if (done) {
+          throw new Error(`worker closed stdout after ${received.length} responses:\n${await stderr}`);
+        }
+        splitter.push(value);
+        for (let m = splitter.next(); m !== null; m = splitter.next()) {
+          received.push(decodeResponse(protocol, m));
+        }
       }
-    }
+      return [...received];
+    },
+    async finish() {
+      await stdin.close();
+      assertEquals((await child.status).code, 0, await stderr);
+      assertEquals(await stdout.read(), { done: true, value: undefined });
+      assertEquals(splitter.pending, false, "stdout held bytes that are not a response");
+      return await stderr;
+    },
+    async kill() {
+      await killAndWait(child);
+      await stderr.catch(() => "");
+    },
   };
+}
+
+Deno.test("ghcpw bazel --persistent_worker with a real GHC: only responses on stdout, multiplex, cancel", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ghcpw-bazel-worker-" });
+  const worker = startWorker(dir, "json");
   try {
     await Deno.writeTextFile(`${dir}/A.hs`, "module A where\n\na :: Int\na = 1\n");
     await Deno.writeTextFile(`${dir}/B.hs`, 'module B where\n\nb :: Int\nb = "b"\n');
@@ -253,36 +349,148 @@ Deno.test("ghcpw bazel --persistent_worker with a real GHC: only responses on st
         "import Language.Haskell.TH\n\nslow :: Int\n" +
         'slow = $(runIO (putStrLn "sleeping" >> threadDelay 60000000) >> litE (integerL 1))\n',
     );
-    await send([
-      { arguments: ["-c", "Slow.hs"], requestId: 1 },
-      { arguments: ["-c", "A.hs"], requestId: 2 },
-      { arguments: ["-c", "B.hs"], requestId: 3 },
+    await worker.send([
+      workRequest({ arguments: ["-c", "Slow.hs"], requestId: 1 }),
+      workRequest({ arguments: ["-c", "A.hs"], requestId: 2 }),
+      workRequest({ arguments: ["-c", "B.hs"], requestId: 3 }),
     ]);
-    await until(2);
-    const byId = new Map(responses.map((r) => [r.requestId, r]));
+    const byId = new Map((await worker.responses(2)).map((r) => [r.requestId, r]));
     assertEquals(byId.get(2)?.exitCode, 0);
     assertEquals(byId.get(3)?.exitCode, 1);
     assertMatch(byId.get(3)!.output, /B\.hs:4:5: error:/);
 
     const cancelled = Date.now();
-    await send([{ requestId: 1, cancel: true }, { requestId: 1, cancel: true }]);
-    await until(3);
+    await worker.send([
+      workRequest({ requestId: 1, cancel: true }),
+      workRequest({ requestId: 1, cancel: true }),
+    ]);
+    const responses = await worker.responses(3);
     assertEquals(responses[2].requestId, 1);
     assertEquals(responses[2].wasCancelled, true);
     assert(Date.now() - cancelled < 20_000, "the cancelled compile was not stopped");
 
     // The pool replaced the GHC it stopped: the worker still serves.
-    await send([{ arguments: ["-c", "A.hs"], requestId: 4 }]);
-    await until(4);
-    assertEquals([responses[3].requestId, responses[3].exitCode], [4, 0]);
-    await stdin.close();
-    assertEquals((await child.status).code, 0);
-    assertEquals(await stdout.read(), { done: true, value: undefined });
-    assertEquals(splitter.pending, false, "stdout held bytes that are not a response");
-    assertMatch(await stderr, /Bazel worker, pid \d+/);
+    await worker.send([workRequest({ arguments: ["-c", "A.hs"], requestId: 4 })]);
+    const last = (await worker.responses(4))[3];
+    assertEquals([last.requestId, last.exitCode], [4, 0]);
+    assertMatch(await worker.finish(), /Bazel worker, pid \d+/);
   } finally {
-    await killAndWait(child);
-    await stderr.catch(() => "");
+    await worker.kill();
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** The sources every sandbox of the sandbox test holds: two modules of a library, and one with a type error. */
+const SANDBOX_SOURCES: Record<string, string> = {
+  "src/Shapes/Types.hs": "module Shapes.Types where\n\ndata Shape = Square Int | Rect Int Int\n",
+  "src/Shapes/Area.hs": "module Shapes.Area (area) where\n\nimport Shapes.Types\n\narea :: Shape -> Int\n" +
+    "area (Square s) = s * s\narea (Rect w h) = w * h\n",
+  "src/Broken.hs": 'module Broken where\n\nbroken :: Int\nbroken = "not an Int"\n',
+  // GHC's response-file syntax (quotes), relative to the sandbox.
+  "args/area.rsp": "-c -odir out -hidir out -iout\n'src/Shapes/Area.hs'\n",
+};
+
+for (const protocol of ["proto", "json"] as const) {
+  Deno.test(`${protocol}: requests with a sandbox directory run there, as plain ghc does; verbose ones are logged`, async () => {
+    const root = await Deno.makeTempDir({ prefix: "ghcpw-bazel-sandbox-" });
+    // The worker's directory, as Bazel's execroot: relative sandboxes are below it.
+    const execroot = `${root}/execroot`;
+    const sandboxes = {
+      first: "__sandbox/1/_main",
+      absolute: `${root}/elsewhere/_main`,
+      second: "__sandbox/2/_main",
+    };
+    const dirOf = (sandbox: string) => sandbox.startsWith("/") ? sandbox : `${execroot}/${sandbox}`;
+    for (const sandbox of Object.values(sandboxes)) {
+      await writeTree(dirOf(sandbox), SANDBOX_SOURCES);
+      await Deno.mkdir(`${dirOf(sandbox)}/out`);
+    }
+    const typesArgs = ["-c", "-odir", "out", "-hidir", "out", "src/Shapes/Types.hs"];
+    /** Each sandbox's requests in order; `expanded` is what plain ghc (9.0 reads no response files) runs. */
+    const plan: { id: number; sandbox: string; verbosity: number; argv: string[]; expanded?: string[] }[][] =
+      [
+        [
+          { id: 1, sandbox: sandboxes.first, verbosity: 10, argv: typesArgs },
+          {
+            id: 2,
+            sandbox: sandboxes.absolute,
+            verbosity: 0,
+            argv: ["--make", "-outputdir", "out", "-isrc", "src/Shapes/Area.hs"],
+          },
+          { id: 3, sandbox: sandboxes.second, verbosity: 10, argv: ["-c", "-odir", "out", "src/Broken.hs"] },
+        ],
+        // After Types is compiled in the first sandbox: Area finds its interface there.
+        [{
+          id: 4,
+          sandbox: sandboxes.first,
+          verbosity: 10,
+          argv: ["@args/area.rsp"],
+          expanded: ["-c", "-odir", "out", "-hidir", "out", "-iout", "src/Shapes/Area.hs"],
+        }],
+      ];
+    const worker = startWorker(execroot, protocol);
+    try {
+      let answered = 0;
+      const results = new Map<number, WorkResponse>();
+      for (const batch of plan) {
+        await worker.send(batch.map((r) =>
+          workRequest({
+            arguments: r.argv,
+            requestId: r.id,
+            verbosity: r.verbosity,
+            sandboxDir: r.sandbox,
+            inputs: [{ path: "src/Shapes/Types.hs", digest: new Uint8Array([1, 2, 3]) }],
+          })
+        ));
+        answered += batch.length;
+        for (const r of await worker.responses(answered)) results.set(r.requestId, r);
+      }
+      const log = await worker.finish();
+      // Every output is in its sandbox: the worker's own directory holds nothing else.
+      assertEquals([...Deno.readDirSync(execroot)].map((e) => e.name), ["__sandbox"]);
+
+      // Plain ghc, run in each sandbox on the same arguments after the worker's outputs are moved away.
+      for (const [name, sandbox] of Object.entries(sandboxes)) {
+        const dir = dirOf(sandbox);
+        await Deno.rename(`${dir}/out`, `${root}/worker-${name}`);
+        await Deno.mkdir(`${dir}/out`);
+        for (const request of plan.flat().filter((r) => r.sandbox === sandbox)) {
+          const cold = await run(GHC, request.expanded ?? request.argv, { cwd: dir });
+          const warm = results.get(request.id)!;
+          assertEquals(
+            { exitCode: warm.exitCode, output: warm.output },
+            { exitCode: cold.code, output: cold.stdout + cold.stderr },
+            `request ${request.id} in ${sandbox}`,
+          );
+        }
+        await assertSameOutputs(`${dir}/out`, `${root}/worker-${name}`, [".hi"]);
+      }
+      assertEquals(results.get(3)!.exitCode, 1);
+      assertMatch(results.get(3)!.output, /^\n?src\/Broken\.hs:4:10: error:/);
+      assertEquals(await listFiles(`${root}/worker-first`), [
+        "Shapes/Area.hi",
+        "Shapes/Area.o",
+        "Shapes/Types.hi",
+        "Shapes/Types.o",
+      ]);
+
+      // --worker_verbose (verbosity 10): each request's arguments, sandbox, directory and time; else nothing.
+      const first = `${execroot}/${sandboxes.first}`;
+      for (const [id, argv] of [[1, typesArgs], [4, ["@args/area.rsp"]]] as const) {
+        assert(
+          log.includes(
+            `Request ${id}: arguments ${JSON.stringify(argv)}, sandbox "${sandboxes.first}", ` +
+              `working in ${first}, 1 input(s)`,
+          ),
+          log,
+        );
+        assertMatch(log, new RegExp(`Request ${id}: exit 0 in \\d+ ms`));
+      }
+      assertMatch(log, /Request 3: exit 1 in \d+ ms/);
+      assert(!log.includes("Request 2:"), `a request of verbosity 0 is not logged by default:\n${log}`);
+    } finally {
+      await worker.kill();
+      await Deno.remove(root, { recursive: true });
+    }
+  });
+}

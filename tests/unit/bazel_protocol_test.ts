@@ -139,7 +139,7 @@ async function runWorker(
   protocol: "proto" | "json",
   requests: WorkRequest[],
   handle: WorkHandler,
-  options: { detect?: boolean } = {},
+  options: { detect?: boolean; cwd?: string } = {},
 ): Promise<WorkResponse[]> {
   const chunks: Uint8Array[] = [];
   const output = new WritableStream<Uint8Array>({ write: (chunk) => void chunks.push(chunk) });
@@ -148,6 +148,7 @@ async function runWorker(
     output,
     protocol: options.detect ? undefined : protocol,
     handle,
+    cwd: options.cwd,
   });
   // One write per response: each chunk must be exactly one whole response.
   return chunks.map((chunk) => {
@@ -285,6 +286,44 @@ Deno.test("flagfiles are read as Bazel reads them: one argument per line, recurs
     assertEquals(isFlagfileArgument("@x.params"), true);
     assertEquals(isFlagfileArgument("--flagfile=x.params"), true);
     assertEquals(isFlagfileArgument("--ghc"), false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a request is served in its sandbox directory, resolved against the worker's", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ghcpw-sandbox-" });
+  try {
+    await Deno.mkdir(`${dir}/__sandbox/1/_main`, { recursive: true });
+    await Deno.mkdir(`${dir}/elsewhere`);
+    await Deno.writeTextFile(`${dir}/plain-file`, "");
+    const seen: [number, string][] = [];
+    const responses = await runWorker(
+      "proto",
+      [
+        workRequest({ arguments: ["a"], requestId: 1 }),
+        workRequest({ arguments: ["b"], requestId: 2, sandboxDir: "__sandbox/1/_main" }),
+        workRequest({ arguments: ["c"], requestId: 3, sandboxDir: `${dir}/elsewhere` }),
+        workRequest({ arguments: ["d"], requestId: 4, sandboxDir: "__sandbox/2/_main" }),
+        workRequest({ arguments: ["e"], requestId: 5, sandboxDir: "plain-file" }),
+      ],
+      (request, _signal, cwd) => {
+        seen.push([request.requestId, cwd]);
+        return Promise.resolve({ exitCode: 0, output: "" });
+      },
+      { cwd: dir },
+    );
+    assertEquals(seen.sort(), [[1, dir], [2, `${dir}/__sandbox/1/_main`], [3, `${dir}/elsewhere`]]);
+    const failed = new Map(responses.filter((r) => r.exitCode !== 0).map((r) => [r.requestId, r.output]));
+    assertEquals(
+      failed.get(4),
+      `ghcpw: the request's sandbox directory "__sandbox/2/_main" (${dir}/__sandbox/2/_main) does not exist\n`,
+    );
+    assertEquals(
+      failed.get(5),
+      `ghcpw: the request's sandbox directory "plain-file" (${dir}/plain-file) is not a directory\n`,
+    );
+    assertEquals(responses.length, 5);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

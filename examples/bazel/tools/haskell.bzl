@@ -42,6 +42,9 @@ def _run_ghc(ctx, mnemonic, progress_message, arguments, inputs, outputs):
         "supports-multiplex-workers": "1",
         # Honoured with --experimental_worker_cancellation: ghcpw stops the GHC doing the work.
         "supports-worker-cancellation": "1",
+        # Honoured by Bazel 6 and later with --experimental_worker_multiplex_sandboxing: each request
+        # names its sandbox, and ghcpw resolves the request's paths there.
+        "supports-multiplex-sandboxing": "1",
     }
     if protocol == "json":
         requirements["requires-worker-protocol"] = "json"
