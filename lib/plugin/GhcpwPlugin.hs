@@ -7,9 +7,13 @@ module GhcpwPlugin (frontendPlugin) where
 import qualified Data.ByteString as B
 import qualified Data.ByteString.Char8 as B8
 import Data.List (isPrefixOf)
+import Control.Monad.IO.Class (liftIO)
+import GHC (getSessionDynFlags)
+import GHC.Driver.Plugins (FrontendPlugin (..), defaultFrontendPlugin)
+import GHC.Driver.Session (topDir)
+import GHC.Settings.Config (cProjectVersion)
 import System.Exit (ExitCode (..), exitWith)
 
-import Ghcpw.Compat (FrontendPlugin, frontendWith, ghcVersion)
 import Ghcpw.Context
 import Ghcpw.Driver
 import Ghcpw.Frame
@@ -21,8 +25,9 @@ import Ghcpw.Warm (Warm, lastResumed, newWarm)
 protocolVersion :: B.ByteString
 protocolVersion = B8.pack "1"
 
+-- | The frontend action gets its -ffrontend-opt options and the libdir of the GHC it runs in.
 frontendPlugin :: FrontendPlugin
-frontendPlugin = frontendWith serve
+frontendPlugin = defaultFrontendPlugin {frontend = \opts _ -> getSessionDynFlags >>= liftIO . serve opts . topDir}
 
 -- | Options (-ffrontend-opt): @immutable-db=PATH@ for each package database whose units' interfaces
 -- may be kept between requests besides GHC's global one.
@@ -31,7 +36,7 @@ serve opts libdir = do
   exitWithServer
   warm <- newWarm [drop (length "immutable-db=") o | o <- opts, "immutable-db=" `isPrefixOf` o]
   ch <- openChannel
-  send ch Hello [[B8.pack "protocol=" <> protocolVersion, B8.pack ("ghc=" ++ ghcVersion)]]
+  send ch Hello [[B8.pack "protocol=" <> protocolVersion, B8.pack ("ghc=" ++ cProjectVersion)]]
   let loop = receive ch >>= \case
         Nothing -> pure ()
         Just (Request, payload) -> either (refuse ch) (serveOne ch warm libdir) (decodeFields payload) >> loop

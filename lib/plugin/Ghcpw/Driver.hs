@@ -20,9 +20,25 @@ import Data.Maybe (isJust, maybeToList)
 import System.Directory (doesDirectoryExist)
 import System.Exit (ExitCode (..), exitWith)
 import System.FilePath (takeDirectory)
-import System.IO (hPutStrLn, stderr)
+import GHC
+  ( Ghc
+  , getSession
+  , getSessionDynFlags
+  , printException
+  , setTargets
+  )
+import qualified GHC
+import GHC.Driver.MakeFile (doMkDependHS)
+import GHC.Driver.Phases (Phase, isHaskellishTarget)
+import GHC.Driver.Session
+import GHC.Settings.Config (cBooterVersion, cProjectVersion, cStage)
+import GHC.Types.Basic (failed)
+import GHC.Types.SrcLoc (mkGeneralLocated, unLoc)
+import GHC.Types.Unique.Supply (initUniqSupply)
+import System.IO (hPutStr, hPutStrLn, stderr)
 
 import Ghcpw.Compat
+import Ghcpw.Interfaces (loadTargets, oneShotSession)
 import Ghcpw.Warm
 
 -- | The mode flags the server has already taken out of argv (see lib/ghc/mode.ts).
@@ -47,13 +63,13 @@ instance Exception DeferToGhc
 -- Ghcpw.Warm); GHC's own error handler prints errors as ghc would.
 invoke :: Warm -> FilePath -> Mode -> [String] -> Terminal -> IO Outcome
 invoke warm libdir mode args terminal = do
-  r <- try (defaultErrorHandler' (run `catch` \(DeferToGhc why) -> pure (Deferred why)))
+  r <- try (GHC.defaultErrorHandler defaultFatalMessager defaultFlushOut (run `catch` \(DeferToGhc why) -> pure (Deferred why)))
   pure $ case r of
     Left ExitSuccess -> Exited 0
     Left (ExitFailure n) -> Exited n
     Right outcome -> outcome
   where
-    run = runSession libdir (compile warm mode args terminal) >> pure (Exited 0)
+    run = GHC.runGhc (Just libdir) (compile warm mode args terminal) >> pure (Exited 0)
 
 exitFailure1 :: IO a
 exitFailure1 = exitWith (ExitFailure 1)
@@ -86,7 +102,7 @@ compile warm mode args terminal = do
       ModeShowIface file -> liftIO (showInterface hscEnv file)
       ModeMake -> doMake srcs
       ModeDepend -> doMkDependHS (map fst srcs)
-      ModeOneShot stop -> liftIO (oneShotTo hscEnv stop srcs)
+      ModeOneShot stop -> liftIO (oneShotSession hscEnv srcs >>= \env -> oneShotTo env stop srcs)
   where
     onSourceError = handleSourceError (\e -> printException e >> liftIO exitFailure1)
 
@@ -96,7 +112,7 @@ doMake srcs = do
   let (hsSrcs, otherSrcs) = partition isHaskellishTarget srcs
   hscEnv <- getSession
   if null hsSrcs
-    then liftIO (oneShotTo hscEnv StopAfterLink srcs)
+    then liftIO (oneShotSession hscEnv srcs >>= \env -> oneShotTo env StopAfterLink srcs)
     else do
       objs <- liftIO (concat <$> mapM (fmap maybeToList . compileToObject hscEnv) otherSrcs)
       dflags <- getSessionDynFlags
@@ -133,6 +149,19 @@ warnUnusedLinkerInputs :: Mode -> DynFlags -> [String] -> IO ()
 warnUnusedLinkerInputs mode dflags objs = do
   when ((not (isLinkMode mode) || isNoLink (ghcLink dflags)) && not (null objs)) $
     hPutStrLn stderr ("Warning: the following files would be used as linker inputs, but linking is not being done: " ++ unwords objs)
+
+showBanner :: DynFlags -> IO ()
+showBanner dflags =
+  if verbosity dflags >= 2
+    then do
+      hPutStr stderr ("Glasgow Haskell Compiler, Version " ++ cProjectVersion ++ ", stage " ++ cStage)
+      hPutStrLn stderr (" booted by GHC version " ++ cBooterVersion)
+    else pure ()
+
+-- | ghc's Main seeds the unique supply from the session's flags. The counter's type changed (Int, Word,
+-- Word64), so the conversion is left to 'fromIntegral'.
+initUniques :: DynFlags -> IO ()
+initUniques dflags = initUniqSupply (fromIntegral (initialUnique dflags)) (uniqueIncrement dflags)
 
 isLinkMode :: Mode -> Bool
 isLinkMode ModeMake = True

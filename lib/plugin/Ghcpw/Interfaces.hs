@@ -1,0 +1,63 @@
+-- | Which interfaces a compile may read: the set the worker keeps for the command line's interface key,
+-- or, where that would read the wrong ones, a set of its own, loaded afresh as a cold ghc loads it.
+module Ghcpw.Interfaces
+  ( interfaceKey
+  , oneShotSession
+  , loadTargets
+  ) where
+
+import Control.Exception (SomeException, try)
+import Control.Monad.Catch (finally)
+import Control.Monad.IO.Class (liftIO)
+import qualified Data.Set as Set
+import GHC (Ghc, LoadHowMuch (..), getSession, load, setSession)
+import GHC.Driver.Monad (modifySession)
+import GHC.Driver.Phases (Phase, isHaskellishTarget)
+import GHC.Driver.Session
+import GHC.Types.Basic (SuccessFlag)
+
+import Ghcpw.Compat
+
+-- | What decides which interface files (and which of their contents) a compile loads.
+interfaceKey :: DynFlags -> String
+interfaceKey dflags =
+  show (Set.toList (ways dflags), gopt Opt_IgnoreInterfacePragmas dflags, gopt Opt_BuildDynamicToo dflags)
+
+-- | The session for a one-shot compile of these sources. The interfaces resumed into the session were
+-- kept under the interface key of the command line's flags; a source whose OPTIONS_GHC pragmas change
+-- that key (say {-# OPTIONS_GHC -O2 #-} in a -O0 build, which must read interfaces with their unfoldings)
+-- is compiled with interfaces of its own, and the kept ones stay as they were. The pragmas are read the
+-- way GHC's pipeline reads them before compiling (from the source as it is, before any CPP); a source GHC
+-- cannot read them from is left to GHC to report.
+oneShotSession :: HscEnv -> [(String, Maybe Phase)] -> IO HscEnv
+oneShotSession hscEnv srcs = do
+  keys <- mapM fileKey [file | src@(file, _) <- srcs, isHaskellishTarget src]
+  if all (== interfaceKey (hsc_dflags hscEnv)) (concat keys) then pure hscEnv else freshInterfaces hscEnv
+  where
+    fileKey file = do
+      r <- try (fileFlags hscEnv file) :: IO (Either SomeException DynFlags)
+      pure (either (const []) (\d -> [interfaceKey d]) r)
+
+-- | --make's load of all targets. As in 'oneShotSession', a module whose own OPTIONS_GHC change the
+-- interface key must not read the interfaces kept for the command line's key: if any module of the build
+-- has such pragmas, the whole build gets interfaces of its own, and the kept ones are put back afterwards.
+-- The modules are found by GHC's own downsweep; its summaries are left in the session, where load reuses
+-- them (re-reading only sources changed since). At -v2 and above that early downsweep would show its work
+-- out of ghc's order, so there the build always gets interfaces of its own.
+loadTargets :: Ghc SuccessFlag
+loadTargets = do
+  hscEnv <- getSession
+  let dflags = hsc_dflags hscEnv
+  sameKey <-
+    if verbosity dflags >= 2
+      then pure False
+      else do
+        graph <- liftIO (downsweepGraph hscEnv)
+        setSession hscEnv {hsc_mod_graph = graph}
+        pure (all ((== interfaceKey dflags) . interfaceKey . ms_hspp_opts) (mgModSummaries graph))
+  if sameKey
+    then load LoadAllTargets
+    else do
+      kept <- snd . takeState <$> getSession
+      setSession =<< liftIO . freshInterfaces =<< getSession
+      load LoadAllTargets `finally` modifySession (resumeState Nothing (Just kept))
