@@ -58,7 +58,7 @@ serveOne ch warm libdir [modeField, [cwd], [tmp], args, env, [tty]] =
       outcome <- withRequestContext ch (RequestContext cwd (B8.unpack tmp) (map splitEntry env)) $ \decode -> do
         argv <- mapM decode args
         terminal <- requestTerminal (tty == B8.pack "1")
-        invoke warm libdir mode argv terminal
+        invoke warm libdir (B8.unpack tmp) mode argv terminal
       case outcome of
         Exited code -> do
           resumed <- lastResumed warm

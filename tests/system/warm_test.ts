@@ -4,7 +4,7 @@
  */
 
 import { assertEquals, assertMatch } from "../support/assert.ts";
-import { GHC, startServer } from "../support/helpers.ts";
+import { GHC, run, startServer } from "../support/helpers.ts";
 import { Twins } from "../support/twins.ts";
 import { inspectGhc, runTool } from "../../lib/ghc/installation.ts";
 import { buildPackage } from "../../lib/plugin/package_build.ts";
@@ -209,6 +209,37 @@ Deno.test("one warm worker gives cold ghc's results across edits", async (t) => 
         await w.ok(["-c", "-fforce-recomp", "-this-unit-id", unit, "-odir", unit, "-hidir", unit, "U.hs"]);
       }
       await w.sameOutputs();
+    });
+
+    await t.step("a CPP include is a dependent file exactly where ghc records one", async () => {
+      // GHC leaves out of a module's dependent files every include whose path starts with its temporary
+      // directory (the client's TMPDIR, or -tmpdir), while ghcpw's worker keeps GHC's own temporary
+      // files in a directory of the request's.
+      const headers = await Deno.makeTempDir({ prefix: "ghcpw-headers-" });
+      const otherTmp = await Deno.makeTempDir({ prefix: "ghcpw-other-tmp-" });
+      try {
+        await Deno.writeTextFile(`${headers}/answer.h`, "#define ANSWER 42\n");
+        const w = await Twins.create(server, {
+          "Cpp.hs":
+            '{-# LANGUAGE CPP #-}\nmodule Cpp (answer) where\n#include "answer.h"\nanswer :: Int\nanswer = ANSWER\n',
+        });
+        const compile = (out: string) => ["-c", `-I${headers}`, "-odir", out, "-hidir", out, "Cpp.hs"];
+        await w.ok(compile("under-tmp"));
+        await w.ok(compile("other-tmp"), { TMPDIR: otherTmp });
+        await w.ok([...compile("flag"), "-tmpdir", headers], { TMPDIR: otherTmp });
+        await w.sameOutputs();
+        const recorded = async (out: string) =>
+          (await run(GHC, ["--show-iface", `${w.cold}/${out}/Cpp.hi`])).stdout.includes(
+            `${headers}/answer.h`,
+          );
+        assertEquals(
+          [await recorded("under-tmp"), await recorded("other-tmp"), await recorded("flag")],
+          [false, true, false],
+        );
+      } finally {
+        await Deno.remove(headers, { recursive: true });
+        await Deno.remove(otherTmp, { recursive: true });
+      }
     });
 
     await t.step(

@@ -37,6 +37,8 @@ module Ghcpw.Compat
   , ColourTest (..)
   , colourTest
   , applyTerminal
+  , flagsTmpDir
+  , temporaryDirectories
     -- * Where the kept state lives in the session
   , keepsState
   , KeptNames
@@ -175,6 +177,14 @@ import GHC.Driver.Errors (handleFlagWarnings)
 #elif MIN_VERSION_ghc(9,4,0)
 import GHC.Driver.CmdLine (Warn)
 import GHC.Driver.Errors (handleFlagWarnings)
+#endif
+
+#if MIN_VERSION_ghc(9,6,0) && !MIN_VERSION_ghc(9,12,0)
+import Unsafe.Coerce (unsafeCoerce)
+#endif
+
+#if MIN_VERSION_ghc(9,4,0)
+import GHC.Utils.TmpFs (TempDir (..))
 #endif
 
 #if MIN_VERSION_ghc(9,6,0)
@@ -352,6 +362,33 @@ applyTerminal t dflags =
   dflags {useUnicode = termUnicode t, canUseColor = termColour t, canUseErrorLinks = termColour t}
 #else
 applyTerminal t dflags = dflags {useUnicode = termUnicode t, canUseColor = termColour t}
+#endif
+
+-- | The temporary directory the flags name: -tmpdir, else what the session found in TMPDIR (since 9.4
+-- as a TempDir).
+flagsTmpDir :: DynFlags -> FilePath
+#if MIN_VERSION_ghc(9,4,0)
+flagsTmpDir dflags = let TempDir dir = tmpDir dflags in dir
+#else
+flagsTmpDir = tmpDir
+#endif
+
+-- | GHC's map from the temporary directory the flags name to the directory of its own in which the
+-- session's temporary files go (made on first use unless present, removed with the session's files):
+-- 9.0 keeps it in DynFlags, since 9.4 the session's TmpFs holds it. Where this plugin does not know
+-- where it is (9.2, 9.4, 9.12 and later), Nothing.
+temporaryDirectories :: HscEnv -> Maybe (IORef (Map.Map FilePath FilePath))
+#if MIN_VERSION_ghc(9,6,0) && !MIN_VERSION_ghc(9,12,0)
+temporaryDirectories hscEnv = case unsafeCoerce (hsc_tmpfs hscEnv) of TmpFsFirstField dirs -> Just dirs
+
+-- | The first field of GHC's TmpFs, whose constructor GHC does not export: in 9.6 to 9.10 TmpFs is one
+-- constructor with four lazy fields, tmp_dirs_to_clean first. Reading the first field through a
+-- one-field constructor is sound for any such layout.
+data TmpFsFirstField = TmpFsFirstField (IORef (Map.Map FilePath FilePath))
+#elif MIN_VERSION_ghc(9,2,0)
+temporaryDirectories _ = Nothing
+#else
+temporaryDirectories = Just . dirsToClean . hsc_dflags
 #endif
 
 -- * Where the kept state lives

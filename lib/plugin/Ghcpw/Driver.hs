@@ -15,11 +15,13 @@ import Control.Exception (Exception, catch, throwIO, try)
 import Control.Monad (filterM, unless, when)
 import Control.Monad.Catch (finally)
 import Control.Monad.IO.Class (liftIO)
-import Data.List (partition)
+import Data.List (isPrefixOf, partition)
 import Data.Maybe (isJust, maybeToList)
-import System.Directory (doesDirectoryExist)
+import System.Directory (createDirectory, doesDirectoryExist)
 import System.Exit (ExitCode (..), exitWith)
-import System.FilePath (takeDirectory)
+import Data.IORef (modifyIORef')
+import qualified Data.Map as Map
+import System.FilePath (takeDirectory, (</>))
 import GHC
   ( Ghc
   , getSession
@@ -60,22 +62,23 @@ newtype DeferToGhc = DeferToGhc String deriving (Show)
 instance Exception DeferToGhc
 
 -- | Runs the invocation in a fresh GHC session into which the worker's kept state is resumed (see
--- Ghcpw.Warm); GHC's own error handler prints errors as ghc would.
-invoke :: Warm -> FilePath -> Mode -> [String] -> Terminal -> IO Outcome
-invoke warm libdir mode args terminal = do
+-- Ghcpw.Warm); GHC's own error handler prints errors as ghc would. GHC's temporary files go into the
+-- request's own directory (see 'placeTemporaries').
+invoke :: Warm -> FilePath -> FilePath -> Mode -> [String] -> Terminal -> IO Outcome
+invoke warm libdir requestDir mode args terminal = do
   r <- try (GHC.defaultErrorHandler defaultFatalMessager defaultFlushOut (run `catch` \(DeferToGhc why) -> pure (Deferred why)))
   pure $ case r of
     Left ExitSuccess -> Exited 0
     Left (ExitFailure n) -> Exited n
     Right outcome -> outcome
   where
-    run = GHC.runGhc (Just libdir) (compile warm mode args terminal) >> pure (Exited 0)
+    run = GHC.runGhc (Just libdir) (compile warm requestDir mode args terminal) >> pure (Exited 0)
 
 exitFailure1 :: IO a
 exitFailure1 = exitWith (ExitFailure 1)
 
-compile :: Warm -> Mode -> [String] -> Terminal -> Ghc ()
-compile warm mode args terminal = do
+compile :: Warm -> FilePath -> Mode -> [String] -> Terminal -> Ghc ()
+compile warm requestDir mode args terminal = do
   dflags0 <- getSessionDynFlags
   let dflags1 =
         applyTerminal terminal dflags0
@@ -91,6 +94,7 @@ compile warm mode args terminal = do
     liftIO (showBanner dflags2)
     (dflags3', dbKey) <- liftIO (reuseUnitDatabases warm dflags3)
     _ <- setSessionDynFlags dflags3'
+    liftIO . placeTemporaries requestDir =<< getSession
     (warmNames, saveState) <- resumeInterfaces warm dbKey
     dflags4 <- getSessionDynFlags
     -- Kept names hold uniques from the supply: reseeding it would hand the same uniques out again.
@@ -105,6 +109,27 @@ compile warm mode args terminal = do
       ModeOneShot stop -> liftIO (oneShotSession hscEnv srcs >>= \env -> oneShotTo env stop srcs)
   where
     onSourceError = handleSourceError (\e -> printException e >> liftIO exitFailure1)
+
+-- | Puts the session's temporary files into a directory inside the request's own, where their paths
+-- never repeat between requests (a process's dlopen caches libraries by path, and Template Haskell loads
+-- the ones GHC links into temporary files) and the server knows them for per-request files.
+--
+-- GHC itself must still see the temporary directory the client's environment and flags name, as a cold
+-- ghc does: it leaves out of a module's dependent files every CPP include whose path starts with that
+-- directory. So the flags keep naming it, and GHC's map from that directory to the one it actually uses
+-- is given the request's directory in advance. That is only right where the request's directory lies
+-- inside the client's, by GHC's test (a prefix of the path), so that GHC's own temporary files are left
+-- out as a cold ghc's are; otherwise GHC makes a directory of its own in the client's, as ghc would.
+placeTemporaries :: FilePath -> HscEnv -> IO ()
+placeTemporaries requestDir hscEnv =
+  case temporaryDirectories hscEnv of
+    Just dirs | clientDir `isPrefixOf` requestDir -> do
+      let dir = requestDir </> "ghc"
+      createDirectory dir
+      modifyIORef' dirs (Map.insert clientDir dir)
+    _ -> pure ()
+  where
+    clientDir = flagsTmpDir (hsc_dflags hscEnv)
 
 -- | ghc's --make: link-only when there are no Haskell sources, else compile non-Haskell inputs first.
 doMake :: [(String, Maybe Phase)] -> Ghc ()
@@ -143,6 +168,7 @@ deferUnlessReproducible mode dflags srcs objs = do
           ++ [ "output directory missing" | not (null missingDirs) ]
           ++ [ "verbosity 4 or more" | verbosity dflags >= 4 ]
           ++ [ "final statistics (-dfaststring-stats, -ddump-faststrings)" | wantsFinalStats dflags ]
+          ++ [ "temporary files to keep (they go to a directory the server removes)" | gopt Opt_KeepTmpFiles dflags ]
   unless (null reasons) $ throwIO (DeferToGhc (unwords reasons))
 
 warnUnusedLinkerInputs :: Mode -> DynFlags -> [String] -> IO ()
