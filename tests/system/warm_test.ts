@@ -211,6 +211,32 @@ Deno.test("one warm worker gives cold ghc's results across edits", async (t) => 
       await w.sameOutputs();
     });
 
+    await t.step("the same module after different predecessors, with -c and --make", async () => {
+      // GHC 9.0 records a usage of a package module only if that module's interface happens to be loaded
+      // (I re-exports GHC.Int's Int64 without using it; U uses it): a warm worker that still holds GHC.Int
+      // from U must not record it for I.
+      const w = await Twins.create(server, {
+        "I.hs": "module I (Int64) where\nimport Data.Int (Int64)\n",
+        "U.hs": "module U where\nimport Data.Int\nf :: Int64 -> Int64\nf x = x + 1\n",
+        "V.hs": "module V where\nimport qualified Data.Map as M\nv :: M.Map Int Int\nv = M.empty\n",
+      });
+      const oneShot = (file: string, out: string) => ["-c", "-odir", out, "-hidir", out, file];
+      const make = (
+        out: string,
+        ...files: string[]
+      ) => ["--make", "-no-link", "-odir", out, "-hidir", out, ...files];
+      await w.ok(oneShot("I.hs", "first"));
+      await w.ok(oneShot("U.hs", "u"));
+      await w.ok(oneShot("I.hs", "after-u"));
+      await w.ok(oneShot("V.hs", "v"));
+      await w.ok(oneShot("I.hs", "after-v"));
+      await w.ok(make("make-after-u", "I.hs"));
+      // In one --make, what earlier modules of the build loaded counts, for ghc as for ghcpw.
+      await w.ok(make("make-both", "U.hs", "I.hs"));
+      await w.ok(oneShot("I.hs", "after-make"));
+      await w.sameOutputs();
+    });
+
     await t.step("a CPP include is a dependent file exactly where ghc records one", async () => {
       // GHC leaves out of a module's dependent files every include whose path starts with its temporary
       // directory (the client's TMPDIR, or -tmpdir), while ghcpw's worker keeps GHC's own temporary

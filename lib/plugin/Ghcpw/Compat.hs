@@ -41,6 +41,7 @@ module Ghcpw.Compat
   , temporaryDirectories
     -- * Where the kept state lives in the session
   , keepsState
+  , usagesFollowLoadedInterfaces
   , KeptNames
   , InterfaceStore
   , storeRef
@@ -404,6 +405,18 @@ keepsState :: Bool
 keepsState = False
 #else
 keepsState = True
+#endif
+
+-- | Whether the package modules an interface records as used depend on which interfaces happen to be
+-- loaded. Up to 9.4, GHC.HsToCore.Usage.mk_mod_usage_info records a used or imported module only when
+-- 'lookupIfaceByModule' finds its interface in the EPS (or home package table) already; since 9.6 its
+-- mkUsageM loads each such interface first (GHC #22217), so the EPS's history no longer shows. Whether
+-- 9.4's later releases took that change is not known here, so 9.4 counts as before.
+usagesFollowLoadedInterfaces :: Bool
+#if MIN_VERSION_ghc(9,6,0)
+usagesFollowLoadedInterfaces = False
+#else
+usagesFollowLoadedInterfaces = True
 #endif
 
 #if MIN_VERSION_ghc(9,4,0)

@@ -1,5 +1,11 @@
 -- | Which interfaces a compile may read: the set the worker keeps for the command line's interface key,
--- or, where that would read the wrong ones, a set of its own, loaded afresh as a cold ghc loads it.
+-- or, where that would read the wrong ones or write an interface that shows them, a set of its own,
+-- loaded afresh as a cold ghc loads it.
+--
+-- Up to GHC 9.4 an interface records a package module as used only if that module's interface happens
+-- to be loaded when its usages are computed ('usagesFollowLoadedInterfaces'): with kept interfaces, a
+-- module's .hi would depend on what the worker compiled before. There, a compile that writes interfaces
+-- gets interfaces of its own.
 module Ghcpw.Interfaces
   ( interfaceKey
   , oneShotSession
@@ -31,8 +37,11 @@ interfaceKey dflags =
 -- cannot read them from is left to GHC to report.
 oneShotSession :: HscEnv -> [(String, Maybe Phase)] -> IO HscEnv
 oneShotSession hscEnv srcs = do
-  keys <- mapM fileKey [file | src@(file, _) <- srcs, isHaskellishTarget src]
-  if all (== interfaceKey (hsc_dflags hscEnv)) (concat keys) then pure hscEnv else freshInterfaces hscEnv
+  let haskell = [file | src@(file, _) <- srcs, isHaskellishTarget src]
+  keys <- mapM fileKey haskell
+  if all (== interfaceKey (hsc_dflags hscEnv)) (concat keys) && not (usagesFollowLoadedInterfaces && not (null haskell))
+    then pure hscEnv
+    else freshInterfaces hscEnv
   where
     fileKey file = do
       r <- try (fileFlags hscEnv file) :: IO (Either SomeException DynFlags)
@@ -43,13 +52,14 @@ oneShotSession hscEnv srcs = do
 -- has such pragmas, the whole build gets interfaces of its own, and the kept ones are put back afterwards.
 -- The modules are found by GHC's own downsweep; its summaries are left in the session, where load reuses
 -- them (re-reading only sources changed since). At -v2 and above that early downsweep would show its work
--- out of ghc's order, so there the build always gets interfaces of its own.
+-- out of ghc's order, so there the build always gets interfaces of its own; so it does where interfaces
+-- record which others happened to be loaded.
 loadTargets :: Ghc SuccessFlag
 loadTargets = do
   hscEnv <- getSession
   let dflags = hsc_dflags hscEnv
   sameKey <-
-    if verbosity dflags >= 2
+    if verbosity dflags >= 2 || usagesFollowLoadedInterfaces
       then pure False
       else do
         graph <- liftIO (downsweepGraph hscEnv)
