@@ -55,10 +55,10 @@ serveOne ch warm libdir [modeField, [cwd], [tmp], args, env, [tty]] =
   case parseMode (map B8.unpack modeField) of
     Left why -> refuse ch why
     Right mode -> do
-      outcome <- withRequestContext ch (RequestContext cwd (B8.unpack tmp) (map splitEntry env)) $ \decode -> do
+      outcome <- withRequestContext ch (RequestContext cwd (B8.unpack tmp) (map splitEntry env)) $ \decode output -> do
         argv <- mapM decode args
         terminal <- requestTerminal (tty == B8.pack "1")
-        invoke warm libdir (B8.unpack tmp) mode argv terminal
+        invoke warm libdir (B8.unpack tmp) output mode argv terminal
       case outcome of
         Exited code -> do
           resumed <- lastResumed warm

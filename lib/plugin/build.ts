@@ -21,6 +21,7 @@ import compatModule from "./Ghcpw/Compat.hs" with { type: "text" };
 import targetsModule from "./Ghcpw/Targets.hs" with { type: "text" };
 import interfacesModule from "./Ghcpw/Interfaces.hs" with { type: "text" };
 import pruneModule from "./Ghcpw/Prune.hs" with { type: "text" };
+import usagesModule from "./Ghcpw/Usages.hs" with { type: "text" };
 import terminalModule from "./Ghcpw/Terminal.hs" with { type: "text" };
 import warmModule from "./Ghcpw/Warm.hs" with { type: "text" };
 import { GhcError, type GhcInstallation, runTool } from "../ghc/installation.ts";
@@ -40,6 +41,7 @@ export const PLUGIN_SOURCES: ReadonlyArray<readonly [string, string]> = [
   ["Ghcpw.Targets", targetsModule],
   ["Ghcpw.Interfaces", interfacesModule],
   ["Ghcpw.Prune", pruneModule],
+  ["Ghcpw.Usages", usagesModule],
   ["Ghcpw.Terminal", terminalModule],
   ["Ghcpw.Warm", warmModule],
 ];

@@ -219,6 +219,9 @@ Deno.test("one warm worker gives cold ghc's results across edits", async (t) => 
         "I.hs": "module I (Int64) where\nimport Data.Int (Int64)\n",
         "U.hs": "module U where\nimport Data.Int\nf :: Int64 -> Int64\nf x = x + 1\n",
         "V.hs": "module V where\nimport qualified Data.Map as M\nv :: M.Map Int Int\nv = M.empty\n",
+        // Like I, with output (from CPP, before GHC type-checks it) that must appear once, as with ghc.
+        "J.hs":
+          '{-# LANGUAGE CPP #-}\nmodule J (Int64) where\n#warning "J re-exports Int64"\nimport Data.Int (Int64)\n',
       });
       const oneShot = (file: string, out: string) => ["-c", "-odir", out, "-hidir", out, file];
       const make = (
@@ -230,6 +233,7 @@ Deno.test("one warm worker gives cold ghc's results across edits", async (t) => 
       await w.ok(oneShot("I.hs", "after-u"));
       await w.ok(oneShot("V.hs", "v"));
       await w.ok(oneShot("I.hs", "after-v"));
+      assertMatch((await w.ok(oneShot("J.hs", "after-v"))).stderr, /J re-exports Int64/);
       await w.ok(make("make-after-u", "I.hs"));
       // In one --make, what earlier modules of the build loaded counts, for ghc as for ghcpw.
       await w.ok(make("make-both", "U.hs", "I.hs"));

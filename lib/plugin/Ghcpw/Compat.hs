@@ -42,6 +42,7 @@ module Ghcpw.Compat
     -- * Where the kept state lives in the session
   , keepsState
   , usagesFollowLoadedInterfaces
+  , addStaticPlugin
   , KeptNames
   , InterfaceStore
   , storeRef
@@ -79,6 +80,7 @@ import GHC.Core.InstEnv (ClsInst, InstEnv)
 import GHC.Driver.Phases (Phase)
 import qualified GHC.Driver.Phases as Phases
 import GHC.Driver.Pipeline (compileFile, oneShot)
+import GHC.Driver.Plugins (Plugin)
 import GHC.Driver.Session
 import GHC.Iface.Load (showIface)
 import GHC.Types.Name (Name)
@@ -117,6 +119,7 @@ import GHC.Driver.Types
   , mi_module
   , mkModuleGraph
   )
+import GHC.Driver.Plugins (PluginWithArgs (..), StaticPlugin (..))
 import GHC.Iface.Load (initExternalPackageState)
 import GHC.Parser.Header (getOptionsFromFile)
 import GHC.Types.Name.Cache (NameCache (nsNames))
@@ -417,6 +420,17 @@ usagesFollowLoadedInterfaces :: Bool
 usagesFollowLoadedInterfaces = False
 #else
 usagesFollowLoadedInterfaces = True
+#endif
+
+-- | How a plugin of the worker's own joins those GHC runs for each module, where this plugin knows how
+-- and needs to (9.0 keeps them in DynFlags; see Ghcpw.Usages).
+addStaticPlugin :: Maybe (Plugin -> HscEnv -> HscEnv)
+#if MIN_VERSION_ghc(9,2,0)
+addStaticPlugin = Nothing
+#else
+addStaticPlugin = Just (\plugin hscEnv ->
+  let dflags = hsc_dflags hscEnv
+   in hscEnv {hsc_dflags = dflags {staticPlugins = StaticPlugin (PluginWithArgs plugin []) : staticPlugins dflags}})
 #endif
 
 #if MIN_VERSION_ghc(9,4,0)

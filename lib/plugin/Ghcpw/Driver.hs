@@ -40,7 +40,8 @@ import GHC.Types.Unique.Supply (initUniqSupply)
 import System.IO (hPutStr, hPutStrLn, stderr)
 
 import Ghcpw.Compat
-import Ghcpw.Interfaces (loadTargets, oneShotSession)
+import Ghcpw.Context (Output)
+import Ghcpw.Interfaces (loadTargets, runOneShot)
 import Ghcpw.Warm
 
 -- | The mode flags the server has already taken out of argv (see lib/ghc/mode.ts).
@@ -64,21 +65,21 @@ instance Exception DeferToGhc
 -- | Runs the invocation in a fresh GHC session into which the worker's kept state is resumed (see
 -- Ghcpw.Warm); GHC's own error handler prints errors as ghc would. GHC's temporary files go into the
 -- request's own directory (see 'placeTemporaries').
-invoke :: Warm -> FilePath -> FilePath -> Mode -> [String] -> Terminal -> IO Outcome
-invoke warm libdir requestDir mode args terminal = do
+invoke :: Warm -> FilePath -> FilePath -> Output -> Mode -> [String] -> Terminal -> IO Outcome
+invoke warm libdir requestDir output mode args terminal = do
   r <- try (GHC.defaultErrorHandler defaultFatalMessager defaultFlushOut (run `catch` \(DeferToGhc why) -> pure (Deferred why)))
   pure $ case r of
     Left ExitSuccess -> Exited 0
     Left (ExitFailure n) -> Exited n
     Right outcome -> outcome
   where
-    run = GHC.runGhc (Just libdir) (compile warm requestDir mode args terminal) >> pure (Exited 0)
+    run = GHC.runGhc (Just libdir) (compile warm requestDir output mode args terminal) >> pure (Exited 0)
 
 exitFailure1 :: IO a
 exitFailure1 = exitWith (ExitFailure 1)
 
-compile :: Warm -> FilePath -> Mode -> [String] -> Terminal -> Ghc ()
-compile warm requestDir mode args terminal = do
+compile :: Warm -> FilePath -> Output -> Mode -> [String] -> Terminal -> Ghc ()
+compile warm requestDir output mode args terminal = do
   dflags0 <- getSessionDynFlags
   let dflags1 =
         applyTerminal terminal dflags0
@@ -104,9 +105,9 @@ compile warm requestDir mode args terminal = do
     liftIO (warnUnusedLinkerInputs mode dflags4 objs)
     flip finally saveState $ onSourceError $ case mode of
       ModeShowIface file -> liftIO (showInterface hscEnv file)
-      ModeMake -> doMake srcs
+      ModeMake -> doMake output srcs
       ModeDepend -> doMkDependHS (map fst srcs)
-      ModeOneShot stop -> liftIO (oneShotSession hscEnv srcs >>= \env -> oneShotTo env stop srcs)
+      ModeOneShot stop -> liftIO (runOneShot output hscEnv stop srcs)
   where
     onSourceError = handleSourceError (\e -> printException e >> liftIO exitFailure1)
 
@@ -132,12 +133,12 @@ placeTemporaries requestDir hscEnv =
     clientDir = flagsTmpDir (hsc_dflags hscEnv)
 
 -- | ghc's --make: link-only when there are no Haskell sources, else compile non-Haskell inputs first.
-doMake :: [(String, Maybe Phase)] -> Ghc ()
-doMake srcs = do
+doMake :: Output -> [(String, Maybe Phase)] -> Ghc ()
+doMake output srcs = do
   let (hsSrcs, otherSrcs) = partition isHaskellishTarget srcs
   hscEnv <- getSession
   if null hsSrcs
-    then liftIO (oneShotSession hscEnv srcs >>= \env -> oneShotTo env StopAfterLink srcs)
+    then liftIO (runOneShot output hscEnv StopAfterLink srcs)
     else do
       objs <- liftIO (concat <$> mapM (fmap maybeToList . compileToObject hscEnv) otherSrcs)
       dflags <- getSessionDynFlags
