@@ -71,9 +71,9 @@ export async function compile(
     const outcome = await compiler.pool.run(
       {
         mode: plan.mode,
-        // Ahead of the request's own flags, so an explicit -tmpdir still wins. A directory of its own keeps
-        // GHC's temporary file names (and so dlopen's cache of loaded libraries) apart between requests.
-        args: ["-tmpdir", tmpDir, ...plan.args],
+        // GHC's temporary files go into the request's directory (the worker puts them there, while GHC
+        // still sees the client's own temporary directory, as ghc would).
+        args: plan.args,
         cwd: request.cwd,
         tmpDir,
         env: request.env,

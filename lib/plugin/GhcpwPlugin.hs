@@ -7,9 +7,13 @@ module GhcpwPlugin (frontendPlugin) where
 import qualified Data.ByteString as B
 import qualified Data.ByteString.Char8 as B8
 import Data.List (isPrefixOf)
+import Control.Monad.IO.Class (liftIO)
+import GHC (getSessionDynFlags)
+import GHC.Driver.Plugins (FrontendPlugin (..), defaultFrontendPlugin)
+import GHC.Driver.Session (topDir)
+import GHC.Settings.Config (cProjectVersion)
 import System.Exit (ExitCode (..), exitWith)
 
-import Ghcpw.Compat (FrontendPlugin, frontendWith, ghcVersion)
 import Ghcpw.Context
 import Ghcpw.Driver
 import Ghcpw.Frame
@@ -22,8 +26,9 @@ import Ghcpw.Warm (Warm, lastResumed, newWarm)
 protocolVersion :: B.ByteString
 protocolVersion = B8.pack "1"
 
+-- | The frontend action gets its -ffrontend-opt options and the libdir of the GHC it runs in.
 frontendPlugin :: FrontendPlugin
-frontendPlugin = frontendWith serve
+frontendPlugin = defaultFrontendPlugin {frontend = \opts _ -> getSessionDynFlags >>= liftIO . serve opts . topDir}
 
 -- | Options (-ffrontend-opt): @immutable-db=PATH@ for each package database whose units' interfaces
 -- may be kept between requests besides GHC's global one.
@@ -32,7 +37,7 @@ serve opts libdir = do
   exitWithServer
   warm <- newWarm [drop (length "immutable-db=") o | o <- opts, "immutable-db=" `isPrefixOf` o]
   ch <- openChannel
-  send ch Hello [[B8.pack "protocol=" <> protocolVersion, B8.pack ("ghc=" ++ ghcVersion)]]
+  send ch Hello [[B8.pack "protocol=" <> protocolVersion, B8.pack ("ghc=" ++ cProjectVersion)]]
   let loop = receive ch >>= \case
         Nothing -> pure ()
         Just (Request, payload) -> either (refuse ch) (serveOne ch warm libdir) (decodeFields payload) >> loop
@@ -51,10 +56,10 @@ serveOne ch warm libdir [modeField, [cwd], [tmp], args, env, [tty]] =
   case parseMode (map B8.unpack modeField) of
     Left why -> refuse ch why
     Right mode -> do
-      outcome <- withRequestContext ch (RequestContext cwd (B8.unpack tmp) (map splitEntry env)) $ \decode -> do
+      outcome <- withRequestContext ch (RequestContext cwd (B8.unpack tmp) (map splitEntry env)) $ \decode output -> do
         argv <- mapM decode args
         terminal <- requestTerminal (tty == B8.pack "1")
-        invoke warm libdir mode argv terminal
+        invoke warm libdir (B8.unpack tmp) output mode argv terminal
       case outcome of
         Exited code -> do
           resumed <- lastResumed warm

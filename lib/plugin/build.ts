@@ -18,6 +18,10 @@ import contextModule from "./Ghcpw/Context.hs" with { type: "text" };
 import parentModule from "./Ghcpw/Parent.hs" with { type: "text" };
 import driverModule from "./Ghcpw/Driver.hs" with { type: "text" };
 import compatModule from "./Ghcpw/Compat.hs" with { type: "text" };
+import targetsModule from "./Ghcpw/Targets.hs" with { type: "text" };
+import interfacesModule from "./Ghcpw/Interfaces.hs" with { type: "text" };
+import pruneModule from "./Ghcpw/Prune.hs" with { type: "text" };
+import usagesModule from "./Ghcpw/Usages.hs" with { type: "text" };
 import terminalModule from "./Ghcpw/Terminal.hs" with { type: "text" };
 import warmModule from "./Ghcpw/Warm.hs" with { type: "text" };
 import { GhcError, type GhcInstallation, runTool } from "../ghc/installation.ts";
@@ -34,6 +38,10 @@ export const PLUGIN_SOURCES: ReadonlyArray<readonly [string, string]> = [
   ["Ghcpw.Parent", parentModule],
   ["Ghcpw.Driver", driverModule],
   ["Ghcpw.Compat", compatModule],
+  ["Ghcpw.Targets", targetsModule],
+  ["Ghcpw.Interfaces", interfacesModule],
+  ["Ghcpw.Prune", pruneModule],
+  ["Ghcpw.Usages", usagesModule],
   ["Ghcpw.Terminal", terminalModule],
   ["Ghcpw.Warm", warmModule],
 ];

@@ -17,12 +17,17 @@ module Ghcpw.Warm
 import Control.Monad.IO.Class (liftIO)
 import Data.IORef
 import qualified Data.Map.Strict as Map
+import Data.Maybe (isJust)
 import qualified Data.Set as Set
+import GHC (Ghc, getSession, setSession)
+import GHC.Driver.Session
 import System.Directory (doesDirectoryExist, doesFileExist, getModificationTime)
 import System.Environment (lookupEnv)
 import System.FilePath ((</>))
 
 import Ghcpw.Compat
+import Ghcpw.Interfaces (interfaceKey)
+import Ghcpw.Prune (pruneStore, storeSize)
 
 -- | What a worker keeps; one per worker process.
 data Warm = Warm
@@ -81,22 +86,45 @@ resumeInterfaces warm dbKey = do
       dbs = sessionUnitDatabases hscEnv
   dbStamps <- liftIO (stamps (unitDatabasePaths dbs))
   liftIO (modifyIORef' (warmUnitDbs warm) (Map.insert dbKey (dbStamps, dbs)))
-  let key = show (interfaceKey dflags, unitDatabasePaths dbs, dbStamps)
-      immutable = Set.insert (globalPackageDb dflags) (warmImmutableDbs warm)
-      keepUnits = Set.fromList (concatMap snd (filter ((`Set.member` immutable) . fst) (unitDatabaseContents hscEnv)))
-      keep m = moduleUnitIdOf m `Set.member` keepUnits
-  names <- liftIO (readIORef (warmNames warm))
-  kept <- liftIO (Map.lookup key <$> readIORef (warmInterfaces warm))
-  liftIO (writeIORef (warmResumed warm) =<< maybe (pure 0) storeSize kept)
-  setSession (resumeState names kept hscEnv)
-  let save = do
-        now <- getSession
-        liftIO $ do
-          let (names', store) = takeState now
-          writeIORef (warmNames warm) (Just names')
-          pruneStore keep names' store
-          modifyIORef' (warmInterfaces warm) $ \m ->
-            let m' = Map.insert key store m
-                evict = take 1 [k | k <- Map.keys m', k /= key]
-             in if Map.size m' > maxInterfaceSets then foldr Map.delete m' evict else m'
-  pure (maybe False (const keepsNames) names, save)
+  if not keepsState then pure (False, pure ()) else do
+    let key = show (interfaceKey dflags, unitDatabasePaths dbs, dbStamps)
+        immutable = Set.insert (globalPackageDatabasePath dflags) (warmImmutableDbs warm)
+        keepUnits = Set.fromList (concatMap snd (filter ((`Set.member` immutable) . fst) (unitDatabaseContents hscEnv)))
+        keep m = moduleUnitId m `Set.member` keepUnits
+    names <- liftIO (readIORef (warmNames warm))
+    kept <- liftIO (Map.lookup key <$> readIORef (warmInterfaces warm))
+    liftIO (writeIORef (warmResumed warm) =<< maybe (pure 0) storeSize kept)
+    setSession (resumeState names kept hscEnv)
+    let save = do
+          now <- getSession
+          liftIO $ do
+            let (names', store) = takeState now
+            writeIORef (warmNames warm) (Just names')
+            pruneStore keep names' store
+            modifyIORef' (warmInterfaces warm) $ \m ->
+              let m' = Map.insert key store m
+                  evict = take 1 [k | k <- Map.keys m', k /= key]
+               in if Map.size m' > maxInterfaceSets then foldr Map.delete m' evict else m'
+    pure (isJust names, save)
+
+-- | The package database flags (-package-db, -no-user-package-db, ...) in a comparable form.
+packageDbFlagsKey :: DynFlags -> String
+packageDbFlagsKey = show . map flag . packageDBFlags
+  where
+    flag (PackageDB GlobalPkgDb) = "global"
+    flag (PackageDB UserPkgDb) = "user"
+    flag (PackageDB (PkgDbPath p)) = "db " ++ p
+    flag NoUserPackageDB = "no-user"
+    flag NoGlobalPackageDB = "no-global"
+    flag ClearPackageDBs = "clear"
+
+-- | Each of the session's databases with the ids its units have in modules: wired-in units (base,
+-- ghc-prim, ...) are known by their wired-in ids. The unit being compiled is never among them, even if a
+-- database has a unit of the same id (its interfaces are the request's own).
+unitDatabaseContents :: HscEnv -> [(FilePath, [UnitId])]
+unitDatabaseContents hscEnv =
+  [ (path, [u | unit <- units, unit /= home, let u = wiredUnitId hscEnv unit, u /= home])
+  | (path, units) <- databaseUnits (sessionUnitDatabases hscEnv)
+  ]
+  where
+    home = sessionHomeUnit hscEnv
