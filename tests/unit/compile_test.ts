@@ -41,8 +41,9 @@ Deno.test("a worker runs the invocation with its mode apart, in a request direct
     assertEquals(await compile(compiler, invocation(["-O", "-c", "A.hs"]), new CollectingSink()), 4);
     const [request] = fakes.started[0].requests;
     assertEquals(request.mode, ["c"]);
-    // The request directory first (an explicit -tmpdir still wins), then the server's databases.
-    assertEquals(request.args, ["-tmpdir", request.tmpDir, "-no-link", "-package-db", "/db", "-O", "A.hs"]);
+    // No -tmpdir: GHC must see the client's own temporary directory (it leaves includes under it out of
+    // a module's dependent files); the worker keeps its temporary files in request.tmpDir by itself.
+    assertEquals(request.args, ["-no-link", "-package-db", "/db", "-O", "A.hs"]);
     assertEquals([request.cwd, request.env, request.stderrIsTerminal], ["/", { HOME: "/h" }, true]);
     assertEquals(tmpDirDuring, true);
     assertEquals(await exists(request.tmpDir), false, "the request directory is removed afterwards");
