@@ -38,9 +38,15 @@ export async function listenGrpc(path: string, routes: (router: ConnectRouter) =
   const umask = process.umask(0o177);
   try {
     await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
+      const failed = (e: Error & { code?: string }) => {
+        const why = e.code === "EADDRINUSE"
+          ? "something is there already (Buck2 names a new path per worker)"
+          : e.message;
+        reject(new Error(`cannot listen on ${path}: ${why}`));
+      };
+      server.once("error", failed);
       server.listen(path, () => {
-        server.off("error", reject);
+        server.off("error", failed);
         resolve();
       });
     });
