@@ -22,6 +22,7 @@ import type { RecycleLimits } from "../pool/pool.ts";
 import { VERSION } from "../version.ts";
 import { parseOptions, positiveInteger, UsageError } from "./options.ts";
 import { RECYCLE_HELP, RECYCLE_OPTIONS, recycleLimits } from "./recycling.ts";
+import { INCREMENTAL_HELP, INCREMENTAL_OPTIONS, incrementalSettings } from "./incremental_options.ts";
 
 const log = getLogger(["ghcpw", "bazel"]);
 
@@ -54,6 +55,7 @@ Options:
   --protocol P        proto or json, as Bazel's 'requires-worker-protocol'
                       (default: detected from the first request)
 ${RECYCLE_HELP}
+${INCREMENTAL_HELP}
   --persistent_worker serve Bazel's worker protocol (Bazel adds this flag)
   -v, --verbose       log every request (level debug)
   -q, --quiet         log only warnings and errors
@@ -72,6 +74,7 @@ export async function bazelCommand(args: string[]): Promise<number> {
     protocol: { type: "string" },
     persistent_worker: { type: "boolean" },
     ...RECYCLE_OPTIONS,
+    ...INCREMENTAL_OPTIONS,
     ...LOG_OPTIONS,
     help: { type: "boolean", short: "h" },
   }, true);
@@ -98,6 +101,7 @@ export async function bazelCommand(args: string[]): Promise<number> {
     jobs: values.jobs === undefined ? undefined : positiveInteger("bazel", "--jobs", values.jobs),
     packageDbs: values["package-db"] ?? [],
     limits: recycleLimits("bazel", values),
+    incremental: incrementalSettings("bazel", values),
   };
 
   if (values.persistent_worker) {
@@ -121,6 +125,8 @@ interface BazelOptions {
   packageDbs: string[];
   /** When the worker's pool replaces a GHC process (a one-off compile has none). */
   limits: RecycleLimits;
+  /** Incremental `--make` builds (null: off). */
+  incremental: { byDefault: boolean; cacheBytes: number } | null;
 }
 
 /** One compile without a worker: the real ghc on the expanded arguments, on this process's stdio. */
@@ -153,7 +159,7 @@ async function runPersistentWorker(options: BazelOptions & { protocol?: BazelPro
   const compilerFor = (multiplex: boolean) =>
     compiler ??= prepared.then(async (p) => {
       const jobs = options.jobs ?? (multiplex ? navigator.hardwareConcurrency : 1);
-      const c = await startCompiler(p, jobs, options.packageDbs, options.limits);
+      const c = await startCompiler(p, jobs, options.packageDbs, options.limits, options.incremental);
       log.info("Serving with GHC {version} ({ghc}), {jobs} GHC worker(s), {mode}", {
         version: p.installation.version,
         ghc: p.installation.ghc,

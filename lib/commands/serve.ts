@@ -23,6 +23,7 @@ import { statusFields } from "../server/status.ts";
 import { ensureToken } from "../address/token.ts";
 import { durationOption, parseOptions, positiveInteger, UsageError } from "./options.ts";
 import { RECYCLE_HELP, RECYCLE_OPTIONS, recycleLimits } from "./recycling.ts";
+import { INCREMENTAL_HELP, INCREMENTAL_OPTIONS, incrementalSettings } from "./incremental_options.ts";
 
 const log = getLogger(["ghcpw", "serve"]);
 
@@ -64,6 +65,7 @@ Options:
   --request-timeout T kill a compile running longer than T and report an error
                       (default: $GHCPW_REQUEST_TIMEOUT, else 1h; 0: no limit)
 ${RECYCLE_HELP}
+${INCREMENTAL_HELP}
   --daemon            (internal) what --detach and auto-start run
   -v, --verbose       log every request and worker event (level debug)
   -q, --quiet         log only warnings and errors
@@ -85,6 +87,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     "idle-timeout": { type: "string" },
     "request-timeout": { type: "string" },
     ...RECYCLE_OPTIONS,
+    ...INCREMENTAL_OPTIONS,
     ...LOG_OPTIONS,
     help: { type: "boolean", short: "h" },
   });
@@ -112,6 +115,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     DEFAULT_REQUEST_TIMEOUT_MS,
   );
   const limits = recycleLimits("serve", values);
+  const incremental = incrementalSettings("serve", values);
   const packageDbs = values["package-db"] ?? [];
   const ghcName = chooseGhc(values.ghc);
 
@@ -134,7 +138,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     await prepareSocketPath(socketPath);
     const prepared = await prepareGhc(ghcName, values["ghc-pkg"]);
     const ghc = prepared.installation;
-    const compiler = await startCompiler(prepared, jobs, packageDbs, limits);
+    const compiler = await startCompiler(prepared, jobs, packageDbs, limits, incremental);
     const pool = compiler.pool;
     let bound;
     try {

@@ -14,6 +14,7 @@ import type { OutputSink } from "../output.ts";
 import type { Pool } from "../pool/pool.ts";
 import { makeRequestDir } from "../pool/request_dir.ts";
 import type { CompileRequest } from "../wire/client_protocol.ts";
+import type { IncrementalBuilds } from "../incremental/build.ts";
 
 const log = getLogger(["ghcpw", "compile"]);
 
@@ -31,6 +32,8 @@ export interface Compiler {
   stats: CompileStats;
   /** Package databases put ahead of every invocation's own flags (the server's --package-db options). */
   packageDbs: string[];
+  /** Incremental `--make` builds (lib/incremental/), unless turned off. */
+  incremental?: IncrementalBuilds;
 }
 
 /**
@@ -46,6 +49,16 @@ export async function compile(
   const args = await realGhcArguments(request.argv, request.cwd, compiler.packageDbs, sink);
   if (args === null) return 1;
   const plan = planInvocation(request.argv, args, request.env);
+  if (compiler.incremental && plan.kind === "worker" && plan.mode[0] === "make") {
+    // lib/incremental/ restores saved outputs first and saves and replays warnings after; the build
+    // itself is this same compile, without the incremental step.
+    const plain = { ...compiler, incremental: undefined };
+    return await compiler.incremental.build(
+      { ...request, args: plan.args },
+      sink,
+      (out) => compile(plain, request, out, signal),
+    );
+  }
   const ctx = { cwd: request.cwd, env: request.env };
   if (plan.kind === "direct") {
     compiler.stats.direct++;

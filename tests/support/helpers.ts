@@ -72,12 +72,16 @@ export interface TestServer {
   stop(): Promise<string>;
 }
 
-/** Starts `ghcpw serve` on a fresh socket and waits until it accepts connections. */
-export async function startServer(extraArgs: string[] = []): Promise<TestServer> {
+/** Starts `ghcpw serve` on a fresh socket (`env` added to its environment) and waits until it answers. */
+export async function startServer(
+  extraArgs: string[] = [],
+  env: Record<string, string> = {},
+): Promise<TestServer> {
   const dir = await Deno.makeTempDir({ prefix: "ghcpw-test-" });
   const socket = `${dir}/ghcpw.sock`;
   const child = new Deno.Command("deno", {
     args: ["run", "-A", MAIN, "serve", "--socket", socket, "--ghc", GHC, "-n", "2", "-v", ...extraArgs],
+    env,
     stdin: "null",
     stdout: "null",
     stderr: "piped",
