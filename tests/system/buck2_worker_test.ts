@@ -160,12 +160,10 @@ const LEAVES = ["Leaf1", "Leaf2", "Leaf3", "Leaf4"];
 /** Sources of the project, in dependency order, after Shapes/Types. */
 const CHAIN = ["Shapes/Area", "Gen/TH", "Tables", "Main"];
 
-const PACKAGES = [
-  "-package-env=-",
-  "-hide-all-packages",
-  ...["base", "containers", "template-haskell"]
-    .flatMap((p) => ["-package", p]),
-];
+/** As examples/buck2's rules give them: only the packages named, nothing from the environment. */
+const PACKAGES = ["-package-env=-", "-hide-all-packages"].concat(
+  ...["base", "containers", "template-haskell"].map((p) => ["-package", p]),
+);
 
 /** Where a module's outputs go: a directory per module, as Buck2 gives each target's outputs their own. */
 const outputDir = (module: string) => `buck-out/${module.replaceAll("/", ".")}`;
@@ -176,7 +174,7 @@ const outputDir = (module: string) => `buck-out/${module.replaceAll("/", ".")}`;
  * directories of the home modules it may import (here: every module before it).
  */
 function compileArgs(module: string, ...extra: string[]): string[] {
-  const imports = [...MODULE_ORDER.slice(0, Math.max(0, MODULE_ORDER.indexOf(module)))].map(outputDir);
+  const imports = MODULE_ORDER.slice(0, Math.max(0, MODULE_ORDER.indexOf(module))).map(outputDir);
   return [
     "-c",
     "-dynamic",
