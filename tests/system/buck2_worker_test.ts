@@ -13,6 +13,7 @@ import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { MODULE_ORDER, project, TYPE_ERROR_MODULE } from "../support/fixtures.ts";
 import { assertSameOutputs, GHC, ghcpwCli, run, writeTree } from "../support/helpers.ts";
 import { type Isolated, isolated, plainModule, slowModule, twinTrees, waitFor } from "../support/service.ts";
+import { ensureDebianPackages } from "../support/apt.ts";
 import { killAndWait } from "../../lib/process/kill.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
@@ -21,22 +22,10 @@ const CLIENT = `${ROOT}/tests/support/buck2_client.py`;
 const PYTHON = "/usr/bin/python3";
 
 /** Makes sure Debian's gRPC and protobuf modules import, installing them with apt if they do not. */
-async function ensurePythonGrpc(): Promise<void> {
-  const probe = () => run("sh", ["-c", `${PYTHON} -c 'import grpc, google.protobuf'`]);
-  if ((await probe()).code === 0) return;
-  const install = await run("sh", [
-    "-c",
-    // A mirror's Release file may be past its Valid-Until (sid's is short-lived); its packages still are fine.
-    "apt-get -o Acquire::Check-Valid-Until=false update -qq && " +
-    "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-grpcio python3-protobuf",
-  ]);
-  const again = await probe();
-  if (again.code !== 0) {
-    throw new Error(
-      "this test needs Debian's python3-grpcio and python3-protobuf, which could not be installed with " +
-        `apt-get (exit ${install.code}):\n${install.stdout}${install.stderr}\n${again.stderr}`,
-    );
-  }
+function ensurePythonGrpc(): Promise<void> {
+  return ensureDebianPackages("this test", ["python3-grpcio", "python3-protobuf"], async () => {
+    return (await run(PYTHON, ["-c", "import grpc, google.protobuf"])).code === 0;
+  });
 }
 
 /** A call for the client (see tests/support/buck2_client.py); ARGs are strings or `{ hex }` bytes. */
