@@ -93,6 +93,8 @@ async function assertLikeGhc(response: WorkerResponse, args: string[], cold: str
 
 /** A `ghcpw buck2` process, started as Buck2 starts a worker. */
 interface Worker {
+  /** The worker's directory (Buck2's /tmp/buck2_worker/<id>), holding its socket. */
+  dir: string;
   socket: string;
   child: Deno.ChildProcess;
   /** Its exit code and log (stderr), once it has exited. */
@@ -126,7 +128,7 @@ async function startWorker(cwd: string, env: Record<string, string>, args: strin
       return false;
     }
   }, 60_000);
-  return { socket, child, result };
+  return { dir, socket, child, result };
 }
 
 /** Stops a worker as Buck2 does at the end of a command; resolves to its exit code and log. */
@@ -403,7 +405,10 @@ Deno.test("ghcpw buck2 serves Buck2's worker protocol with ghc's results", async
       assertEquals((await stopWorker(alone)).code, 0);
     });
   } finally {
-    for (const w of workers) await killAndWait(w.child);
+    for (const w of workers) {
+      await killAndWait(w.child);
+      await Deno.remove(w.dir, { recursive: true }).catch(() => {});
+    }
     await env.cleanup();
     await Deno.remove(`${trees.warm}/..`, { recursive: true }).catch(() => {});
   }
