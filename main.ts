@@ -25,18 +25,22 @@ Usage:
   ghcpw wrapper DIR                 write DIR/ghc, a ghc that compiles through
                                     ghcpw, for cabal's -w and Buck2's compiler
                                     (see 'ghcpw wrapper --help')
+  ghcpw buck2 [OPTIONS]             be a Buck2 persistent worker (WorkerInfo) for
+                                    ghc, on $WORKER_SOCKET, compiling through the
+                                    server (see 'ghcpw buck2 --help')
   ghcpw --version                   print ghcpw's version
   ghcpw --help                      show this help
 
 Typical use: set your build's compiler to 'ghcpw ghc --' (Buck2: the compiler
-of the Haskell toolchain); the first compile starts a server for that ghc in the
-background, and it exits after an hour without compiles.
+of the Haskell toolchain, or 'ghcpw buck2' as the worker of rules that declare
+one); the first compile starts a server for that ghc in the background, and it
+exits after an hour without compiles.
 `;
 
 type Command = (args: string[]) => Promise<number>;
 
 // Loaded on demand: `ghcpw ghc` runs once per module, and should not pay for loading the server or the
-// Bazel worker (tens of milliseconds each).
+// Bazel and Buck2 workers (tens of milliseconds each).
 const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: async () => (await import("./lib/commands/serve.ts")).serveCommand,
   ghc: async () => (await import("./lib/commands/ghc.ts")).ghcCommand,
@@ -44,6 +48,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   stop: async () => (await import("./lib/commands/stop.ts")).stopCommand,
   bazel: async () => (await import("./lib/commands/bazel.ts")).bazelCommand,
   wrapper: async () => (await import("./lib/commands/wrapper.ts")).wrapperCommand,
+  buck2: async () => (await import("./lib/commands/buck2.ts")).buck2Command,
 };
 
 async function main(args: string[]): Promise<number> {

@@ -5,6 +5,7 @@
  */
 
 import { runClient } from "../client/client.ts";
+import { clientSettings } from "../client/settings.ts";
 import { chooseGhc } from "../ghc/installation.ts";
 import { parseLogLevel, setUpLogging } from "../log/logging.ts";
 import { explicitSocketPath } from "../address/paths.ts";
@@ -60,19 +61,11 @@ export async function ghcCommand(args: string[]): Promise<number> {
   const logLevel = Deno.env.get("GHCPW_LOG");
   if (logLevel) await setUpLogging(parseLogLevel(logLevel));
   const socketPath = explicitSocketPath(values.socket);
-  const autostart = Deno.env.get("GHCPW_AUTOSTART") ?? "";
   return await runClient({
     socketPath,
     ghc: chooseGhc(values.ghc),
-    strict: ["1", "true", "yes"].includes(Deno.env.get("GHCPW_STRICT") ?? ""),
+    ...clientSettings(socketPath),
     argv: ghcArgs,
     packageDbs: values["package-db"] ?? [],
-    // Auto-start by default only where ghcpw owns the socket's name: an explicit socket is someone's
-    // deliberate set-up (a test, a CI service), which a stray background server would confuse.
-    autostart: ["1", "true", "yes"].includes(autostart)
-      ? true
-      : ["0", "false", "no"].includes(autostart)
-      ? false
-      : socketPath === undefined,
   });
 }
