@@ -74,7 +74,10 @@ export function deterministicObjects(share: Share): boolean {
 }
 
 /** The setting from a `--share` option, else `$GHCPW_SHARE`, else the default. */
-export function shareSetting(option: string | undefined, env: string | undefined = Deno.env.get("GHCPW_SHARE")): Share {
+export function shareSetting(
+  option: string | undefined,
+  env: string | undefined = Deno.env.get("GHCPW_SHARE"),
+): Share {
   const text = option ?? env;
   return text === undefined || text === "" ? DEFAULT_SHARE : parseShare(text);
 }
