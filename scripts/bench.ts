@@ -390,7 +390,7 @@ export async function runBench(options: BenchOptions): Promise<number> {
 
   console.log("\nChecks:");
   for (const r of results) {
-    const name = `[${r.project} ${flagsText(r.config)}, -j${r.jobs}]`;
+    const name = `[${r.project} ${flagsText(r.config)}, -j${r.jobs}, --share ${r.share}]`;
     for (const note of r.notes) console.log(`- ${name} ${note}`);
     for (const m of r.mismatches) console.log(`- ${name} MISMATCH: ${m}`);
   }
