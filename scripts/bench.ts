@@ -37,6 +37,7 @@ import {
   resultsTable,
 } from "./bench/report.ts";
 import { GHCPW_MAIN, type RunningServer, startServer, stopServer } from "./bench/server.ts";
+import { DEFAULT_SHARE, formatShare, parseShare } from "../lib/share.ts";
 
 /** The benchmark's options, from the command line. */
 export interface BenchOptions {
@@ -48,6 +49,8 @@ export interface BenchOptions {
   ghcpwMain: string;
   jobs: number[];
   configs: BenchConfig[];
+  /** `--share` settings, one server (and a row per project, flag set and job count) each. */
+  shares: string[];
   seed: number;
   overheadRequests: number;
   /** Checkpoints of the worker-memory measurement; empty to skip it. */
@@ -122,6 +125,11 @@ Options:
                      several (default, four sets:
                      ${DEFAULT_FLAGS.map((f) => `"${f}"`).join("\n                     ")})
   --jobs LIST        job counts, comma-separated or repeated (default 1,2)
+  --share SETTING    what the server's workers keep (as 'ghcpw serve --share');
+                     repeat for a row per setting, each on a server of its own,
+                     e.g. --share all --share databases --share none (default:
+                     the default setting); the client overhead is measured on
+                     the first
   --ghc PATH         the ghc to benchmark (default: $GHCPW_GHC, else ghc)
   --ghcpw-main PATH  the ghcpw main.ts to benchmark (default: this checkout's)
   --seed N           the synthetic project's seed (default 1)
@@ -168,6 +176,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
       "ghcpw-main": { type: "string" },
       jobs: { type: "string", multiple: true },
       flags: { type: "string", multiple: true },
+      share: { type: "string", multiple: true },
       seed: { type: "string" },
       "overhead-requests": { type: "string" },
       "rss-requests": { type: "string" },
@@ -205,6 +214,9 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     ghcpwMain: values["ghcpw-main"] ?? GHCPW_MAIN,
     jobs: [...new Set(jobs)],
     configs: (values.flags ?? DEFAULT_FLAGS).map(configFor),
+    shares: [
+      ...new Set((values.share ?? [formatShare(DEFAULT_SHARE)]).map((s) => formatShare(parseShare(s)))),
+    ],
     seed: whole("--seed", values.seed ?? "1", 0),
     overheadRequests: whole("--overhead-requests", values["overhead-requests"] ?? "20", 0),
     rssRequests: rss,
@@ -248,20 +260,11 @@ export async function runBench(options: BenchOptions): Promise<number> {
   const tmp = await Deno.makeTempDir({ prefix: "ghcpw-bench-" });
   live.tmp = tmp;
   live.keep = options.keep;
-  const rows = projects.length * options.configs.length * options.jobs.length;
+  const rows = projects.length * options.configs.length * options.jobs.length * options.shares.length;
   progress(`ghcpw bench: GHC ${ghcVersion} (${options.ghc}), ${rows} rows, in ${tmp}; load ${loadBefore}`);
 
   const serverJobs = Math.max(...options.jobs);
-  progress(`starting ghcpw serve -n ${serverJobs}`);
-  const server = await startServer(
-    options.ghcpwMain,
-    options.ghc,
-    `${tmp}/ghcpw.sock`,
-    serverJobs,
-    options.verbose,
-  );
-  live.servers.add(server);
-  progress(`  ready in ${seconds(server.startMs)}`);
+  const startMs: number[] = [];
 
   // The overhead and memory measurements share one small project, written and compiled on first use.
   let smallOnce: Promise<SmallProject> | null = null;
@@ -271,41 +274,57 @@ export async function runBench(options: BenchOptions): Promise<number> {
   let overheadError: string | null = null;
   let memory: MemoryResult | null = null;
   let memoryError: string | null = null;
-  try {
-    for (const project of projects) {
-      for (const config of options.configs) {
-        for (const jobs of options.jobs) {
-          const ctx = {
-            tmp,
-            ghc: options.ghc,
-            ghcpwMain: options.ghcpwMain,
-            limit: options.limit,
-            verbose: options.verbose,
-            server,
-            position: `${results.length + 1}/${rows}`,
-          };
-          results.push(await benchRow(ctx, project, config, jobs));
+  for (const [i, share] of options.shares.entries()) {
+    progress(`starting ghcpw serve -n ${serverJobs} --share ${share}`);
+    const server = await startServer(
+      options.ghcpwMain,
+      options.ghc,
+      `${tmp}/ghcpw-${i}.sock`,
+      serverJobs,
+      options.verbose,
+      [],
+      share,
+    );
+    live.servers.add(server);
+    startMs.push(server.startMs);
+    progress(`  ready in ${seconds(server.startMs)}`);
+    try {
+      for (const project of projects) {
+        for (const config of options.configs) {
+          for (const jobs of options.jobs) {
+            const ctx = {
+              tmp,
+              ghc: options.ghc,
+              ghcpwMain: options.ghcpwMain,
+              limit: options.limit,
+              verbose: options.verbose,
+              server,
+              position: `${results.length + 1}/${rows}`,
+            };
+            results.push(await benchRow(ctx, project, config, jobs));
+          }
         }
       }
-    }
-    if (options.overheadRequests > 0) {
-      try {
-        overhead = await measureOverhead({
-          project: await small(),
-          ghc: options.ghc,
-          ghcpwMain: options.ghcpwMain,
-          socket: server.socket,
-          requests: options.overheadRequests,
-          versionRuns: 9,
-        });
-      } catch (e) {
-        overheadError = e instanceof Error ? e.message : String(e);
-        progress(`  could not measure the client overhead: ${overheadError}`);
+      if (i === 0 && options.overheadRequests > 0) {
+        try {
+          overhead = await measureOverhead({
+            project: await small(),
+            ghc: options.ghc,
+            ghcpwMain: options.ghcpwMain,
+            socket: server.socket,
+            share,
+            requests: options.overheadRequests,
+            versionRuns: 9,
+          });
+        } catch (e) {
+          overheadError = e instanceof Error ? e.message : String(e);
+          progress(`  could not measure the client overhead: ${overheadError}`);
+        }
       }
+    } finally {
+      await stopServer(server);
+      live.servers.delete(server);
     }
-  } finally {
-    await stopServer(server);
-    live.servers.delete(server);
   }
   if (options.rssRequests.length > 0) {
     try {
@@ -346,8 +365,8 @@ export async function runBench(options: BenchOptions): Promise<number> {
       "Each row builds the project three ways in fresh trees: cold = one `ghc -c FLAGS` per module in " +
       "dependency order, up to -j at a time as the module graph allows; ghcpw = the same commands, same " +
       "scheduling, each through a `ghcpw ghc --` subprocess, against one " +
-      `\`ghcpw serve -n ${serverJobs}\` for the whole run (its start-up, ${
-        seconds(server.startMs)
+      `\`ghcpw serve -n ${serverJobs} --share SETTING\` per setting for the whole run (its start-up, ${
+        startMs.map(seconds).join(", ")
       }, is not ` +
       `counted; before each row one uncounted warm-up compile per worker, ${firstWarmup} the first time); ` +
       "--make = `ghc --make -jJ -no-link FLAGS` of the same modules. Totals are wall times; medians are per " +
@@ -371,7 +390,7 @@ export async function runBench(options: BenchOptions): Promise<number> {
 
   console.log("\nChecks:");
   for (const r of results) {
-    const name = `[${r.project} ${flagsText(r.config)}, -j${r.jobs}]`;
+    const name = `[${r.project} ${flagsText(r.config)}, -j${r.jobs}, --share ${r.share}]`;
     for (const note of r.notes) console.log(`- ${name} ${note}`);
     for (const m of r.mismatches) console.log(`- ${name} MISMATCH: ${m}`);
   }

@@ -15,6 +15,7 @@ import { listenGrpc } from "./grpc_server.ts";
 import { workerBaseEnv } from "./invocation.ts";
 import { registerWorkerServices, type RunInvocation, shuttingDown } from "./service.ts";
 import { VERSION } from "../version.ts";
+import type { Share } from "../share.ts";
 
 const log = getLogger(["ghcpw", "buck2"]);
 
@@ -26,6 +27,8 @@ export interface Buck2WorkerOptions {
   serverSocket?: string;
   ghc: string;
   packageDbs: string[];
+  /** What the server's workers keep (lib/share.ts). */
+  share: Share;
   strict: boolean;
   autostart: boolean;
 }
@@ -44,6 +47,7 @@ export async function runBuck2Worker(options: Buck2WorkerOptions): Promise<numbe
       strict: options.strict,
       autostart: options.autostart,
       packageDbs: options.packageDbs,
+      share: options.share,
       argv: invocation.argv,
       env: invocation.env,
       cwd,

@@ -33,6 +33,7 @@ import { withDeadline } from "../timeout.ts";
 import { ensureToken, readToken } from "../address/token.ts";
 import { connectUnix } from "../address/unix_socket.ts";
 import { VERSION } from "../version.ts";
+import { DEFAULT_SHARE, deterministicObjects, formatShare, type Share } from "../share.ts";
 
 const log = deferredLogger(["ghcpw", "client"]);
 
@@ -47,6 +48,11 @@ export interface ClientOptions {
   argv: string[];
   /** Package databases put ahead of every invocation (must match the server's `--package-db`). */
   packageDbs?: string[];
+  /**
+   * What the server's workers keep between requests (lib/share.ts); its result-changing part is in the
+   * key, and a server this client starts gets all of it. Default: the default setting.
+   */
+  share?: Share;
   /** Start a server when none answers; default: only for the keyed default socket. */
   autostart?: boolean;
   /** The invocation's working directory and complete environment; default: this process's. */
@@ -182,11 +188,12 @@ async function viaServer(
 /** Works out the socket, token and greeting; any problem means no server can be used. */
 async function locate(options: ClientOptions): Promise<Omit<Target, "sink" | "signal">> {
   const packageDbs = options.packageDbs ?? [];
+  const share = options.share ?? DEFAULT_SHARE;
   const autostart = options.autostart ?? options.socketPath === undefined;
   try {
     const { runtime, identity, key, socket } = await locateServer(
       options.ghc,
-      packageDbs,
+      { packageDbs, deterministicObjects: deterministicObjects(share) },
       options.socketPath,
     );
     // Without auto-start a missing token is not an error yet: if no server answers either, that is the
@@ -196,7 +203,13 @@ async function locate(options: ClientOptions): Promise<Omit<Target, "sink" | "si
       socket,
       token,
       hello: { ghc: identity.realPath, key, ...token === null ? {} : { token } },
-      serveArgs: ["--ghc", identity.realPath, ...packageDbs.flatMap((db) => ["--package-db", db])],
+      serveArgs: [
+        "--ghc",
+        identity.realPath,
+        ...packageDbs.flatMap((db) => ["--package-db", db]),
+        "--share",
+        formatShare(share),
+      ],
       autostart,
     };
   } catch (e) {

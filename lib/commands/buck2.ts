@@ -12,7 +12,7 @@ import { chooseGhc } from "../ghc/installation.ts";
 import { setUpLogging } from "../log/logging.ts";
 import { LOG_OPTIONS, logLevelOf } from "./log_options.ts";
 import { parseOptions, UsageError } from "./options.ts";
-import { SELECT_OPTIONS } from "./select_options.ts";
+import { SELECT_OPTIONS, shareOption } from "./select_options.ts";
 
 export const BUCK2_HELP = `ghcpw buck2: a Buck2 persistent worker for GHC
 
@@ -44,6 +44,8 @@ Options:
                       $GHCPW_SOCKET, else the server for this ghc and
                       --package-db list in the runtime directory)
   --package-db PATH   as for 'ghcpw serve' and 'ghcpw ghc' (repeatable)
+  --share LIST        as for 'ghcpw ghc': the setting of the server to use (and
+                      to start); default: $GHCPW_SHARE, else all
   -v, --verbose       log every command (level debug)
   -q, --quiet         log only warnings and errors
   --log-level LEVEL   trace, debug, info (default), warning or error
@@ -84,6 +86,7 @@ export async function buck2Command(args: string[]): Promise<number> {
     serverSocket,
     ghc: chooseGhc(values.ghc),
     packageDbs: values["package-db"] ?? [],
+    share: shareOption("buck2", values),
     ...clientSettings(serverSocket),
   });
 }

@@ -10,7 +10,7 @@ import { chooseGhc } from "../ghc/installation.ts";
 import { parseLogLevel, setUpLogging } from "../log/logging.ts";
 import { explicitSocketPath } from "../address/paths.ts";
 import { parseOptions } from "./options.ts";
-import { SELECT_OPTIONS } from "./select_options.ts";
+import { SELECT_OPTIONS, shareOption } from "./select_options.ts";
 
 export const GHC_HELP = `ghcpw ghc: compile through the ghcpw server, exactly as ghc would
 
@@ -36,6 +36,9 @@ Options:
                      (default: $GHCPW_GHC, else ghc on PATH)
   --package-db PATH  as for 'ghcpw serve': '-package-db PATH' ahead of every
                      invocation (repeatable); part of the server's key
+  --share LIST       what the server's GHC workers keep between requests, as
+                     for 'ghcpw serve' (default: $GHCPW_SHARE, else all);
+                     whether names are kept is part of the server's key
   -h, --help         show this help
 
 Environment:
@@ -67,5 +70,6 @@ export async function ghcCommand(args: string[]): Promise<number> {
     ...clientSettings(socketPath),
     argv: ghcArgs,
     packageDbs: values["package-db"] ?? [],
+    share: shareOption("ghc", values),
   });
 }

@@ -19,7 +19,8 @@ import Ghcpw.Driver
 import Ghcpw.Frame
 import Ghcpw.Parent (exitWithServer)
 import Ghcpw.Terminal (requestTerminal)
-import Ghcpw.Warm (Warm, lastResumed, newWarm)
+import Ghcpw.Facts (requestFacts)
+import Ghcpw.Warm (Warm, newWarm, parseShare, showShare)
 
 -- | Must equal WORKER_PROTOCOL_VERSION in lib/wire/worker_protocol.ts (checked by
 -- tests/unit/plugin_contract_test.ts).
@@ -31,20 +32,25 @@ frontendPlugin :: FrontendPlugin
 frontendPlugin = defaultFrontendPlugin {frontend = \opts _ -> getSessionDynFlags >>= liftIO . serve opts . topDir}
 
 -- | Options (-ffrontend-opt): @immutable-db=PATH@ for each package database whose units' interfaces
--- may be kept between requests besides GHC's global one.
+-- may be kept between requests besides GHC's global one; @share=LIST@, what to keep (the last one counts;
+-- without one, everything).
 serve :: [String] -> FilePath -> IO ()
 serve opts libdir = do
   exitWithServer
-  warm <- newWarm [drop (length "immutable-db=") o | o <- opts, "immutable-db=" `isPrefixOf` o]
   ch <- openChannel
-  send ch Hello [[B8.pack "protocol=" <> protocolVersion, B8.pack ("ghc=" ++ cProjectVersion)]]
+  share <- either (refuse ch) pure (parseShare (last ("names,databases,interfaces" : optionValues "share=")))
+  warm <- newWarm share (optionValues "immutable-db=")
+  send ch Hello [[B8.pack "protocol=" <> protocolVersion, B8.pack ("ghc=" ++ cProjectVersion), B8.pack ("share=" ++ showShare share)]]
   let loop = receive ch >>= \case
         Nothing -> pure ()
         Just (Request, payload) -> either (refuse ch) (serveOne ch warm libdir) (decodeFields payload) >> loop
         Just (other, _) -> refuse ch ("unexpected frame " ++ show other)
   loop
 
-refuse :: Channel -> String -> IO ()
+  where
+    optionValues prefix = [drop (length prefix) o | o <- opts, prefix `isPrefixOf` o]
+
+refuse :: Channel -> String -> IO a
 refuse ch why = do
   send ch Failure [[B8.pack why]]
   exitWith (ExitFailure 2)
@@ -62,8 +68,8 @@ serveOne ch warm libdir [modeField, [cwd], [tmp], args, env, [tty]] =
         invoke warm libdir (B8.unpack tmp) output mode argv terminal
       case outcome of
         Exited code -> do
-          resumed <- lastResumed warm
-          send ch Exit [[B8.pack (show code)], [B8.pack ("interfaces-resumed=" ++ show resumed)]]
+          facts <- requestFacts warm
+          send ch Exit [[B8.pack (show code)], [B8.pack (k ++ "=" ++ v) | (k, v) <- facts]]
         Deferred why -> send ch Defer [[B8.pack why]]
   where
     splitEntry e = let (k, v) = B8.break (== '=') e in (k, B.drop 1 v)

@@ -36,6 +36,42 @@ export type WorkerOutcome =
   | { kind: "exit"; code: number; interfacesResumed: number }
   | { kind: "defer"; reason: string };
 
+/** The GHC runtime's own heap statistics of a worker (GHC.Stats), as of its last request's end. */
+export interface WorkerHeap {
+  /** Live bytes after the last garbage collection. */
+  liveBytes: number;
+  maxLiveBytes: number;
+  collections: number;
+  allocatedBytes: number;
+}
+
+/** What a worker holds after its last request, as it reported it (for `ghcpw status`). */
+export interface WorkerHoldings {
+  /** Sets of kept package interfaces (one per interface key) and the interfaces in all of them. */
+  interfaceSets: number;
+  interfaces: number;
+  /** Units whose interfaces it keeps. */
+  packages: string[];
+  /** Null where the worker cannot read its heap statistics (not started with +RTS -T). */
+  heap: WorkerHeap | null;
+}
+
+/** The holdings in an Exit message's facts (lib/plugin/Ghcpw/Facts.hs). */
+export function holdingsOf(facts: Record<string, string>): WorkerHoldings {
+  const count = (name: string) => Number(facts[name] ?? 0);
+  return {
+    interfaceSets: count("interface-sets"),
+    interfaces: count("interfaces"),
+    packages: (facts.packages ?? "").split(",").filter((p) => p !== ""),
+    heap: facts["heap-live-bytes"] === undefined ? null : {
+      liveBytes: count("heap-live-bytes"),
+      maxLiveBytes: count("heap-max-live-bytes"),
+      collections: count("heap-collections"),
+      allocatedBytes: count("heap-allocated-bytes"),
+    },
+  };
+}
+
 /** The worker process died or broke the protocol; it must not be used again. */
 export class WorkerFailure extends Error {
   override name = "WorkerFailure";
@@ -47,6 +83,10 @@ const STDERR_TAIL_LINES = 40;
 export class Worker {
   readonly pid: number;
   readonly ghcVersion: string;
+  /** What it keeps between requests, as it said in its greeting (lib/share.ts; "" if it did not say). */
+  readonly share: string;
+  /** What it held after its last request; null before its first. */
+  holdings: WorkerHoldings | null = null;
   requestsServed = 0;
   /** Whether a request is running in the process now (for `ghcpw status`). */
   serving = false;
@@ -59,11 +99,17 @@ export class Worker {
   #stderrTail: string[] = [];
   #libraries: LibrarySnapshot = new Map();
 
-  private constructor(child: WorkerProcess, stream: MessageStream, ghcVersion: string, tail: string[]) {
+  private constructor(
+    child: WorkerProcess,
+    stream: MessageStream,
+    hello: Record<string, string>,
+    tail: string[],
+  ) {
     this.#child = child;
     this.#stream = stream;
     this.pid = child.pid;
-    this.ghcVersion = ghcVersion;
+    this.ghcVersion = hello.ghc ?? "";
+    this.share = hello.share ?? "";
     this.#stderrTail = tail;
     this.#status = child.status.then((s) => {
       this.#exited = true;
@@ -98,7 +144,7 @@ export class Worker {
         );
       }
       log.debug("Worker {pid} started (GHC {ghc})", { pid: child.pid, ghc: props.ghc });
-      return new Worker(child, stream, props.ghc ?? "", tail);
+      return new Worker(child, stream, props, tail);
     } catch (e) {
       await killAndWait(child);
       throw new WorkerFailure(`${e instanceof Error ? e.message : e}${formatTail(tail)}`);
@@ -143,6 +189,7 @@ export class Worker {
             break;
           case "exit":
             await this.#recordLibraries(request.tmpDir);
+            this.holdings = holdingsOf(message.facts);
             return {
               kind: "exit",
               code: message.code,

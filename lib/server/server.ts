@@ -372,7 +372,7 @@ export class Server {
     }
     if (hello.key && this.#options.key && hello.key !== this.#options.key) {
       throw new Refusal(
-        `this server's key is ${this.#options.key} (GHC and --package-db settings), the client's is ${hello.key}`,
+        `this server's key is ${this.#options.key} (GHC, --package-db and whether workers keep names, --share), the client's is ${hello.key}`,
         "key",
       );
     }

@@ -29,6 +29,9 @@ export async function statusFields(
     requests: w.requestsServed,
     rssBytes: await w.residentBytes(),
     lastRecycleReason: pool.recycleReasonOf(w),
+    share: w.share,
+    // What it held after its last request (null before its first).
+    ...w.holdings ?? { interfaceSets: null, interfaces: null, packages: null, heap: null },
   })));
   const s = server.stats;
   const memory = Deno.memoryUsage();
@@ -124,12 +127,47 @@ export function formatStatus(status: Record<string, unknown>): string {
     lines.push("  cache     incremental builds off (--no-incremental)");
   }
   lines.push("");
-  const rows = [["PID", "STATE", "REQUESTS", "RSS", "LAST RECYCLE REASON"]];
+  const rows = [[
+    "PID",
+    "STATE",
+    "REQUESTS",
+    "RSS",
+    "SHARE",
+    "IFACE SETS",
+    "IFACES",
+    "PACKAGES",
+    "LIVE",
+    "MAX LIVE",
+    "GCS",
+    "ALLOCATED",
+    "LAST RECYCLE REASON",
+  ]];
+  const known = (n: unknown) => typeof n === "number" ? String(n) : "-";
   for (const w of s.workers ?? []) {
-    rows.push([String(w.pid), w.state, String(w.requests), mib(w.rssBytes), w.lastRecycleReason ?? "-"]);
+    const heap = w.heap ?? {};
+    rows.push([
+      String(w.pid),
+      w.state,
+      String(w.requests),
+      mib(w.rssBytes),
+      w.share || "?",
+      known(w.interfaceSets),
+      known(w.interfaces),
+      Array.isArray(w.packages) ? String(w.packages.length) : "-",
+      w.heap ? mib(heap.liveBytes) : "-",
+      w.heap ? mib(heap.maxLiveBytes) : "-",
+      w.heap ? String(heap.collections) : "-",
+      w.heap ? mib(heap.allocatedBytes) : "-",
+      w.lastRecycleReason ?? "-",
+    ]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   for (const row of rows) lines.push("  " + row.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd());
+  for (const w of s.workers ?? []) {
+    if (Array.isArray(w.packages) && w.packages.length > 0) {
+      lines.push(`  worker ${w.pid} keeps interfaces of: ${w.packages.join(", ")}`);
+    }
+  }
   const last = s.lastRecycle;
   if (last) {
     const ago = last.at ? `, ${formatDuration(Date.now() - last.at)} ago` : "";

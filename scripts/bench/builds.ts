@@ -41,6 +41,8 @@ export interface BuildResult {
 export interface ConfigResult {
   project: string;
   config: BenchConfig;
+  /** The server's `--share` setting. */
+  share: string;
   /** The plan's note, e.g. "+TH". */
   note: string;
   jobs: number;
@@ -205,7 +207,7 @@ function slug(config: BenchConfig): string {
 async function warmUp(base: string, plan: BuildPlan, ctx: RowContext): Promise<number> {
   const step = plan.steps.find((s) => s.kind === "hs" && s.deps.length === 0);
   if (step === undefined) return 0;
-  const runner = ghcpwRunner(ctx.ghcpwMain, ctx.ghc, ctx.server.socket);
+  const runner = ghcpwRunner(ctx.ghcpwMain, ctx.ghc, ctx.server.socket, ctx.server.share);
   const runs = await Promise.all(Array.from({ length: ctx.server.jobs }, async (_, i) => {
     const dir = `${base}/warmup${i}`;
     await plan.populate(dir);
@@ -226,14 +228,16 @@ export async function benchRow(
   jobs: number,
 ): Promise<ConfigResult> {
   const plan = limitPlan(project.plan(config), ctx.limit);
-  const name = `${project.name} ${flagsText(config)}${plan.note ? ` (${plan.note})` : ""} -j${jobs}`;
+  const name = `${project.name} ${flagsText(config)}${plan.note ? ` (${plan.note})` : ""} -j${jobs} ` +
+    `--share ${ctx.server.share}`;
   progress(`[${ctx.position}] ${name}: ${plan.steps.length} compiles`);
-  const base = `${ctx.tmp}/${project.name}/j${jobs}/${slug(config)}`;
+  const base = `${ctx.tmp}/${project.name}/j${jobs}/${slug(config)}/share-${ctx.server.share}`;
   const dirs = { cold: `${base}/cold`, ghcpw: `${base}/ghcpw`, make: `${base}/make` };
   for (const dir of Object.values(dirs)) await plan.populate(dir);
   const result: ConfigResult = {
     project: project.name,
     config,
+    share: ctx.server.share,
     note: plan.note,
     jobs,
     hsSteps: plan.steps.filter((s) => s.kind === "hs").map((s) => s.name),
@@ -256,7 +260,7 @@ export async function benchRow(
     result.warmupMs = await warmUp(base, plan, ctx);
     progress(`    warm-up on ${ctx.server.jobs} worker(s), not counted: ${seconds(result.warmupMs)}`);
     const before = await serverTotals(ctx.server.socket);
-    const runner = ghcpwRunner(ctx.ghcpwMain, ctx.ghc, ctx.server.socket);
+    const runner = ghcpwRunner(ctx.ghcpwMain, ctx.ghc, ctx.server.socket, ctx.server.share);
     const ghcpw = await buildOneShot(dirs.ghcpw, plan, jobs, runner, "ghcpw ghc", ctx.verbose);
     result.ghcpw = ghcpw;
     const after = await serverTotals(ctx.server.socket);

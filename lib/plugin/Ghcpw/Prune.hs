@@ -1,7 +1,7 @@
 -- | Pruning a kept set of interfaces after a request: only the interfaces of modules that may be kept
 -- (units of immutable package databases, see Ghcpw.Warm) stay, and every table GHC derived from the
 -- interfaces is filtered alike.
-module Ghcpw.Prune (pruneStore, storeSize) where
+module Ghcpw.Prune (pruneStore, storeSize, storeUnits) where
 
 import Control.Exception (SomeException, evaluate, try)
 import Control.Monad (when)
@@ -13,7 +13,7 @@ import GHC.Types.Annotations (AnnEnv, AnnPayload)
 import GHC.Types.Name (Name, nameModule_maybe)
 import GHC.Types.Name.Env (NameEnv, delListFromNameEnv, mapNameEnv, mkNameEnv)
 import GHC.Types.Unique.FM (minusUFM, nonDetEltsUFM, sizeUFM)
-import GHC.Unit.Module.Env (ModuleEnv, emptyInstalledModuleEnv, filterModuleEnv, lookupModuleEnv, moduleEnvElts, moduleEnvToList)
+import GHC.Unit.Module.Env (ModuleEnv, emptyInstalledModuleEnv, filterModuleEnv, lookupModuleEnv, moduleEnvElts, moduleEnvKeys, moduleEnvToList)
 import Unsafe.Coerce (unsafeCoerce)
 
 import Ghcpw.Compat
@@ -39,6 +39,10 @@ pruneStore keep names store = do
 -- | How many interfaces a store holds.
 storeSize :: InterfaceStore -> IO Int
 storeSize store = length . moduleEnvElts . eps_PIT <$> readIORef (storeRef store)
+
+-- | The units whose interfaces a store holds.
+storeUnits :: InterfaceStore -> IO [UnitId]
+storeUnits store = map moduleUnitId . moduleEnvKeys . eps_PIT <$> readIORef (storeRef store)
 
 -- | The interfaces of kept modules only, with every table derived from them filtered alike.
 pruneInterfaces :: (Module -> Bool) -> [Name] -> CompleteMatchTable -> ExternalPackageState -> ExternalPackageState
