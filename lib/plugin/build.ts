@@ -24,6 +24,7 @@ import pruneModule from "./Ghcpw/Prune.hs" with { type: "text" };
 import usagesModule from "./Ghcpw/Usages.hs" with { type: "text" };
 import terminalModule from "./Ghcpw/Terminal.hs" with { type: "text" };
 import warmModule from "./Ghcpw/Warm.hs" with { type: "text" };
+import stagesModule from "./Ghcpw/Stages.hs" with { type: "text" };
 import { GhcError, type GhcInstallation, runTool } from "../ghc/installation.ts";
 import { buildPackage } from "./package_build.ts";
 import { cacheDir } from "../address/paths.ts";
@@ -44,6 +45,7 @@ export const PLUGIN_SOURCES: ReadonlyArray<readonly [string, string]> = [
   ["Ghcpw.Usages", usagesModule],
   ["Ghcpw.Terminal", terminalModule],
   ["Ghcpw.Warm", warmModule],
+  ["Ghcpw.Stages", stagesModule],
 ];
 
 /** The module GHC runs with --frontend. */

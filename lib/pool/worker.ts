@@ -30,11 +30,25 @@ const log = getLogger(["ghcpw", "worker"]);
 
 /**
  * How a worker finished a request. `interfacesResumed` counts the kept package interfaces the request
- * started with (0 for a cold start).
+ * started with (0 for a cold start); `stagesMs` is the worker's own account of where the request's time
+ * went, in ms by stage (lib/plugin/Ghcpw/Stages.hs; empty from a worker that does not report it).
  */
 export type WorkerOutcome =
-  | { kind: "exit"; code: number; interfacesResumed: number }
+  | { kind: "exit"; code: number; interfacesResumed: number; stagesMs: Record<string, number> }
   | { kind: "defer"; reason: string };
+
+/** The prefix of the Exit facts that carry the stage times. */
+const STAGE_FACT = "stage-";
+
+/** The stage times among a worker's Exit facts (`stage-NAME=MS`). */
+export function stageTimes(facts: Record<string, string>): Record<string, number> {
+  const stages: Record<string, number> = {};
+  for (const [key, value] of Object.entries(facts)) {
+    const ms = Number(value);
+    if (key.startsWith(STAGE_FACT) && Number.isFinite(ms)) stages[key.slice(STAGE_FACT.length)] = ms;
+  }
+  return stages;
+}
 
 /** The worker process died or broke the protocol; it must not be used again. */
 export class WorkerFailure extends Error {
@@ -142,11 +156,11 @@ export class Worker {
             await sink.stderr(message.chunk);
             break;
           case "exit":
-            await this.#recordLibraries(request.tmpDir);
             return {
               kind: "exit",
               code: message.code,
               interfacesResumed: Number(message.facts["interfaces-resumed"] ?? 0),
+              stagesMs: stageTimes(message.facts),
             };
           case "defer":
             return { kind: "defer", reason: message.reason };
@@ -188,7 +202,11 @@ export class Worker {
     return changedLibraries(this.#libraries);
   }
 
-  async #recordLibraries(tmpDir: string): Promise<void> {
+  /**
+   * Records the libraries the worker has mapped now, after a request that had `tmpDir` (whatever it
+   * loaded from there is skipped), for {@linkcode staleLibraries}.
+   */
+  async recordLibraries(tmpDir: string): Promise<void> {
     // Request directories are unique and removed afterwards: what was loaded from them never returns.
     const requestDirs = tmpDir.slice(0, tmpDir.lastIndexOf("/") + 1) + REQUEST_DIR_PREFIX;
     this.#libraries = await snapshotLibraries(this.pid, [requestDirs]);
