@@ -158,7 +158,8 @@ export class Pool {
           if (outcome.interfacesResumed > 0) this.stats.warmHits++;
           for (const [stage, ms] of Object.entries(outcome.stagesMs)) addTime(this.stats.stagesMs, stage, ms);
         }
-        await timed(this.stats.poolMs, "checks", () => this.#afterRequest(worker, request.tmpDir));
+        // The answer does not wait for the checks: the worker rejoins the pool once they are done.
+        this.#afterRequestInBackground(worker, request.tmpDir);
         return outcome;
       } catch (e) {
         await this.#recycle(worker, signal?.aborted ? "cancelled" : "failure", String(e));
@@ -215,10 +216,20 @@ export class Pool {
       await this.#recycle(worker, "failure", "exited while idle");
       return false;
     }
-    const stale = await worker.staleLibraries();
+    const stale = worker.staleLibraries();
     if (stale.length === 0) return true;
     await this.#recycle(worker, "stale-libraries", stale.join(", "));
     return false;
+  }
+
+  #afterRequestInBackground(worker: Worker, tmpDir: string): void {
+    timed(this.stats.poolMs, "checks", () => this.#afterRequest(worker, tmpDir)).catch(async (e) => {
+      log.warn("Checking worker {pid} after a request failed: {error}", {
+        pid: worker.pid,
+        error: String(e),
+      });
+      await this.#recycle(worker, "failure", `checking it after a request failed: ${e}`).catch(() => {});
+    });
   }
 
   /**

@@ -198,7 +198,7 @@ export class Worker {
    * Shared libraries this worker has loaded that have since changed on disk. A worker with any must
    * not serve again: dlopen would keep handing it the old code (see lib/pool/loaded_libraries.ts).
    */
-  staleLibraries(): Promise<string[]> {
+  staleLibraries(): string[] {
     return changedLibraries(this.#libraries);
   }
 

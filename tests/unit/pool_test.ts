@@ -79,6 +79,8 @@ Deno.test("an idle worker that last served the same affinity is preferred", asyn
     ]);
     const servedA = fakes.started.find((p) => p.requests.some((r) => r.args[0] === "a1"))!;
     for (const name of ["b2", "a2", "b3", "a3"]) {
+      // A worker rejoins the pool once its checks after a request are done, after the answer.
+      await until(() => pool.workers.every((w) => pool.isIdle(w)));
       await pool.run(request(name), sink, undefined, name[0]);
     }
     assertEquals(servedA.requests.map((r) => r.args[0]), ["a1", "a2", "a3"]);
@@ -109,7 +111,7 @@ Deno.test("output and the exit code come through; a deferral is reported as such
     await pool.run(request("y"), sink);
     assertEquals(pool.stats.warmHits, 2);
     assertEquals(pool.stats.stagesMs, { frontend: 25, save: 0.5 }, "stage times are summed over requests");
-    assertEquals(Object.keys(pool.stats.poolMs), ["checks"], "no request waited for a worker");
+    assert(pool.stats.poolMs.checks > 0, "the checks after each request are timed");
   });
 });
 
