@@ -30,9 +30,11 @@ import {
 } from "./bench/projects.ts";
 import {
   barsSummary,
+  breakdownTable,
   MAKE_BAR,
   MEDIAN_BAR,
   memoryTable,
+  moduleStagesTable,
   overheadTable,
   resultsTable,
 } from "./bench/report.ts";
@@ -42,7 +44,10 @@ import { DEFAULT_SHARE, formatShare, parseShare } from "../lib/share.ts";
 /** The benchmark's options, from the command line. */
 export interface BenchOptions {
   projects: string[];
-  modules: number;
+  /** Sizes of the synthetic project (ordinary modules), one project each. */
+  modules: number[];
+  /** Most home imports per module of the synthetic projects (scripts/gen_project.ts --imports). */
+  imports: number;
   limit: number | null;
   ghc: string;
   /** The ghcpw entry point to benchmark (main.ts). */
@@ -67,7 +72,7 @@ export const BENCH_HELP = `bench.ts: benchmark ghcpw against cold ghc -c and ghc
 Usage: deno task bench [OPTIONS]
        deno run -A scripts/bench.ts [OPTIONS]
 
-For every project, flag set and job count (a row), builds the project three
+For every project, flag set and job count (a row), builds the project four
 ways, each in a fresh tree (so no recompilation check skips anything):
   cold   one 'ghc -c FLAGS' process per module, in dependency order, up to
          JOBS at a time as the module graph allows
@@ -75,6 +80,11 @@ ways, each in a fresh tree (so no recompilation check skips anything):
          subprocess (GHCPW_STRICT=1), against one 'ghcpw serve -n MAXJOBS'
          started once for the whole run; before each row, one uncounted
          warm-up compile per worker (the server's start-up is reported apart)
+  bazel  the same commands, same scheduling, as work requests to a 'ghcpw
+         bazel --persistent_worker -n JOBS' started in the tree for the row,
+         fed as Bazel feeds it (proto; singleplex for one job, multiplex for
+         more): the per-module path without a client process; one uncounted
+         warm-up compile per GHC process first
   make   'ghc --make -jJOBS -no-link FLAGS' of the same modules
 and reports total wall times, the median time per module, the mean time per
 compile of cold ghc, of ghcpw and of its worker (the server's status: the
@@ -91,6 +101,12 @@ tests judge them (scripts/output_compare.ts), print the same diagnostics, have
 every compile served by a worker (the server's status counts no fallback,
 error or retry), and, for the synthetic project with code, link into a program
 that prints the same.
+
+Where the time goes: for each row, the ghcpw build's mean per compile of the
+workers' stages and the server's parts ('ghcpw status'), and the rest of the
+wall time (the client process); for one-job rows, three modules recompiled
+alone through ghcpw, stage by stage, beside the same modules' phases in a
+'ghc --make -j1 -ddump-timings' build of their own.
 
 Then:
   client overhead  small compiles timed as 'ghcpw ghc' subprocesses, one at a
@@ -117,7 +133,11 @@ Projects:
 Options:
   --project LIST     projects, comma-separated or repeated
                      (default: ${DEFAULT_PROJECTS.join(",")})
-  --modules N        ordinary modules of the synthetic project (default 30)
+  --modules LIST     sizes of the synthetic project: ordinary modules,
+                     comma-separated, one project each (default 30; the
+                     issue's scaling rows: 30,300)
+  --imports N        most home modules each synthetic module imports
+                     (default 3; e.g. 12 for a wider import graph)
   --limit N          build only the first N compiles of each project in
                      dependency order (for smoke runs, not a benchmark; the
                      synthetic programs are then not linked)
@@ -170,7 +190,8 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     args: attachDashValues(args, ["--flags"]),
     options: {
       project: { type: "string", multiple: true },
-      modules: { type: "string" },
+      modules: { type: "string", multiple: true },
+      imports: { type: "string" },
       limit: { type: "string" },
       ghc: { type: "string" },
       "ghcpw-main": { type: "string" },
@@ -208,7 +229,8 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     );
   return {
     projects: [...new Set(projects)],
-    modules: whole("--modules", values.modules ?? "30", 1),
+    modules: [...new Set(list(values.modules ?? ["30"]).map((n) => whole("--modules", n, 1)))],
+    imports: whole("--imports", values.imports ?? "3", 1),
     limit: values.limit === undefined ? null : whole("--limit", values.limit, 1),
     ghc: chooseGhc(values.ghc),
     ghcpwMain: values["ghcpw-main"] ?? GHCPW_MAIN,
@@ -239,8 +261,9 @@ async function cleanUp(): Promise<void> {
 async function prepareProjects(options: BenchOptions): Promise<BenchProject[]> {
   const projects: BenchProject[] = [];
   for (const name of options.projects) {
-    if (name === "synthetic") projects.push(syntheticProject(options.modules, options.seed));
-    else {
+    if (name === "synthetic") {
+      for (const n of options.modules) projects.push(syntheticProject(n, options.seed, options.imports));
+    } else {
       progress(`preparing ${name} (scripts/real_library.ts)`);
       projects.push(await realLibraryProject(name, options.ghc));
     }
@@ -379,6 +402,21 @@ export async function runBench(options: BenchOptions): Promise<number> {
   );
   console.log(resultsTable(results));
   console.log(`\n${barsSummary(results)}`);
+  console.log(
+    "\nWhere a ghcpw compile's time goes (means per compile of each row's ghcpw build, ms): the workers' " +
+      "own stages (lib/plugin/Ghcpw/Stages.hs), the server's parts the answer waits for, and the rest of " +
+      "the wall time (the client process: Deno's start, loading ghcpw, connecting).\n",
+  );
+  console.log(breakdownTable(results));
+  if (results.some((r) => r.modules.length > 0)) {
+    console.log(
+      "\nSingle modules (one-job rows): each recompiled alone through ghcpw (its worker's stages, ms), " +
+        "beside the same module inside `ghc --make -j1 -ddump-timings` (after the slash: GHC's CPU time " +
+        "for the phases of that stage; no assembler, which runs as a child process). On GHC 9.0 the " +
+        "worker's frontend also holds desugaring and simplifying (one pipeline phase there).\n",
+    );
+    console.log(moduleStagesTable(results));
+  }
   if (overhead !== null) {
     console.log(`\nClient overhead per request (${overhead.request}):\n`);
     console.log(overheadTable(overhead));

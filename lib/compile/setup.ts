@@ -78,7 +78,7 @@ export async function startCompiler(
   return {
     ghc: prepared.installation.ghc,
     pool,
-    stats: { worker: 0, direct: 0, deferred: 0 },
+    stats: { worker: 0, direct: 0, deferred: 0, timesMs: {} },
     packageDbs: dbs,
     incremental: incremental === null ? undefined : new IncrementalBuilds(
       new Store(`${cacheDir()}/incremental`, incremental.cacheBytes),

@@ -18,6 +18,7 @@ import Ghcpw.Context
 import Ghcpw.Driver
 import Ghcpw.Frame
 import Ghcpw.Parent (exitWithServer)
+import Ghcpw.Stages (Stage (Finish), finishRequest, startRequest, switchStage)
 import Ghcpw.Terminal (requestTerminal)
 import Ghcpw.Facts (requestFacts)
 import Ghcpw.Warm (Warm, newWarm, parseShare, showShare)
@@ -62,14 +63,16 @@ serveOne ch warm libdir [modeField, [cwd], [tmp], args, env, [tty]] =
   case parseMode (map B8.unpack modeField) of
     Left why -> refuse ch why
     Right mode -> do
+      startRequest
       outcome <- withRequestContext ch (RequestContext cwd (B8.unpack tmp) (map splitEntry env)) $ \decode output -> do
         argv <- mapM decode args
         terminal <- requestTerminal (tty == B8.pack "1")
-        invoke warm libdir (B8.unpack tmp) output mode argv terminal
+        invoke warm libdir (B8.unpack tmp) output mode argv terminal <* switchStage Finish
+      stages <- finishRequest
       case outcome of
         Exited code -> do
           facts <- requestFacts warm
-          send ch Exit [[B8.pack (show code)], [B8.pack (k ++ "=" ++ v) | (k, v) <- facts]]
+          send ch Exit [[B8.pack (show code)], [B8.pack (k ++ "=" ++ v) | (k, v) <- facts] ++ map B8.pack stages]
         Deferred why -> send ch Defer [[B8.pack why]]
   where
     splitEntry e = let (k, v) = B8.break (== '=') e in (k, B.drop 1 v)

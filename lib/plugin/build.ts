@@ -25,6 +25,7 @@ import usagesModule from "./Ghcpw/Usages.hs" with { type: "text" };
 import terminalModule from "./Ghcpw/Terminal.hs" with { type: "text" };
 import warmModule from "./Ghcpw/Warm.hs" with { type: "text" };
 import factsModule from "./Ghcpw/Facts.hs" with { type: "text" };
+import stagesModule from "./Ghcpw/Stages.hs" with { type: "text" };
 import { GhcError, type GhcInstallation, runTool } from "../ghc/installation.ts";
 import { buildPackage } from "./package_build.ts";
 import { cacheDir } from "../address/paths.ts";
@@ -46,6 +47,7 @@ export const PLUGIN_SOURCES: ReadonlyArray<readonly [string, string]> = [
   ["Ghcpw.Terminal", terminalModule],
   ["Ghcpw.Warm", warmModule],
   ["Ghcpw.Facts", factsModule],
+  ["Ghcpw.Stages", stagesModule],
 ];
 
 /** The module GHC runs with --frontend. */

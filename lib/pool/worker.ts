@@ -30,10 +30,11 @@ const log = getLogger(["ghcpw", "worker"]);
 
 /**
  * How a worker finished a request. `interfacesResumed` counts the kept package interfaces the request
- * started with (0 for a cold start).
+ * started with (0 for a cold start); `stagesMs` is the worker's own account of where the request's time
+ * went, in ms by stage (lib/plugin/Ghcpw/Stages.hs; empty from a worker that does not report it).
  */
 export type WorkerOutcome =
-  | { kind: "exit"; code: number; interfacesResumed: number }
+  | { kind: "exit"; code: number; interfacesResumed: number; stagesMs: Record<string, number> }
   | { kind: "defer"; reason: string };
 
 /** The GHC runtime's own heap statistics of a worker (GHC.Stats), as of its last request's end. */
@@ -70,6 +71,19 @@ export function holdingsOf(facts: Record<string, string>): WorkerHoldings {
       allocatedBytes: count("heap-allocated-bytes"),
     },
   };
+}
+
+/** The prefix of the Exit facts that carry the stage times. */
+const STAGE_FACT = "stage-";
+
+/** The stage times among a worker's Exit facts (`stage-NAME=MS`). */
+export function stageTimes(facts: Record<string, string>): Record<string, number> {
+  const stages: Record<string, number> = {};
+  for (const [key, value] of Object.entries(facts)) {
+    const ms = Number(value);
+    if (key.startsWith(STAGE_FACT) && Number.isFinite(ms)) stages[key.slice(STAGE_FACT.length)] = ms;
+  }
+  return stages;
 }
 
 /** The worker process died or broke the protocol; it must not be used again. */
@@ -188,12 +202,12 @@ export class Worker {
             await sink.stderr(message.chunk);
             break;
           case "exit":
-            await this.#recordLibraries(request.tmpDir);
             this.holdings = holdingsOf(message.facts);
             return {
               kind: "exit",
               code: message.code,
               interfacesResumed: Number(message.facts["interfaces-resumed"] ?? 0),
+              stagesMs: stageTimes(message.facts),
             };
           case "defer":
             return { kind: "defer", reason: message.reason };
@@ -231,11 +245,15 @@ export class Worker {
    * Shared libraries this worker has loaded that have since changed on disk. A worker with any must
    * not serve again: dlopen would keep handing it the old code (see lib/pool/loaded_libraries.ts).
    */
-  staleLibraries(): Promise<string[]> {
+  staleLibraries(): string[] {
     return changedLibraries(this.#libraries);
   }
 
-  async #recordLibraries(tmpDir: string): Promise<void> {
+  /**
+   * Records the libraries the worker has mapped now, after a request that had `tmpDir` (whatever it
+   * loaded from there is skipped), for {@linkcode staleLibraries}.
+   */
+  async recordLibraries(tmpDir: string): Promise<void> {
     // Request directories are unique and removed afterwards: what was loaded from them never returns.
     const requestDirs = tmpDir.slice(0, tmpDir.lastIndexOf("/") + 1) + REQUEST_DIR_PREFIX;
     this.#libraries = await snapshotLibraries(this.pid, [requestDirs]);

@@ -7,6 +7,7 @@
 
 import type { Compiler } from "../compile/compile.ts";
 import { formatDuration } from "../duration.ts";
+import { roundedSums } from "../time_sums.ts";
 import type { Server } from "./server.ts";
 
 /** Settings of the server that the status shows. */
@@ -55,6 +56,12 @@ export async function statusFields(
       retries: pool.stats.retries,
       workersStarted: pool.stats.workersStarted,
       workerMs: Math.round(pool.stats.workerMs),
+      // Where that time went by the workers' own account (lib/plugin/Ghcpw/Stages.hs): the stages of a
+      // request partition the time between the worker reading it and answering, so they sum to a little
+      // less than workerMs, which also counts the pipes.
+      stagesMs: roundedSums(pool.stats.stagesMs),
+      // The server's own parts of the requests (see Server.timesMs, PoolStats.poolMs, CompileStats.timesMs).
+      serverMs: roundedSums({ ...server.timesMs, ...pool.stats.poolMs, ...compiler.stats.timesMs }),
       rejectedConnections: s.protocolErrors + s.refused + s.mismatched,
     },
     lastRecycle: pool.stats.lastRecycle ?? null,
@@ -68,6 +75,12 @@ export async function statusFields(
       cacheDir: compiler.incremental.store.root,
     },
   };
+}
+
+/** Time sums as mean ms per request, largest first: "frontend 40.1, codegen 30.2, ...". */
+function perRequest(sums: Record<string, number>, requests: number): string {
+  return Object.entries(sums).sort(([, a], [, b]) => b - a)
+    .map(([part, ms]) => `${part} ${(ms / requests).toFixed(1)}`).join(", ") + " ms per request";
 }
 
 /** A byte count in mebibytes, rounded, for people; "?" when unknown. */
@@ -113,6 +126,12 @@ export function formatStatus(status: Record<string, unknown>): string {
       `  workers   ${formatDuration(t.workerMs)} compiling, ${Math.round(t.workerMs / served)} ms per ` +
         `request on average`,
     );
+    for (const [label, sums] of [["stages", t.stagesMs], ["server", t.serverMs]] as const) {
+      // A server of an earlier ghcpw does not report them.
+      if (sums && Object.keys(sums).length > 0) {
+        lines.push(`  ${label.padEnd(9)} ${perRequest(sums, served)}`);
+      }
+    }
   }
   const inc = s.incremental;
   if (inc) {

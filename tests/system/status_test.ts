@@ -89,3 +89,40 @@ Deno.test("status shows per worker its share setting, the interfaces it keeps an
     await server.stop();
   }
 });
+
+Deno.test("status sums the stages of the workers' requests and the server's own parts", async () => {
+  const server = await startServer(["-n", "1"]);
+  try {
+    const dir = `${server.dir}/src`;
+    await writeTree(dir, { "A.hs": plainModule("A"), "B.hs": plainModule("B") });
+    for (const module of ["A", "B"]) {
+      assertEquals((await ghcpw(server.socket, ["-c", `${module}.hs`], dir)).code, 0);
+    }
+    const r = await ghcpwCli(["status", "--socket", server.socket, "--json"]);
+    assertEquals(r.code, 0, r.stderr);
+    const { totals } = JSON.parse(r.stdout);
+    const stages: Record<string, number> = totals.stagesMs;
+    // What every compile of code goes through; preprocessing, the C compiler and --make's driver work
+    // may take no time at all.
+    for (const stage of ["setup", "init", "session", "frontend", "codegen", "assemble", "save", "finish"]) {
+      assert(stages[stage] > 0, `stage ${stage}: ${stages[stage]} ms (${JSON.stringify(stages)})`);
+    }
+    for (const [stage, ms] of Object.entries(stages)) assert(ms >= 0, `stage ${stage}: ${ms} ms`);
+    const sum = Object.values(stages).reduce((a, b) => a + b, 0);
+    assert(
+      sum <= totals.workerMs,
+      `the stages sum to ${sum} ms, more than the workers' ${totals.workerMs} ms`,
+    );
+    // The worker times from reading the request to sending its exit; the rest is pipes and scheduling.
+    assert(sum >= totals.workerMs * 0.5, `the stages sum to ${sum} ms of the workers' ${totals.workerMs} ms`);
+    // No request waited for a worker ("queue").
+    for (const part of ["handshake", "request-dir", "checks", "reply"]) {
+      assert(totals.serverMs[part] > 0, `server part ${part}: ${JSON.stringify(totals.serverMs)}`);
+    }
+    const table = await ghcpwCli(["status", "--socket", server.socket]);
+    assertMatch(table.stdout, /\n {2}stages {4}.*frontend [\d.]+.* ms per request\n/);
+    assertMatch(table.stdout, /\n {2}server {4}.*handshake [\d.]+.* ms per request\n/);
+  } finally {
+    await server.stop();
+  }
+});

@@ -1,4 +1,6 @@
 {-# LANGUAGE CPP #-}
+-- The phase hook matches on a GADT (TPhase, 9.4+).
+{-# LANGUAGE MonoLocalBinds #-}
 
 -- | Every difference between GHC versions that the plugin meets, as small accessors behind CPP, so the
 -- other modules read as if there were one GHC. Built and tested against 9.0, 9.6 and 9.10; the 9.2, 9.4,
@@ -39,6 +41,7 @@ module Ghcpw.Compat
   , applyTerminal
   , flagsTmpDir
   , temporaryDirectories
+  , withStageTimes
     -- * Where the kept state lives in the session
   , keepsState
   , usagesFollowLoadedInterfaces
@@ -204,6 +207,18 @@ import GHC.Core.ConLike (conLikeName)
 
 #if !MIN_VERSION_ghc(9,4,0)
 import Ghcpw.Targets (partitionTargets)
+#endif
+
+import Ghcpw.Stages (Stage (..), inStage)
+#if MIN_VERSION_ghc(9,4,0)
+import GHC.Driver.Hooks (Hooks (runPhaseHook))
+import GHC.Driver.Pipeline.Execute (runPhase)
+import GHC.Driver.Pipeline.Phases (PhaseHook (..), TPhase (..))
+#elif !MIN_VERSION_ghc(9,2,0)
+import GHC.Driver.Hooks (Hooks (runPhaseHook))
+import GHC.Driver.Phases (Phase (..))
+import GHC.Driver.Pipeline (runPhase)
+import GHC.Driver.Pipeline.Monad (CompPipeline (..), PhasePlus (..))
 #endif
 
 -- | Where a one-shot compile stops: -c (object, no link), -E (after preprocessing), -S (assembly).
@@ -393,6 +408,63 @@ data TmpFsFirstField = TmpFsFirstField (IORef (Map.Map FilePath FilePath))
 temporaryDirectories _ = Nothing
 #else
 temporaryDirectories = Just . dirsToClean . hsc_dflags
+#endif
+
+-- | The session with GHC's phase hook timing each pipeline phase as a stage (see Ghcpw.Stages); the hook
+-- runs GHC's own phase unchanged. Since 9.4 the pipeline has a phase per step of the compiler proper (type
+-- checking; desugaring and Core-to-Core; code generation); up to 9.2 one phase runs everything from
+-- parsing to the interface, so there 'Frontend' covers desugaring and simplifying too and
+-- 'DesugarSimplify' stays empty. 9.2 (untested here) is not timed beyond the driver's own steps.
+withStageTimes :: HscEnv -> HscEnv
+#if MIN_VERSION_ghc(9,4,0)
+withStageTimes hscEnv =
+  hscEnv {hsc_hooks = (hsc_hooks hscEnv) {runPhaseHook = Just (PhaseHook (\p -> inStage (phaseStage p) (runPhase p)))}}
+
+phaseStage :: TPhase a -> Stage
+phaseStage p = case p of
+  T_Unlit {} -> Preprocess
+  T_FileArgs {} -> Preprocess
+  T_Cpp {} -> Preprocess
+  T_HsPp {} -> Preprocess
+  T_HscRecomp {} -> Frontend
+  T_Hsc {} -> Frontend
+  T_HscPostTc {} -> DesugarSimplify
+  T_HscBackend {} -> Codegen
+  T_CmmCpp {} -> Codegen
+  T_Cmm {} -> Codegen
+  T_LlvmOpt {} -> Codegen
+  T_LlvmLlc {} -> Codegen
+  T_LlvmMangle {} -> Codegen
+  T_Cc {} -> CCompile
+  T_As {} -> Assemble
+  _ -> Driver
+#elif MIN_VERSION_ghc(9,2,0)
+withStageTimes = id
+#else
+withStageTimes hscEnv = hscEnv {hsc_dflags = dflags {hooks = (hooks dflags) {runPhaseHook = Just timed}}}
+  where
+    dflags = hsc_dflags hscEnv
+    timed phase input flags = P (\env st -> inStage (phaseStage phase) (unP (runPhase phase input flags) env st))
+
+phaseStage :: PhasePlus -> Stage
+phaseStage (HscOut {}) = Codegen
+phaseStage (RealPhase p) = case p of
+  Unlit _ -> Preprocess
+  Cpp _ -> Preprocess
+  HsPp _ -> Preprocess
+  Hsc _ -> Frontend
+  As _ -> Assemble
+  Cc -> CCompile
+  Ccxx -> CCompile
+  Cobjc -> CCompile
+  Cobjcxx -> CCompile
+  HCc -> CCompile
+  LlvmOpt -> Codegen
+  LlvmLlc -> Codegen
+  LlvmMangle -> Codegen
+  CmmCpp -> Codegen
+  Cmm -> Codegen
+  _ -> Driver
 #endif
 
 -- * Where the kept state lives

@@ -27,6 +27,7 @@ import GHC
   , getSession
   , getSessionDynFlags
   , printException
+  , setSession
   , setTargets
   )
 import qualified GHC
@@ -42,6 +43,7 @@ import System.IO (hPutStr, hPutStrLn, stderr)
 import Ghcpw.Compat
 import Ghcpw.Context (Output)
 import Ghcpw.Interfaces (loadTargets, runOneShot)
+import Ghcpw.Stages (Stage (..), switchStage)
 import Ghcpw.Warm
 
 -- | The mode flags the server has already taken out of argv (see lib/ghc/mode.ts).
@@ -67,6 +69,7 @@ instance Exception DeferToGhc
 -- request's own directory (see 'placeTemporaries').
 invoke :: Warm -> FilePath -> FilePath -> Output -> Mode -> [String] -> Terminal -> IO Outcome
 invoke warm libdir requestDir output mode args terminal = do
+  switchStage Init
   r <- try (GHC.defaultErrorHandler defaultFatalMessager defaultFlushOut (run `catch` \(DeferToGhc why) -> pure (Deferred why)))
   pure $ case r of
     Left ExitSuccess -> Exited 0
@@ -80,6 +83,7 @@ exitFailure1 = exitWith (ExitFailure 1)
 
 compile :: Warm -> FilePath -> Output -> Mode -> [String] -> Terminal -> Ghc ()
 compile warm requestDir output mode args terminal = do
+  liftIO (switchStage Session)
   dflags0 <- getSessionDynFlags
   let dflags1 =
         applyTerminal terminal dflags0
@@ -101,9 +105,11 @@ compile warm requestDir output mode args terminal = do
     -- Kept names hold uniques from the supply: reseeding it would hand the same uniques out again.
     unless warmNames (liftIO (initUniques dflags4))
     initSessionPlugins
+    setSession . withStageTimes =<< getSession
     hscEnv <- getSession
     liftIO (warnUnusedLinkerInputs mode dflags4 objs)
-    flip finally saveState $ onSourceError $ case mode of
+    liftIO (switchStage Driver)
+    flip finally (liftIO (switchStage Save) >> saveState) $ onSourceError $ case mode of
       ModeShowIface file -> liftIO (showInterface hscEnv file)
       ModeMake -> doMake output srcs
       ModeDepend -> doMkDependHS (map fst srcs)
