@@ -8,6 +8,7 @@
  */
 
 import { type OutputSink, processSink } from "../output.ts";
+import { exitCodeOf, settledStatus } from "../process/exit_status.ts";
 import { killAndWait } from "../process/kill.ts";
 import { expandResponseFiles, ResponseFileError } from "./response_file.ts";
 
@@ -58,20 +59,6 @@ export interface DirectContext {
   env: Record<string, string>;
 }
 
-/** The exit code a shell would report for a status (128 + signal number for a killed process). */
-export function exitCodeOf(status: Deno.CommandStatus): number {
-  if (status.signal === null) return status.code;
-  const numbers: Record<string, number> = {
-    SIGHUP: 1,
-    SIGINT: 2,
-    SIGQUIT: 3,
-    SIGKILL: 9,
-    SIGSEGV: 11,
-    SIGTERM: 15,
-  };
-  return 128 + (numbers[status.signal] ?? 0);
-}
-
 function command(ghc: string, args: string[], ctx: DirectContext, stdio: "piped" | "inherit"): Deno.Command {
   return new Deno.Command(ghc, {
     args,
@@ -111,12 +98,12 @@ export async function runGhcCaptured(
   } finally {
     signal?.removeEventListener("abort", kill);
   }
-  const status = await child.status;
+  const status = await settledStatus(child.status);
   signal?.throwIfAborted();
   return exitCodeOf(status);
 }
 
 /** Runs ghc on the caller's own stdio; resolves to its exit code. */
 export async function runGhcInherited(ghc: string, args: string[], ctx: DirectContext): Promise<number> {
-  return exitCodeOf(await command(ghc, args, ctx, "inherit").output());
+  return exitCodeOf(await settledStatus(command(ghc, args, ctx, "inherit").spawn().status));
 }

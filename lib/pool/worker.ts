@@ -17,6 +17,7 @@ import { MessageStream } from "../wire/stream.ts";
 import { changedLibraries, type LibrarySnapshot, snapshotLibraries } from "./loaded_libraries.ts";
 import { REQUEST_DIR_PREFIX } from "./request_dir.ts";
 import type { OutputSink } from "../output.ts";
+import { settledStatus } from "../process/exit_status.ts";
 import { killAndWait } from "../process/kill.ts";
 import {
   spawnWorkerProcess,
@@ -65,7 +66,7 @@ export class Worker {
     this.pid = child.pid;
     this.ghcVersion = ghcVersion;
     this.#stderrTail = tail;
-    this.#status = child.status.then((s) => {
+    this.#status = settledStatus(child.status).then((s) => {
       this.#exited = true;
       return s;
     });
@@ -85,7 +86,7 @@ export class Worker {
       const props = await withTimeout(
         Promise.race([
           readGreeting(stream),
-          child.status.then((s) => {
+          settledStatus(child.status).then((s) => {
             throw new WorkerFailure(`GHC worker exited during start-up (${describeStatus(s)})`);
           }),
         ]),
