@@ -59,7 +59,7 @@ export interface ClientOptions {
   sink?: OutputSink;
 }
 
-/** The server could not serve this invocation; `output` says whether any of GHC's output was printed. */
+/** The server could not serve this invocation; `outputWritten` says whether any of GHC's output was printed. */
 class ServerUnavailable extends Error {
   constructor(message: string, readonly outputWritten = false) {
     super(message);
@@ -79,6 +79,12 @@ class VersionMismatch extends ServerUnavailable {
 /** Exit code for "ghcpw itself failed" in strict mode (GHC uses 1 for compile errors). */
 export const STRICT_FAILURE_EXIT = 2;
 
+/**
+ * Exit code for "the server failed after part of GHC's output had been printed": ghc is not run again
+ * then (see runClient), so the output is incomplete. Distinct from GHC's codes and from strict mode's.
+ */
+export const INTERRUPTED_EXIT = 3;
+
 /** How long the server has to greet back; it does so before any compile work. */
 const GREETING_TIMEOUT_MS = 10_000;
 
@@ -93,6 +99,18 @@ export async function runClient(options: ClientOptions): Promise<number> {
     return await viaServer(options, env, cwd, sink);
   } catch (e) {
     if (!(e instanceof ServerUnavailable)) throw e;
+    if (e.outputWritten) {
+      // Running ghc now would print what was printed already a second time.
+      await sink.stderr(
+        encoder.encode(
+          `ghcpw: the compile broke off after part of its output was printed (${e.message}); ` +
+            `its output above is incomplete and ghc was not run again, which would print it twice.\n` +
+            `ghcpw: run the command again (the server replaces a failed GHC worker); ` +
+            `'ghcpw status' shows why the last worker failed.\n`,
+        ),
+      );
+      return INTERRUPTED_EXIT;
+    }
     if (options.strict) {
       await sink.stderr(
         encoder.encode(`ghcpw: ${e.message}\nghcpw: GHCPW_STRICT is set, so ghc is not run directly.\n`),
@@ -100,9 +118,6 @@ export async function runClient(options: ClientOptions): Promise<number> {
       return STRICT_FAILURE_EXIT;
     }
     log.info("Running ghc directly: {reason}", { reason: e.message });
-    if (e.outputWritten) {
-      await sink.stderr(encoder.encode(`ghcpw: ${e.message}; running ghc directly\n`));
-    }
     // As the server would have run it, its --package-db options included.
     return await runRealGhc(options.ghc, { argv: options.argv, cwd, env }, options.packageDbs ?? [], sink);
   }
@@ -282,7 +297,10 @@ async function exchange(conn: Deno.UnixConn, target: Target, request: CompileReq
             await target.sink.stderr(encoder.encode(`ghcpw: ${message.message}\n`));
             return 1;
           }
-          throw new ServerUnavailable(`the server refused the request: ${message.message}`, written);
+          throw new ServerUnavailable(
+            `the server ${written ? "failed" : "refused the request"}: ${message.message}`,
+            written,
+          );
       }
     }
   } catch (e) {

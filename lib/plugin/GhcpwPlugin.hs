@@ -47,11 +47,11 @@ refuse ch why = do
 -- | Fields of a worker request, in order: mode, cwd, temporary directory, argv, environment (KEY=VALUE),
 -- whether the client's stderr is a terminal.
 serveOne :: Channel -> Warm -> FilePath -> [[B.ByteString]] -> IO ()
-serveOne ch warm libdir [modeField, [cwd], [tmp], args, env, [tty]] =
+serveOne ch warm libdir [modeField, [cwd], [_tmp], args, env, [tty]] =
   case parseMode (map B8.unpack modeField) of
     Left why -> refuse ch why
     Right mode -> do
-      outcome <- withRequestContext ch (RequestContext cwd (B8.unpack tmp) (map splitEntry env)) $ \decode -> do
+      outcome <- withRequestContext ch (RequestContext cwd (map splitEntry env)) $ \decode -> do
         argv <- mapM decode args
         terminal <- requestTerminal (tty == B8.pack "1")
         invoke warm libdir mode argv terminal

@@ -1,6 +1,6 @@
 /**
  * One GHC process running ghcpw's frontend plugin, serving one invocation at a time over its pipes
- * (frames as in lib/wire/frame.ts; GHC's own output never touches those pipes, see lib/plugin/Ghcpw/Context.hs).
+ * (frames as in lib/wire/frame.ts; GHC's own output never touches those pipes, see lib/plugin/Ghcpw/Stdio.hs).
  *
  * @module
  */

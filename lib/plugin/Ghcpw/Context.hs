@@ -1,9 +1,9 @@
 {-# LANGUAGE CApiFFI #-}
 
 -- | What one request changes in the worker process, and how it is put back: environment, working
--- directory, locale and text encodings, and fds 1 and 2, which point at capture files in the request's
--- temporary directory while it runs. The files are streamed to the server as they grow, so output of
--- any size (TH 'runIO', the C compiler, -ddump-*) reaches the client and never the channel itself.
+-- directory, locale and text encodings, and its standard streams (Ghcpw.Stdio), whose output is
+-- forwarded to the server as it comes, so output of any size (TH 'runIO', the C compiler, -ddump-*)
+-- reaches the client and never the channel itself.
 module Ghcpw.Context
   ( Channel
   , openChannel
@@ -13,18 +13,15 @@ module Ghcpw.Context
   , withRequestContext
   ) where
 
-import Control.Concurrent (forkIO, threadDelay)
 import Control.Concurrent.MVar
-import Control.Exception (bracket, finally)
-import Control.Monad (unless, void)
+import Control.Exception (bracket)
+import Control.Monad (void)
 import qualified Data.ByteString as B
 import Foreign.C.String (CString, peekCString, withCString)
 import Foreign.C.Types (CInt (..))
 import GHC.Foreign (peekCStringLen)
-import GHC.HandleEncoding (configureHandleEncoding)
 import GHC.IO.Encoding
 import qualified GHC.IO.Encoding as Enc
-import System.FilePath ((</>))
 import System.IO
 import System.Posix.Directory.ByteString (changeWorkingDirectory, getWorkingDirectory)
 import qualified System.Posix.Env.ByteString as PosixEnv
@@ -32,6 +29,7 @@ import System.Posix.IO
 import System.Posix.Types (Fd)
 
 import Ghcpw.Frame
+import Ghcpw.Stdio (withRequestStdio)
 
 -- | The channel to the server: the worker's original stdin and stdout, moved to close-on-exec fds so
 -- that neither GHC's own output nor any child process can write into it.
@@ -73,7 +71,6 @@ sendRaw ch t bytes = withMVar (chLock ch) $ \_ -> writeFrame (chOut ch) t bytes
 -- | The parts of a request that set up the process rather than the compile.
 data RequestContext = RequestContext
   { rcCwd :: B.ByteString
-  , rcTmpDir :: FilePath
   , rcEnv :: [(B.ByteString, B.ByteString)]
   }
 
@@ -85,7 +82,7 @@ withRequestContext ch rc action =
   withEnvironment (rcEnv rc) $
     withWorkingDirectory (rcCwd rc) $
       withLocale $ \decode ->
-        withCapturedStdio ch (rcTmpDir rc) (action decode)
+        withRequestStdio (sendRaw ch) (chLog ch) (action decode)
 
 withEnvironment :: [(B.ByteString, B.ByteString)] -> IO a -> IO a
 withEnvironment env action = bracket PosixEnv.getEnvironment replaceEnv (\_ -> replaceEnv env >> action)
@@ -121,47 +118,3 @@ withLocale action = bracket save restore $ \_ -> do
       setLocaleEncoding l
       setFileSystemEncoding f
       setForeignEncoding g
-
-withCapturedStdio :: Channel -> FilePath -> IO a -> IO a
-withCapturedStdio ch tmp action = do
-  let outPath = tmp </> "ghcpw-stdout"
-      errPath = tmp </> "ghcpw-stderr"
-  bracket (redirect outPath errPath) (const restore) $ \_ -> do
-    enc <- getLocaleEncoding
-    mapM_ (\h -> hSetEncoding h enc >> hSetBuffering h LineBuffering) [stdout, stderr]
-    configureHandleEncoding
-    done <- newEmptyMVar
-    finished <- newEmptyMVar
-    _ <- forkIO (stream outPath errPath done `finally` putMVar finished ())
-    (action <* (hFlush stdout >> hFlush stderr)) `finally` (putMVar done () >> takeMVar finished)
-  where
-    redirect outPath errPath = do
-      hFlush stdout
-      hFlush stderr
-      outFd <- createFile outPath 0o600
-      errFd <- createFile errPath 0o600
-      void (dupTo outFd stdOutput)
-      void (dupTo errFd stdError)
-      closeFd outFd
-      closeFd errFd
-    restore = do
-      hFlush stdout `finally` hFlush stderr
-      void (dupTo (chLog ch) stdOutput)
-      void (dupTo (chLog ch) stdError)
-    stream outPath errPath done =
-      withBinaryFile outPath ReadMode $ \outH ->
-        withBinaryFile errPath ReadMode $ \errH -> do
-          let pump h t = do
-                chunk <- B.hGetSome h chunkBytes
-                unless (B.null chunk) (sendRaw ch t chunk)
-                pure (B.length chunk)
-              loop = do
-                finishing <- not <$> isEmptyMVar done
-                n <- (+) <$> pump outH Stdout <*> pump errH Stderr
-                -- 'finishing' was read before the pumps, so an empty read after it means fully drained.
-                if n > 0 then loop else unless finishing (threadDelay 10000 >> loop)
-          loop
-
-chunkBytes :: Int
-chunkBytes = 256 * 1024
-

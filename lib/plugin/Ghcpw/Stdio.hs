@@ -1,0 +1,137 @@
+{-# LANGUAGE CApiFFI #-}
+
+-- | A request's standard streams. While a request runs, fds 1 and 2 are the write ends of pipes, which
+-- GHC and everything it starts (the C compiler, the assembler, a splice's 'runIO' and its children)
+-- inherit; a thread per pipe forwards what arrives to the server as output frames. Pipes rather than
+-- files: output of any size passes through without taking space anywhere, and a client that reads slowly
+-- slows GHC down (a full pipe blocks the writer) instead of piling GHC's output up on disk.
+--
+-- A request ends when GHC is done, not when the pipes close: a process the request started may hold a
+-- write end for longer (a daemon forked by a splice). So at the end the worker flushes its handles,
+-- points fds 1 and 2 back at its log (closing its own write ends), and forwards exactly what the pipes
+-- hold at that moment; whatever comes later is read and dropped until the last writer closes, so that it
+-- never blocks on a full pipe.
+module Ghcpw.Stdio (withRequestStdio) where
+
+import Control.Concurrent (forkIO, threadWaitRead)
+import Control.Concurrent.MVar
+import Control.Exception (SomeException, finally, try)
+import Control.Monad (void)
+import qualified Data.ByteString as B
+import Foreign.C.Error (eAGAIN, eINTR, eWOULDBLOCK, getErrno, throwErrno, throwErrnoIfMinus1_)
+import Foreign.C.Types (CInt (..), CSize (..), CULong (..))
+import Foreign.Marshal.Alloc (alloca, allocaBytes)
+import Foreign.Ptr (Ptr, castPtr)
+import Foreign.Storable (peek)
+import GHC.Conc (TVar, atomically, newTVarIO, orElse, readTVar, readTVarIO, retry, threadWaitReadSTM, writeTVar)
+import GHC.HandleEncoding (configureHandleEncoding)
+import GHC.IO.Encoding (getLocaleEncoding)
+import System.IO
+import System.Posix.IO
+import System.Posix.Types (CSsize (..), Fd (..))
+
+import Ghcpw.Frame (FrameType (..))
+
+-- | Runs a request's action with fds 1 and 2 captured, each into a pipe of its own. @sendChunk@ sends one
+-- frame; @logFd@ is where fds 1 and 2 point between requests.
+withRequestStdio :: (FrameType -> B.ByteString -> IO ()) -> Fd -> IO a -> IO a
+withRequestStdio sendChunk logFd action = do
+  flushHandles
+  finishing <- newTVarIO False
+  let streams = [([stdOutput], Stdout), ([stdError], Stderr)]
+  drained <- mapM (\(targets, t) -> pipeOnto targets >>= forwardPipe (sendChunk t) finishing) streams
+  let finish = do
+        flushHandles `finally` mapM_ (dupTo logFd) [stdOutput, stdError]
+        atomically (writeTVar finishing True)
+        mapM_ takeMVar drained
+  (configureHandles >> action <* flushHandles) `finally` finish
+
+flushHandles :: IO ()
+flushHandles = hFlush stdout `finally` hFlush stderr
+
+-- | The handles as ghc's Main sets them up: line-buffered, in the request's locale encoding.
+configureHandles :: IO ()
+configureHandles = do
+  enc <- getLocaleEncoding
+  mapM_ (\h -> hSetEncoding h enc >> hSetBuffering h LineBuffering) [stdout, stderr]
+  configureHandleEncoding
+
+-- | A new pipe whose write end replaces each of @targets@; returns its read end, which no child inherits.
+pipeOnto :: [Fd] -> IO Fd
+pipeOnto targets = do
+  (r, w) <- createPipe
+  setFdOption r CloseOnExec True
+  setFdOption r NonBlockingRead True
+  mapM_ (dupTo w) targets
+  closeFd w
+  pure r
+
+-- | Forwards a pipe's contents in a thread of its own until the pipe ends or, once @finishing@ is set,
+-- until what it held then has gone out; the returned MVar is filled then (also if sending failed).
+forwardPipe :: (B.ByteString -> IO ()) -> TVar Bool -> Fd -> IO (MVar ())
+forwardPipe sendChunk finishing fd = do
+  drained <- newEmptyMVar
+  let forward = do
+        done <- readTVarIO finishing
+        if done
+          then bytesWaiting fd >>= forwardAtMost
+          else readSome fd chunkBytes >>= \r -> case r of
+            Bytes b -> sendChunk b >> forward
+            End -> pure True
+            Empty -> waitReadable >> forward
+      forwardAtMost n
+        | n <= 0 = pure False
+        | otherwise = readSome fd (min n chunkBytes) >>= \r -> case r of
+            Bytes b -> sendChunk b >> forwardAtMost (n - B.length b)
+            End -> pure True
+            Empty -> pure False
+      waitReadable = do
+        (readable, unregister) <- threadWaitReadSTM fd
+        atomically (readable `orElse` (readTVar finishing >>= \d -> if d then pure () else retry)) `finally` unregister
+      dropRest = readSome fd chunkBytes >>= \r -> case r of
+        Bytes _ -> dropRest
+        Empty -> threadWaitRead fd >> dropRest
+        End -> pure ()
+  _ <- forkIO $ do
+    ended <- try forward :: IO (Either SomeException Bool)
+    putMVar drained ()
+    case ended of
+      Right False -> void (try dropRest :: IO (Either SomeException ())) `finally` closeFd fd
+      _ -> closeFd fd
+  pure drained
+
+data ReadResult = Bytes B.ByteString | Empty | End
+
+foreign import capi unsafe "unistd.h read" c_read :: CInt -> Ptr () -> CSize -> IO CSsize
+foreign import capi unsafe "sys/ioctl.h ioctl" c_ioctl :: CInt -> CULong -> Ptr CInt -> IO CInt
+foreign import capi "sys/ioctl.h value FIONREAD" fionread :: CULong
+
+-- | One read from the non-blocking read end: up to @n@ bytes, 'Empty' if none are waiting, 'End' once no
+-- process holds a write end any more.
+readSome :: Fd -> Int -> IO ReadResult
+readSome (Fd fd) n = allocaBytes n go
+  where
+    go buf = do
+      got <- c_read fd buf (fromIntegral n)
+      if got > 0
+        then Bytes <$> B.packCStringLen (castPtr buf, fromIntegral got)
+        else
+          if got == 0
+            then pure End
+            else do
+              errno <- getErrno
+              if errno == eINTR
+                then go buf
+                else
+                  if errno == eAGAIN || errno == eWOULDBLOCK
+                    then pure Empty
+                    else throwErrno "ghcpw: reading GHC's output"
+
+-- | How many bytes the pipe holds now.
+bytesWaiting :: Fd -> IO Int
+bytesWaiting (Fd fd) = alloca $ \p -> do
+  throwErrnoIfMinus1_ "ghcpw: FIONREAD" (c_ioctl fd fionread p)
+  fromIntegral <$> peek p
+
+chunkBytes :: Int
+chunkBytes = 256 * 1024
