@@ -17,7 +17,7 @@
 import { runRealGhc } from "../ghc/run.ts";
 import { GhcError } from "../ghc/installation.ts";
 import { deferredLogger } from "../log/logging.ts";
-import { type OutputSink, processSink } from "../output.ts";
+import { type OutputSink, processSink, stdoutIsStderr } from "../output.ts";
 import { serverLogFile } from "../address/paths.ts";
 import {
   type CompileRequest,
@@ -148,6 +148,7 @@ async function viaServer(
     cwd,
     // GHC colours its diagnostics only for a terminal, as it would if run in the client's place.
     stderrIsTerminal: sink === processSink && Deno.stderr.isTerminal(),
+    mergedOutput: sink === processSink && stdoutIsStderr(),
   };
   try {
     return await onSocket(target, target.socket, request);

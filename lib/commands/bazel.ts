@@ -175,6 +175,8 @@ async function runPersistentWorker(options: BazelOptions & { protocol?: BazelPro
         // Newer Bazels sandbox multiplex workers in a directory of the execroot, named per request.
         cwd: request.sandboxDir ? `${cwd}/${request.sandboxDir}` : cwd,
         stderrIsTerminal: false,
+        // The response carries both streams as one text: in GHC's order, as in a terminal.
+        mergedOutput: true,
       },
       sink,
       signal,

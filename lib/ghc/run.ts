@@ -57,11 +57,16 @@ export async function runRealGhc(
 export interface DirectContext {
   cwd: string;
   env: Record<string, string>;
+  /** Capture stdout and stderr as one stream, sent to the sink's stdout (see CompileRequest). */
+  mergedOutput?: boolean;
 }
 
 function command(ghc: string, args: string[], ctx: DirectContext, stdio: "piped" | "inherit"): Deno.Command {
-  return new Deno.Command(ghc, {
-    args,
+  // Deno pipes the two streams apart; only a shell can give ghc one pipe for both, so that their order
+  // survives. exec leaves ghc itself as the child: its exit status and signals are ghc's.
+  const merged = stdio === "piped" && ctx.mergedOutput === true;
+  return new Deno.Command(merged ? "/bin/sh" : ghc, {
+    args: merged ? ["-c", 'exec "$0" "$@" 2>&1', ghc, ...args] : args,
     cwd: ctx.cwd,
     env: ctx.env,
     clearEnv: true,

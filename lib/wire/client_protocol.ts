@@ -27,8 +27,9 @@ import { VERSION } from "../version.ts";
 /**
  * Version of the client/server protocol; a peer with another version is refused in the handshake.
  * 2: the client's greeting carries the token and the server key; control requests (status, stop).
+ * 3: a request says whether the client's stdout and stderr are one file.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** One GHC invocation as a client asks for it: exactly what `ghc` would have seen. */
 export interface CompileRequest {
@@ -40,6 +41,11 @@ export interface CompileRequest {
   cwd: string;
   /** Whether the client's stderr is a terminal (decides colours, as it does for ghc). */
   stderrIsTerminal: boolean;
+  /**
+   * Whether the client's stdout and stderr are the same file (`2>&1`, one terminal, one build log): GHC's
+   * output then comes back as one stream, on stdout, in the order GHC wrote it.
+   */
+  mergedOutput: boolean;
 }
 
 /** The control commands a client may send instead of a compile request. */
@@ -80,23 +86,32 @@ const clientCodec: Codec<ClientMessage> = {
   hello: helloEntry,
   request: {
     type: FrameType.Request,
-    // The fields in their fixed order: cwd, argv, environment, terminal flag.
+    // The fields in their fixed order: cwd, argv, environment, terminal flag, merged-output flag.
     encode: ({ request }) =>
       encodeFields([
         [request.cwd],
         request.argv,
         environmentEntries(request.env),
         [request.stderrIsTerminal ? "1" : "0"],
+        [request.mergedOutput ? "1" : "0"],
       ]),
     decode: (payload) => {
       const fields = decodeFields(payload);
-      if (fields.length !== 4 || fields[0].length !== 1 || fields[3].length !== 1) {
-        throw new ProtocolError("malformed request: expected cwd, argv, environment and terminal fields");
+      if (fields.length !== 5 || [0, 3, 4].some((i) => fields[i].length !== 1)) {
+        throw new ProtocolError(
+          "malformed request: expected cwd, argv, environment, terminal and merged-output fields",
+        );
       }
-      const [[cwd], argv, env, [tty]] = fields.map(fieldText);
+      const [[cwd], argv, env, [tty], [merged]] = fields.map(fieldText);
       return {
         kind: "request",
-        request: { cwd, argv, env: parseEnvironment(env), stderrIsTerminal: tty === "1" },
+        request: {
+          cwd,
+          argv,
+          env: parseEnvironment(env),
+          stderrIsTerminal: tty === "1",
+          mergedOutput: merged === "1",
+        },
       };
     },
   },

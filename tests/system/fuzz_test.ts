@@ -48,7 +48,7 @@ function malformed(
     FrameType.Request,
     encodeClientMessage({
       kind: "request",
-      request: { argv: ["-c", "X.hs"], env: {}, cwd: "/", stderrIsTerminal: false },
+      request: { argv: ["-c", "X.hs"], env: {}, cwd: "/", stderrIsTerminal: false, mergedOutput: false },
     }).payload,
   );
   const vanish = random.int(10) === 0;

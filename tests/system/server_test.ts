@@ -52,7 +52,13 @@ Deno.test("bad frames and bad handshakes get an error; the server keeps serving"
     FrameType.Request,
     encodeClientMessage({
       kind: "request",
-      request: { argv: ["--numeric-version"], env: {}, cwd: "/", stderrIsTerminal: false },
+      request: {
+        argv: ["--numeric-version"],
+        env: {},
+        cwd: "/",
+        stderrIsTerminal: false,
+        mergedOutput: false,
+      },
     }).payload,
   );
   try {

@@ -29,6 +29,7 @@ const invocation = (argv: string[], cwd = "/") => ({
   cwd,
   env: { HOME: "/h" },
   stderrIsTerminal: true,
+  mergedOutput: false,
 });
 
 Deno.test("a worker runs the invocation with its mode apart, in a request directory of its own", async () => {

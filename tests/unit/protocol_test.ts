@@ -81,6 +81,7 @@ Deno.test("every client and server message round-trips through its frame", () =>
         env: { PATH: "/usr/bin", EMPTY: "", WITH_EQ: "a=b" },
         cwd: "/work/x y",
         stderrIsTerminal: true,
+        mergedOutput: true,
       },
     },
     ...CONTROL_COMMANDS.map((command) => ({ kind: "control" as const, command })),
@@ -114,9 +115,9 @@ Deno.test("messages keep their bytes on the wire", () => {
   ]);
   const request = encodeClientMessage({
     kind: "request",
-    request: { argv: ["-c"], env: { A: "b" }, cwd: "/", stderrIsTerminal: false },
+    request: { argv: ["-c"], env: { A: "b" }, cwd: "/", stderrIsTerminal: false, mergedOutput: false },
   });
-  assertEquals(request.payload, encodeFields([["/"], ["-c"], ["A=b"], ["0"]]));
+  assertEquals(request.payload, encodeFields([["/"], ["-c"], ["A=b"], ["0"], ["0"]]));
   const reply = encodeServerMessage({ kind: "control-reply", reply: { a: 1 } });
   assertEquals(new TextDecoder().decode(reply.payload), '{"a":1}');
 });
@@ -190,10 +191,14 @@ Deno.test("worker messages round-trip; a request travels in the plugin's field o
     tmpDir: "/tmp/r",
     env: { HOME: "/h" },
     stderrIsTerminal: false,
+    mergedOutput: true,
   };
   const frame = encodeToWorker({ kind: "request", request });
   assertEquals(frame.type, FrameType.Request);
-  assertEquals(frame.payload, encodeFields([["-c"], ["/w"], ["/tmp/r"], ["-O", "A.hs"], ["HOME=/h"], ["0"]]));
+  assertEquals(
+    frame.payload,
+    encodeFields([["-c"], ["/w"], ["/tmp/r"], ["-O", "A.hs"], ["HOME=/h"], ["0"], ["1"]]),
+  );
   assertEquals(decodeToWorker(frame), { kind: "request", request });
   const messages: WorkerMessage[] = [
     { kind: "hello", properties: { protocol: "1", ghc: "9.0.2" } },

@@ -72,6 +72,8 @@ sendRaw ch t bytes = withMVar (chLock ch) $ \_ -> writeFrame (chOut ch) t bytes
 data RequestContext = RequestContext
   { rcCwd :: B.ByteString
   , rcEnv :: [(B.ByteString, B.ByteString)]
+  , rcMergedOutput :: Bool
+  -- ^ The client's stdout and stderr are one file: GHC's go into one stream, in the order written.
   }
 
 -- | Runs an action with the request's environment, cwd, locale and captured stdio, streaming the captured
@@ -82,7 +84,7 @@ withRequestContext ch rc action =
   withEnvironment (rcEnv rc) $
     withWorkingDirectory (rcCwd rc) $
       withLocale $ \decode ->
-        withRequestStdio (sendRaw ch) (chLog ch) (action decode)
+        withRequestStdio (sendRaw ch) (chLog ch) (rcMergedOutput rc) (action decode)
 
 withEnvironment :: [(B.ByteString, B.ByteString)] -> IO a -> IO a
 withEnvironment env action = bracket PosixEnv.getEnvironment replaceEnv (\_ -> replaceEnv env >> action)

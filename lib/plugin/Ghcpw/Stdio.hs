@@ -32,13 +32,17 @@ import System.Posix.Types (CSsize (..), Fd (..))
 
 import Ghcpw.Frame (FrameType (..))
 
--- | Runs a request's action with fds 1 and 2 captured, each into a pipe of its own. @sendChunk@ sends one
--- frame; @logFd@ is where fds 1 and 2 point between requests.
-withRequestStdio :: (FrameType -> B.ByteString -> IO ()) -> Fd -> IO a -> IO a
-withRequestStdio sendChunk logFd action = do
+-- | Runs a request's action with fds 1 and 2 captured: each into a pipe of its own, or, when the client's
+-- stdout and stderr are one file (@merged@), both into one pipe, forwarded as 'Stdout': one pipe keeps the
+-- order in which GHC and its children wrote to either. @sendChunk@ sends one frame; @logFd@ is where fds
+-- 1 and 2 point between requests.
+withRequestStdio :: (FrameType -> B.ByteString -> IO ()) -> Fd -> Bool -> IO a -> IO a
+withRequestStdio sendChunk logFd merged action = do
   flushHandles
   finishing <- newTVarIO False
-  let streams = [([stdOutput], Stdout), ([stdError], Stderr)]
+  let streams
+        | merged = [([stdOutput, stdError], Stdout)]
+        | otherwise = [([stdOutput], Stdout), ([stdError], Stderr)]
   drained <- mapM (\(targets, t) -> pipeOnto targets >>= forwardPipe (sendChunk t) finishing) streams
   let finish = do
         flushHandles `finally` mapM_ (dupTo logFd) [stdOutput, stdError]
