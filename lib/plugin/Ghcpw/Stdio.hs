@@ -11,12 +11,18 @@
 -- points fds 1 and 2 back at its log (closing its own write ends), and forwards exactly what the pipes
 -- hold at that moment; whatever comes later is read and dropped until the last writer closes, so that it
 -- never blocks on a full pipe.
+--
+-- stdin is /dev/null, afresh for every request: what build tools give ghc, and so a splice that reads it
+-- gets end of file at once and never waits. The client's own stdin is not forwarded: the client cannot
+-- know whether a splice will read it, and reading it ahead would take input meant for the commands after
+-- it (a build script's @while read@ loop). Afresh, because a splice that read it to the end (or closed
+-- it) leaves the process's stdin handle closed, and the next request's splice would fail on it.
 module Ghcpw.Stdio (withRequestStdio) where
 
 import Control.Concurrent (forkIO, threadWaitRead)
 import Control.Concurrent.MVar
 import Control.Exception (SomeException, finally, try)
-import Control.Monad (void)
+import Control.Monad (unless, void)
 import qualified Data.ByteString as B
 import Foreign.C.Error (eAGAIN, eINTR, eWOULDBLOCK, getErrno, throwErrno, throwErrnoIfMinus1_)
 import Foreign.C.Types (CInt (..), CSize (..), CULong (..))
@@ -26,6 +32,7 @@ import Foreign.Storable (peek)
 import GHC.Conc (TVar, atomically, newTVarIO, orElse, readTVar, readTVarIO, retry, threadWaitReadSTM, writeTVar)
 import GHC.HandleEncoding (configureHandleEncoding)
 import GHC.IO.Encoding (getLocaleEncoding)
+import GHC.IO.Handle (hDuplicateTo)
 import System.IO
 import System.Posix.IO
 import System.Posix.Types (CSsize (..), Fd (..))
@@ -38,6 +45,7 @@ import Ghcpw.Frame (FrameType (..))
 -- 1 and 2 point between requests.
 withRequestStdio :: (FrameType -> B.ByteString -> IO ()) -> Fd -> Bool -> IO a -> IO a
 withRequestStdio sendChunk logFd merged action = do
+  resetStdin
   flushHandles
   finishing <- newTVarIO False
   let streams
@@ -49,6 +57,16 @@ withRequestStdio sendChunk logFd merged action = do
         atomically (writeTVar finishing True)
         mapM_ takeMVar drained
   (configureHandles >> action <* flushHandles) `finally` finish
+
+-- | Points fd 0 and the stdin handle at /dev/null. A splice that read stdin to its end closed both, and
+-- /dev/null may then open as fd 0 itself: closing it afterwards would leave fd 0 to the next descriptor
+-- opened (a capture pipe), so it is moved into place at the descriptor level first.
+resetStdin :: IO ()
+resetStdin = do
+  devNull <- openFile "/dev/null" ReadMode >>= handleToFd
+  unless (devNull == stdInput) (void (dupTo devNull stdInput) >> closeFd devNull)
+  fresh <- dup stdInput >>= fdToHandle
+  hDuplicateTo fresh stdin `finally` hClose fresh
 
 flushHandles :: IO ()
 flushHandles = hFlush stdout `finally` hFlush stderr
