@@ -15,6 +15,7 @@
  */
 
 import { runRealGhc } from "../ghc/run.ts";
+import { Environment } from "../process/environment.ts";
 import { GhcError } from "../ghc/installation.ts";
 import { deferredLogger } from "../log/logging.ts";
 import { type OutputSink, processSink, stdoutIsStderr } from "../output.ts";
@@ -49,7 +50,10 @@ export interface ClientOptions {
   packageDbs?: string[];
   /** Start a server when none answers; default: only for the keyed default socket. */
   autostart?: boolean;
-  /** The invocation's working directory and complete environment; default: this process's. */
+  /**
+   * The invocation's working directory and complete environment; default: this process's (the
+   * environment read as bytes, so that variables that are not UTF-8 reach ghc too).
+   */
   cwd?: string;
   env?: Record<string, string>;
   /**
@@ -92,10 +96,15 @@ const encoder = new TextEncoder();
 
 /** Runs the invocation through the server, or the real ghc, and resolves to the exit code to exit with. */
 export async function runClient(options: ClientOptions): Promise<number> {
-  const env = options.env ?? Deno.env.toObject();
-  const cwd = options.cwd ?? Deno.cwd();
+  const env = options.env === undefined ? Environment.ofThisProcess() : Environment.fromRecord(options.env);
   const sink = options.sink ?? processSink;
   try {
+    const cwd = options.cwd ?? workingDirectory();
+    if (cwd === null) {
+      throw new ServerUnavailable(
+        "the working directory's name is not UTF-8, so it cannot be sent to a server",
+      );
+    }
     return await viaServer(options, env, cwd, sink);
   } catch (e) {
     if (!(e instanceof ServerUnavailable)) throw e;
@@ -118,8 +127,24 @@ export async function runClient(options: ClientOptions): Promise<number> {
       return STRICT_FAILURE_EXIT;
     }
     log.info("Running ghc directly: {reason}", { reason: e.message });
-    // As the server would have run it, its --package-db options included.
-    return await runRealGhc(options.ghc, { argv: options.argv, cwd, env }, options.packageDbs ?? [], sink);
+    // As the server would have run it, its --package-db options included; in this process's own working
+    // directory and environment, untouched, unless the caller named others.
+    return await runRealGhc(
+      options.ghc,
+      { argv: options.argv, cwd: options.cwd, env },
+      options.packageDbs ?? [],
+      sink,
+    );
+  }
+}
+
+/** This process's working directory, or null if its name is not UTF-8 (Deno cannot name it then). */
+function workingDirectory(): string | null {
+  try {
+    return Deno.cwd();
+  } catch (e) {
+    if (e instanceof Deno.errors.InvalidData) return null;
+    throw e;
   }
 }
 
@@ -137,7 +162,7 @@ interface Target {
 
 async function viaServer(
   options: ClientOptions,
-  env: Record<string, string>,
+  env: Environment,
   cwd: string,
   sink: OutputSink,
 ): Promise<number> {

@@ -15,12 +15,11 @@ import {
   decodeText,
   encodeFields,
   encodeText,
-  environmentEntries,
   exitCode,
   fieldText,
-  parseEnvironment,
   ProtocolError,
 } from "./fields.ts";
+import { Environment } from "../process/environment.ts";
 import { type Codec, decodeWith, encodeWith, FrameType, helloEntry, outputEntry } from "./messages.ts";
 import { VERSION } from "../version.ts";
 
@@ -35,8 +34,8 @@ export const PROTOCOL_VERSION = 3;
 export interface CompileRequest {
   /** Arguments after `ghc`, as given (response files not yet expanded). */
   argv: string[];
-  /** The complete environment. */
-  env: Record<string, string>;
+  /** The complete environment, as bytes. */
+  env: Environment;
   /** Absolute working directory. */
   cwd: string;
   /** Whether the client's stderr is a terminal (decides colours, as it does for ghc). */
@@ -57,9 +56,10 @@ export type ControlCommand = typeof CONTROL_COMMANDS[number];
 /**
  * Why the server refused or abandoned a request, carried in a Failure so that a client can act on it:
  * "auth" (no or wrong token), "version" (another ghcpw version), "key" (another GHC or settings),
- * "timeout" (the request timeout killed the compile), "protocol" (anything else malformed), "internal".
+ * "timeout" (the request timeout killed the compile), "fallback" (only the client can run this
+ * invocation exactly: it must run ghc itself), "protocol" (anything else malformed), "internal".
  */
-export type FailureKind = "auth" | "version" | "key" | "timeout" | "protocol" | "internal";
+export type FailureKind = "auth" | "version" | "key" | "timeout" | "fallback" | "protocol" | "internal";
 
 /** What a client sends: its greeting, then a compile request or a control command. */
 export type ClientMessage =
@@ -91,7 +91,7 @@ const clientCodec: Codec<ClientMessage> = {
       encodeFields([
         [request.cwd],
         request.argv,
-        environmentEntries(request.env),
+        request.env.entries,
         [request.stderrIsTerminal ? "1" : "0"],
         [request.mergedOutput ? "1" : "0"],
       ]),
@@ -102,13 +102,13 @@ const clientCodec: Codec<ClientMessage> = {
           "malformed request: expected cwd, argv, environment, terminal and merged-output fields",
         );
       }
-      const [[cwd], argv, env, [tty], [merged]] = fields.map(fieldText);
+      const [[cwd], argv, , [tty], [merged]] = fields.map(fieldText);
       return {
         kind: "request",
         request: {
           cwd,
           argv,
-          env: parseEnvironment(env),
+          env: Environment.fromEntries(fields[2]),
           stderrIsTerminal: tty === "1",
           mergedOutput: merged === "1",
         },

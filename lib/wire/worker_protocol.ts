@@ -21,6 +21,7 @@ import {
   parseEnvironment,
   ProtocolError,
 } from "./fields.ts";
+import { Environment } from "../process/environment.ts";
 import { type Codec, decodeWith, encodeWith, FrameType, helloEntry, outputEntry } from "./messages.ts";
 
 /**
@@ -36,7 +37,7 @@ export interface WorkerRequest {
   cwd: string;
   /** A fresh directory for this request's temporary files, removed by the caller afterwards. */
   tmpDir: string;
-  env: Record<string, string>;
+  env: Environment;
   stderrIsTerminal: boolean;
   /** GHC's stdout and stderr go into one stream, sent as stdout (see CompileRequest.mergedOutput). */
   mergedOutput: boolean;
@@ -67,16 +68,17 @@ const toWorkerCodec: Codec<ToWorkerMessage> = {
         [request.cwd],
         [request.tmpDir],
         request.args,
-        environmentEntries(request.env),
+        request.env.entries,
         [request.stderrIsTerminal ? "1" : "0"],
         [request.mergedOutput ? "1" : "0"],
       ]),
     decode: (payload) => {
-      const fields = decodeFields(payload).map(fieldText);
+      const raw = decodeFields(payload);
+      const fields = raw.map(fieldText);
       if (fields.length !== 7 || [1, 2, 5, 6].some((i) => fields[i].length !== 1)) {
         throw new ProtocolError("malformed request");
       }
-      const [mode, [cwd], [tmpDir], args, env, [tty], [merged]] = fields;
+      const [mode, [cwd], [tmpDir], args, , [tty], [merged]] = fields;
       return {
         kind: "request",
         request: {
@@ -84,7 +86,7 @@ const toWorkerCodec: Codec<ToWorkerMessage> = {
           cwd,
           tmpDir,
           args,
-          env: parseEnvironment(env),
+          env: Environment.fromEntries(raw[4]),
           stderrIsTerminal: tty === "1",
           mergedOutput: merged === "1",
         },

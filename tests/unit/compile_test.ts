@@ -9,6 +9,7 @@ import { FakeWorkers } from "../support/fake_worker.ts";
 import { compile, type Compiler } from "../../lib/compile/compile.ts";
 import { Pool } from "../../lib/pool/pool.ts";
 import { CollectingSink } from "../../lib/output.ts";
+import { Environment } from "../../lib/process/environment.ts";
 
 async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then(() => true, () => false);
@@ -27,7 +28,7 @@ async function withCompiler(fakes: FakeWorkers, body: (compiler: Compiler) => Pr
 const invocation = (argv: string[], cwd = "/") => ({
   argv,
   cwd,
-  env: { HOME: "/h" },
+  env: Environment.fromRecord({ HOME: "/h" }),
   stderrIsTerminal: true,
   mergedOutput: false,
 });
@@ -44,7 +45,11 @@ Deno.test("a worker runs the invocation with its mode apart, in a request direct
     assertEquals(request.mode, ["c"]);
     // The request directory first (an explicit -tmpdir still wins), then the server's databases.
     assertEquals(request.args, ["-tmpdir", request.tmpDir, "-no-link", "-package-db", "/db", "-O", "A.hs"]);
-    assertEquals([request.cwd, request.env, request.stderrIsTerminal], ["/", { HOME: "/h" }, true]);
+    assertEquals([request.cwd, request.env.toRecord(), request.stderrIsTerminal], [
+      "/",
+      { HOME: "/h" },
+      true,
+    ]);
     assertEquals(tmpDirDuring, true);
     assertEquals(await exists(request.tmpDir), false, "the request directory is removed afterwards");
     assertEquals(compiler.stats, { worker: 1, direct: 0, deferred: 0 });

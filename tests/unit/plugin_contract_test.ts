@@ -18,6 +18,7 @@ import {
   PLUGIN_SOURCES,
   REQUIRED_PACKAGES,
 } from "../../lib/plugin/build.ts";
+import { Environment } from "../../lib/process/environment.ts";
 
 const PLUGIN = new URL("../../lib/plugin/", import.meta.url);
 const read = (path: string) => Deno.readTextFileSync(new URL(path, PLUGIN));
@@ -62,7 +63,7 @@ Deno.test("frame type numbers agree between lib/wire/messages.ts and Frame.hs", 
     args: [],
     cwd: "/",
     tmpDir: "/",
-    env: {},
+    env: Environment.fromRecord({}),
     stderrIsTerminal: false,
     mergedOutput: false,
   };

@@ -9,6 +9,7 @@ import { Pool, type PoolOptions } from "../../lib/pool/pool.ts";
 import { WorkerFailure } from "../../lib/pool/worker.ts";
 import { CollectingSink } from "../../lib/output.ts";
 import { WORKER_PROTOCOL_VERSION, type WorkerRequest } from "../../lib/wire/worker_protocol.ts";
+import { Environment } from "../../lib/process/environment.ts";
 
 const SPEC = { ghc: "ghc", args: [], cwd: "/" };
 
@@ -18,7 +19,7 @@ function request(name: string): WorkerRequest {
     args: [name],
     cwd: "/",
     tmpDir: `/nonexistent/${name}`,
-    env: {},
+    env: Environment.fromRecord({}),
     stderrIsTerminal: false,
     mergedOutput: false,
   };

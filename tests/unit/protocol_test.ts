@@ -28,6 +28,7 @@ import {
   type WorkerMessage,
 } from "../../lib/wire/worker_protocol.ts";
 import { VERSION } from "../../lib/version.ts";
+import { Environment } from "../../lib/process/environment.ts";
 
 function protocolError(f: () => unknown): string | null {
   try {
@@ -78,7 +79,7 @@ Deno.test("every client and server message round-trips through its frame", () =>
       kind: "request",
       request: {
         argv: ["-c", "A B.hs", "@args", ""],
-        env: { PATH: "/usr/bin", EMPTY: "", WITH_EQ: "a=b" },
+        env: Environment.fromRecord({ PATH: "/usr/bin", EMPTY: "", WITH_EQ: "a=b" }),
         cwd: "/work/x y",
         stderrIsTerminal: true,
         mergedOutput: true,
@@ -115,7 +116,13 @@ Deno.test("messages keep their bytes on the wire", () => {
   ]);
   const request = encodeClientMessage({
     kind: "request",
-    request: { argv: ["-c"], env: { A: "b" }, cwd: "/", stderrIsTerminal: false, mergedOutput: false },
+    request: {
+      argv: ["-c"],
+      env: Environment.fromRecord({ A: "b" }),
+      cwd: "/",
+      stderrIsTerminal: false,
+      mergedOutput: false,
+    },
   });
   assertEquals(request.payload, encodeFields([["/"], ["-c"], ["A=b"], ["0"], ["0"]]));
   const reply = encodeServerMessage({ kind: "control-reply", reply: { a: 1 } });
@@ -189,7 +196,7 @@ Deno.test("worker messages round-trip; a request travels in the plugin's field o
     args: ["-O", "A.hs"],
     cwd: "/w",
     tmpDir: "/tmp/r",
-    env: { HOME: "/h" },
+    env: Environment.fromRecord({ HOME: "/h" }),
     stderrIsTerminal: false,
     mergedOutput: true,
   };
