@@ -52,10 +52,10 @@ withRequestStdio sendChunk logFd merged action = do
         | merged = [([stdOutput, stdError], Stdout)]
         | otherwise = [([stdOutput], Stdout), ([stdError], Stderr)]
   drained <- mapM (\(targets, t) -> pipeOnto targets >>= forwardPipe (sendChunk t) finishing) streams
-  let finish = do
-        flushHandles `finally` mapM_ (dupTo logFd) [stdOutput, stdError]
-        atomically (writeTVar finishing True)
-        mapM_ takeMVar drained
+  -- Even if a flush fails, the forwarding threads must be done before the request's Exit goes out.
+  let finish =
+        (flushHandles `finally` mapM_ (dupTo logFd) [stdOutput, stdError])
+          `finally` (atomically (writeTVar finishing True) >> mapM_ takeMVar drained)
   (configureHandles >> action <* flushHandles) `finally` finish
 
 -- | Points fd 0 and the stdin handle at /dev/null. A splice that read stdin to its end closed both, and
