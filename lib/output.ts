@@ -29,6 +29,20 @@ export async function writeAll(writer: { write(p: Uint8Array): Promise<number> }
   for (let at = 0; at < chunk.length;) at += await writer.write(chunk.subarray(at));
 }
 
+/**
+ * Whether this process's stdout and stderr are the same file (`2>&1`, one terminal, one build log), by
+ * device and inode: then what GHC writes to either must reach it in GHC's order, as one stream.
+ */
+export function stdoutIsStderr(): boolean {
+  try {
+    // Linux names each open descriptor in /proc; stat follows it to the file (pipe, terminal) itself.
+    const [out, err] = [1, 2].map((fd) => Deno.statSync(`/proc/self/fd/${fd}`));
+    return out.dev === err.dev && out.ino === err.ino;
+  } catch {
+    return false;
+  }
+}
+
 /** The process's own stdout and stderr, for a client that prints what GHC printed. */
 export const processSink: OutputSink = {
   stdout: (chunk) => writeAll(Deno.stdout, chunk),

@@ -15,9 +15,10 @@
  */
 
 import { runRealGhc } from "../ghc/run.ts";
+import { Environment } from "../process/environment.ts";
 import { GhcError } from "../ghc/installation.ts";
 import { deferredLogger } from "../log/logging.ts";
-import { type OutputSink, processSink } from "../output.ts";
+import { type OutputSink, processSink, stdoutIsStderr } from "../output.ts";
 import { serverLogFile } from "../address/paths.ts";
 import {
   type CompileRequest,
@@ -55,7 +56,10 @@ export interface ClientOptions {
   share?: Share;
   /** Start a server when none answers; default: only for the keyed default socket. */
   autostart?: boolean;
-  /** The invocation's working directory and complete environment; default: this process's. */
+  /**
+   * The invocation's working directory and complete environment; default: this process's (the
+   * environment read as bytes, so that variables that are not UTF-8 reach ghc too).
+   */
   cwd?: string;
   env?: Record<string, string>;
   /**
@@ -71,7 +75,7 @@ export interface ClientOptions {
   signal?: AbortSignal;
 }
 
-/** The server could not serve this invocation; `output` says whether any of GHC's output was printed. */
+/** The server could not serve this invocation; `outputWritten` says whether any of GHC's output was printed. */
 class ServerUnavailable extends Error {
   constructor(message: string, readonly outputWritten = false) {
     super(message);
@@ -91,6 +95,12 @@ class VersionMismatch extends ServerUnavailable {
 /** Exit code for "ghcpw itself failed" in strict mode (GHC uses 1 for compile errors). */
 export const STRICT_FAILURE_EXIT = 2;
 
+/**
+ * Exit code for "the server failed after part of GHC's output had been printed": ghc is not run again
+ * then (see runClient), so the output is incomplete. Distinct from GHC's codes and from strict mode's.
+ */
+export const INTERRUPTED_EXIT = 3;
+
 /** How long the server has to greet back; it does so before any compile work. */
 const GREETING_TIMEOUT_MS = 10_000;
 
@@ -98,17 +108,34 @@ const encoder = new TextEncoder();
 
 /** Runs the invocation through the server, or the real ghc, and resolves to the exit code to exit with. */
 export async function runClient(options: ClientOptions): Promise<number> {
-  const env = options.env ?? Deno.env.toObject();
-  const cwd = options.cwd ?? Deno.cwd();
+  const env = options.env === undefined ? Environment.ofThisProcess() : Environment.fromRecord(options.env);
   const sink = options.sink ?? processSink;
   const signal = options.signal;
   signal?.throwIfAborted();
   try {
+    const cwd = options.cwd ?? workingDirectory();
+    if (cwd === null) {
+      throw new ServerUnavailable(
+        "the working directory's name is not UTF-8, so it cannot be sent to a server",
+      );
+    }
     return await viaServer(options, env, cwd, sink);
   } catch (e) {
     // An abort breaks the connection, which must not look like a lost server to fall back from.
     signal?.throwIfAborted();
     if (!(e instanceof ServerUnavailable)) throw e;
+    if (e.outputWritten) {
+      // Running ghc now would print what was printed already a second time.
+      await sink.stderr(
+        encoder.encode(
+          `ghcpw: the compile broke off after part of its output was printed (${e.message}); ` +
+            `its output above is incomplete and ghc was not run again, which would print it twice.\n` +
+            `ghcpw: run the command again (the server replaces a failed GHC worker); ` +
+            `'ghcpw status' shows why the last worker failed.\n`,
+        ),
+      );
+      return INTERRUPTED_EXIT;
+    }
     if (options.strict) {
       await sink.stderr(
         encoder.encode(`ghcpw: ${e.message}\nghcpw: GHCPW_STRICT is set, so ghc is not run directly.\n`),
@@ -116,17 +143,25 @@ export async function runClient(options: ClientOptions): Promise<number> {
       return STRICT_FAILURE_EXIT;
     }
     log.info("Running ghc directly: {reason}", { reason: e.message });
-    if (e.outputWritten) {
-      await sink.stderr(encoder.encode(`ghcpw: ${e.message}; running ghc directly\n`));
-    }
-    // As the server would have run it, its --package-db options included.
+    // As the server would have run it, its --package-db options included; in this process's own working
+    // directory and environment, untouched, unless the caller named others.
     return await runRealGhc(
       options.ghc,
-      { argv: options.argv, cwd, env },
+      { argv: options.argv, cwd: options.cwd, env },
       options.packageDbs ?? [],
       sink,
       signal,
     );
+  }
+}
+
+/** This process's working directory, or null if its name is not UTF-8 (Deno cannot name it then). */
+function workingDirectory(): string | null {
+  try {
+    return Deno.cwd();
+  } catch (e) {
+    if (e instanceof Deno.errors.InvalidData) return null;
+    throw e;
   }
 }
 
@@ -145,7 +180,7 @@ interface Target {
 
 async function viaServer(
   options: ClientOptions,
-  env: Record<string, string>,
+  env: Environment,
   cwd: string,
   sink: OutputSink,
 ): Promise<number> {
@@ -156,6 +191,7 @@ async function viaServer(
     cwd,
     // GHC colours its diagnostics only for a terminal, as it would if run in the client's place.
     stderrIsTerminal: sink === processSink && Deno.stderr.isTerminal(),
+    mergedOutput: sink === processSink && stdoutIsStderr(),
   };
   try {
     return await onSocket(target, target.socket, request);
@@ -316,7 +352,10 @@ async function exchange(conn: Deno.UnixConn, target: Target, request: CompileReq
             await target.sink.stderr(encoder.encode(`ghcpw: ${message.message}\n`));
             return 1;
           }
-          throw new ServerUnavailable(`the server refused the request: ${message.message}`, written);
+          throw new ServerUnavailable(
+            `the server ${written ? "failed" : "refused the request"}: ${message.message}`,
+            written,
+          );
       }
     }
   } catch (e) {

@@ -14,6 +14,7 @@ import { serveBazelWorker, type WorkHandler } from "../bazel/worker.ts";
 import { compile, type Compiler } from "../compile/compile.ts";
 import { type PreparedGhc, prepareGhc, startCompiler } from "../compile/setup.ts";
 import { runRealGhc } from "../ghc/run.ts";
+import { Environment } from "../process/environment.ts";
 import { chooseGhc, findGhc } from "../ghc/installation.ts";
 import { setUpLogging } from "../log/logging.ts";
 import { LOG_OPTIONS, logLevelOf } from "./log_options.ts";
@@ -146,7 +147,7 @@ async function runOnce(options: BazelOptions, argv: string[]): Promise<number> {
   // As compile() runs the real ghc, so both modes run the very same command line.
   return await runRealGhc(
     findGhc(options.ghc),
-    { argv, cwd: Deno.cwd(), env: Deno.env.toObject() },
+    { argv, env: Environment.ofThisProcess() },
     options.packageDbs,
     processSink,
   );
@@ -156,7 +157,8 @@ async function runOnce(options: BazelOptions, argv: string[]): Promise<number> {
 async function runPersistentWorker(options: BazelOptions & { protocol?: BazelProtocol }): Promise<number> {
   keepStdoutForResponses();
   const cwd = Deno.cwd();
-  const env = Deno.env.toObject();
+  // Bazel's own environment for every request: the worker process's, as bytes (see Environment).
+  const env = Environment.ofThisProcess();
   log.info("ghcpw {version} Bazel worker, pid {pid}, in {cwd} ({protocol} protocol)", {
     version: VERSION,
     pid: Deno.pid,
@@ -198,6 +200,8 @@ async function runPersistentWorker(options: BazelOptions & { protocol?: BazelPro
         env,
         cwd: requestCwd,
         stderrIsTerminal: false,
+        // The response carries both streams as one text: in GHC's order, as in a terminal.
+        mergedOutput: true,
       },
       sink,
       signal,

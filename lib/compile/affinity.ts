@@ -7,6 +7,8 @@
  * @module
  */
 
+import type { Environment } from "../process/environment.ts";
+
 /** Flags that take the next argument and affect which packages and interfaces are loaded. */
 const WITH_ARGUMENT = new Set(["-package-db", "-package-env", "-package-conf"]);
 
@@ -39,13 +41,16 @@ const FLAGS = new Set([
 const ENV = ["GHC_PACKAGE_PATH", "GHC_ENVIRONMENT"];
 
 /** Computes the affinity key of an invocation (its arguments after response-file expansion). */
-export function affinityOf(args: readonly string[], env: Readonly<Record<string, string>>): string {
+export function affinityOf(args: readonly string[], env: Environment): string {
   const parts: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (WITH_ARGUMENT.has(arg)) parts.push(arg, args[++i] ?? "");
     else if (FLAGS.has(arg) || PREFIXES.some((p) => arg.startsWith(p))) parts.push(arg);
   }
-  for (const name of ENV) if (env[name] !== undefined) parts.push(`${name}=${env[name]}`);
+  for (const name of ENV) {
+    const value = env.get(name);
+    if (value !== undefined) parts.push(`${name}=${value}`);
+  }
   return parts.join("\0");
 }

@@ -52,17 +52,21 @@ export async function compile(
   const args = await realGhcArguments(request.argv, request.cwd, compiler.packageDbs, sink);
   if (args === null) return 1;
   const plan = planInvocation(request.argv, args, request.env);
-  if (compiler.incremental && plan.kind === "worker" && plan.mode[0] === "make") {
+  // Its key reads the environment as text: an environment that is not is simply built without it.
+  const textEnv = compiler.incremental && plan.kind === "worker" && plan.mode[0] === "make"
+    ? request.env.toRecord()
+    : null;
+  if (compiler.incremental && plan.kind === "worker" && textEnv !== null) {
     // lib/incremental/ restores saved outputs first and saves and replays warnings after; the build
     // itself is this same compile, without the incremental step.
     const plain = { ...compiler, incremental: undefined };
     return await compiler.incremental.build(
-      { ...request, args: plan.args },
+      { ...request, env: textEnv, args: plan.args },
       sink,
       (out) => compile(plain, request, out, signal),
     );
   }
-  const ctx = { cwd: request.cwd, env: request.env };
+  const ctx = { cwd: request.cwd, env: request.env, mergedOutput: request.mergedOutput };
   if (plan.kind === "direct") {
     compiler.stats.direct++;
     log.debug("Running ghc directly ({reason})", { reason: plan.reason });
@@ -81,6 +85,7 @@ export async function compile(
         tmpDir,
         env: request.env,
         stderrIsTerminal: request.stderrIsTerminal,
+        mergedOutput: request.mergedOutput,
       },
       sink,
       signal,

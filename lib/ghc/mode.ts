@@ -8,6 +8,8 @@
  * @module
  */
 
+import type { Environment } from "../process/environment.ts";
+
 /** How one invocation runs. */
 export type Plan =
   | {
@@ -48,12 +50,14 @@ const WORKER_MODES: Record<string, string> = { "-c": "c", "-E": "E", "-S": "S", 
 export function planInvocation(
   rawArgv: readonly string[],
   args: readonly string[],
-  env: Readonly<Record<string, string>>,
+  env: Environment,
 ): Plan {
   if (rawArgv.some((a) => a === "+RTS" || a === "--RTS")) {
     return { kind: "direct", reason: "RTS options apply to a new GHC process only" };
   }
-  if (env.GHCRTS !== undefined) return { kind: "direct", reason: "GHCRTS applies to a new GHC process only" };
+  if (env.get("GHCRTS") !== undefined) {
+    return { kind: "direct", reason: "GHCRTS applies to a new GHC process only" };
+  }
   if (args.some((a) => a.startsWith("-B"))) {
     return { kind: "direct", reason: "-B selects another GHC libdir" };
   }

@@ -8,8 +8,10 @@
  */
 
 import { type OutputSink, processSink } from "../output.ts";
+import { exitCodeOf, settledStatus } from "../process/exit_status.ts";
 import { killAndWait } from "../process/kill.ts";
 import { expandResponseFiles, ResponseFileError } from "./response_file.ts";
+import type { Environment } from "../process/environment.ts";
 
 const encoder = new TextEncoder();
 
@@ -46,7 +48,7 @@ export async function runRealGhc(
   sink: OutputSink,
   signal?: AbortSignal,
 ): Promise<number> {
-  const args = await realGhcArguments(invocation.argv, invocation.cwd, packageDbs, sink);
+  const args = await realGhcArguments(invocation.argv, invocation.cwd ?? ".", packageDbs, sink);
   if (args === null) return 1;
   return sink === processSink
     ? await runGhcInherited(ghc, args, invocation)
@@ -55,34 +57,44 @@ export async function runRealGhc(
 
 /** Where and how to run: the invocation's own working directory and complete environment. */
 export interface DirectContext {
-  cwd: string;
-  env: Record<string, string>;
-}
-
-/** The exit code a shell would report for a status (128 + signal number for a killed process). */
-export function exitCodeOf(status: Deno.CommandStatus): number {
-  if (status.signal === null) return status.code;
-  const numbers: Record<string, number> = {
-    SIGHUP: 1,
-    SIGINT: 2,
-    SIGQUIT: 3,
-    SIGKILL: 9,
-    SIGSEGV: 11,
-    SIGTERM: 15,
-  };
-  return 128 + (numbers[status.signal] ?? 0);
+  /** Undefined: this process's own (which may not be UTF-8, and so have no name Deno can give). */
+  cwd?: string;
+  env: Environment;
+  /** Capture stdout and stderr as one stream, sent to the sink's stdout (see CompileRequest). */
+  mergedOutput?: boolean;
 }
 
 function command(ghc: string, args: string[], ctx: DirectContext, stdio: "piped" | "inherit"): Deno.Command {
-  return new Deno.Command(ghc, {
-    args,
+  // Deno pipes the two streams apart; only a shell can give ghc one pipe for both, so that their order
+  // survives. exec leaves ghc itself as the child: its exit status and signals are ghc's.
+  const merged = stdio === "piped" && ctx.mergedOutput === true;
+  return new Deno.Command(merged ? "/bin/sh" : ghc, {
+    args: merged ? ["-c", 'exec "$0" "$@" 2>&1', ghc, ...args] : args,
     cwd: ctx.cwd,
-    env: ctx.env,
-    clearEnv: true,
+    ...childEnvironment(ctx.env),
     stdin: stdio === "inherit" ? "inherit" : "null",
     stdout: stdio,
     stderr: stdio,
   });
+}
+
+/**
+ * An environment this process cannot give a child: Deno passes environments on as text only, and this one
+ * holds bytes that are not UTF-8. Only the client, whose own environment it is, can run ghc with it.
+ */
+export class EnvironmentNotText extends Error {
+  override name = "EnvironmentNotText";
+  constructor() {
+    super("the environment holds a variable that is not UTF-8, which only the client can pass on to ghc");
+  }
+}
+
+/** How a child gets `env`: inherited untouched if it is this process's own, else in full as text. */
+function childEnvironment(env: Environment): { env?: Record<string, string>; clearEnv?: boolean } {
+  if (env.own) return {};
+  const record = env.toRecord();
+  if (record === null) throw new EnvironmentNotText();
+  return { env: record, clearEnv: true };
 }
 
 /** Runs ghc with its output streamed into `sink`; resolves to its exit code. Aborting kills it. */
@@ -112,12 +124,12 @@ export async function runGhcCaptured(
   } finally {
     signal?.removeEventListener("abort", kill);
   }
-  const status = await child.status;
+  const status = await settledStatus(child.status);
   signal?.throwIfAborted();
   return exitCodeOf(status);
 }
 
 /** Runs ghc on the caller's own stdio; resolves to its exit code. */
 export async function runGhcInherited(ghc: string, args: string[], ctx: DirectContext): Promise<number> {
-  return exitCodeOf(await command(ghc, args, ctx, "inherit").output());
+  return exitCodeOf(await settledStatus(command(ghc, args, ctx, "inherit").spawn().status));
 }

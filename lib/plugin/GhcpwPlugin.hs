@@ -26,7 +26,7 @@ import Ghcpw.Warm (Warm, newWarm, parseShare, showShare)
 -- | Must equal WORKER_PROTOCOL_VERSION in lib/wire/worker_protocol.ts (checked by
 -- tests/unit/plugin_contract_test.ts).
 protocolVersion :: B.ByteString
-protocolVersion = B8.pack "1"
+protocolVersion = B8.pack "2"
 
 -- | The frontend action gets its -ffrontend-opt options and the libdir of the GHC it runs in.
 frontendPlugin :: FrontendPlugin
@@ -56,15 +56,17 @@ refuse ch why = do
   send ch Failure [[B8.pack why]]
   exitWith (ExitFailure 2)
 
--- | Fields of a worker request, in order: mode, cwd, temporary directory, argv, environment (KEY=VALUE),
--- whether the client's stderr is a terminal.
+-- | Fields of a worker request, in order: mode, cwd, temporary directory (the server's; GHC has it as
+-- -tmpdir in argv), argv, environment (KEY=VALUE), whether the client's stderr is a terminal, whether its
+-- stdout and stderr are one file.
 serveOne :: Channel -> Warm -> FilePath -> [[B.ByteString]] -> IO ()
-serveOne ch warm libdir [modeField, [cwd], [tmp], args, env, [tty]] =
+serveOne ch warm libdir [modeField, [cwd], [tmp], args, env, [tty], [merged]] =
   case parseMode (map B8.unpack modeField) of
     Left why -> refuse ch why
     Right mode -> do
       startRequest
-      outcome <- withRequestContext ch (RequestContext cwd (B8.unpack tmp) (map splitEntry env)) $ \decode output -> do
+      let context = RequestContext cwd (map splitEntry env) (merged == B8.pack "1")
+      outcome <- withRequestContext ch context $ \decode output -> do
         argv <- mapM decode args
         terminal <- requestTerminal (tty == B8.pack "1")
         invoke warm libdir (B8.unpack tmp) output mode argv terminal <* switchStage Finish

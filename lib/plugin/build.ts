@@ -15,6 +15,7 @@ import { getLogger } from "@logtape/logtape";
 import pluginMain from "./GhcpwPlugin.hs" with { type: "text" };
 import frameModule from "./Ghcpw/Frame.hs" with { type: "text" };
 import contextModule from "./Ghcpw/Context.hs" with { type: "text" };
+import stdioModule from "./Ghcpw/Stdio.hs" with { type: "text" };
 import parentModule from "./Ghcpw/Parent.hs" with { type: "text" };
 import driverModule from "./Ghcpw/Driver.hs" with { type: "text" };
 import compatModule from "./Ghcpw/Compat.hs" with { type: "text" };
@@ -37,6 +38,7 @@ export const PLUGIN_SOURCES: ReadonlyArray<readonly [string, string]> = [
   ["GhcpwPlugin", pluginMain],
   ["Ghcpw.Frame", frameModule],
   ["Ghcpw.Context", contextModule],
+  ["Ghcpw.Stdio", stdioModule],
   ["Ghcpw.Parent", parentModule],
   ["Ghcpw.Driver", driverModule],
   ["Ghcpw.Compat", compatModule],

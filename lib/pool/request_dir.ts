@@ -1,7 +1,7 @@
 /**
  * Each request's temporary directory (lib/compile/compile.ts) is removed by the process that made it when the
  * request ends; one that is killed meanwhile (a server SIGKILLed mid-compile) leaves it behind, with the
- * capture files and GHC's temporaries inside. So the name says who made it — pid namespace, pid and the
+ * temporaries of GHC inside. So the name says who made it — pid namespace, pid and the
  * process's start time — and a later ghcpw process removes those whose maker is gone. The start time
  * makes a recycled pid count as gone and the namespace keeps a process from judging pids of another
  * (a container sharing /tmp). A name without all three is never removed: nobody can tell whose it is.

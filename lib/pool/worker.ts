@@ -1,6 +1,6 @@
 /**
  * One GHC process running ghcpw's frontend plugin, serving one invocation at a time over its pipes
- * (frames as in lib/wire/frame.ts; GHC's own output never touches those pipes, see lib/plugin/Ghcpw/Context.hs).
+ * (frames as in lib/wire/frame.ts; GHC's own output never touches those pipes, see lib/plugin/Ghcpw/Stdio.hs).
  *
  * @module
  */
@@ -17,6 +17,7 @@ import { MessageStream } from "../wire/stream.ts";
 import { changedLibraries, type LibrarySnapshot, snapshotLibraries } from "./loaded_libraries.ts";
 import { REQUEST_DIR_PREFIX } from "./request_dir.ts";
 import type { OutputSink } from "../output.ts";
+import { settledStatus } from "../process/exit_status.ts";
 import { killAndWait } from "../process/kill.ts";
 import {
   spawnWorkerProcess,
@@ -125,7 +126,7 @@ export class Worker {
     this.ghcVersion = hello.ghc ?? "";
     this.share = hello.share ?? "";
     this.#stderrTail = tail;
-    this.#status = child.status.then((s) => {
+    this.#status = settledStatus(child.status).then((s) => {
       this.#exited = true;
       return s;
     });
@@ -145,7 +146,7 @@ export class Worker {
       const props = await withTimeout(
         Promise.race([
           readGreeting(stream),
-          child.status.then((s) => {
+          settledStatus(child.status).then((s) => {
             throw new WorkerFailure(`GHC worker exited during start-up (${describeStatus(s)})`);
           }),
         ]),

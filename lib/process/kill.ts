@@ -5,6 +5,8 @@
  * @module
  */
 
+import { settledStatus } from "./exit_status.ts";
+
 /** What {@linkcode killAndWait} needs of a child: Deno.ChildProcess, or a stand-in with the same members. */
 export interface Killable {
   readonly pid: number;
@@ -33,7 +35,7 @@ export async function killAndWait(child: Killable, options: KillOptions = {}): P
       // exited already
     }
   }
-  return await child.status;
+  return await settledStatus(child.status);
 }
 
 /** Signals the process group led by `pid`; false if there is none (not yet a leader, or gone). */

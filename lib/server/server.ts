@@ -14,6 +14,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import { compile, type Compiler } from "../compile/compile.ts";
+import { EnvironmentNotText } from "../ghc/run.ts";
 import {
   type CompileRequest,
   type ControlCommand,
@@ -278,13 +279,22 @@ export class Server {
         await send(stream, { kind: "failure", message, reason: "timeout" }).catch(() => {});
       } else {
         const message = e instanceof Error ? e.message : String(e);
-        const kind: FailureKind = e instanceof Refusal ? e.kind : compiling ? "internal" : "protocol";
+        const kind: FailureKind = e instanceof Refusal
+          ? e.kind
+          : e instanceof EnvironmentNotText
+          ? "fallback"
+          : compiling
+          ? "internal"
+          : "protocol";
         if (kind === "auth") this.stats.refused++;
         else if (kind === "version" || kind === "key") this.stats.mismatched++;
         else if (kind === "internal") this.stats.failures++;
-        else this.stats.protocolErrors++;
-        if (kind === "version" || kind === "key") log.info("Refusing a request: {error}", { error: message });
-        else log.warn("Closing a connection: {error}", { error: message });
+        else if (kind !== "fallback") this.stats.protocolErrors++;
+        if (kind === "version" || kind === "key" || kind === "fallback") {
+          log.info("Refusing a request: {error}", { error: message });
+        } else {
+          log.warn("Closing a connection: {error}", { error: message });
+        }
         await send(stream, { kind: "failure", message, reason: kind }).catch(() => {});
         // Closing a unix socket with unread input resets the connection, and the client may then lose
         // the Failure before reading it: end our side, and let the client close first (briefly).

@@ -15,31 +15,36 @@ import {
   decodeText,
   encodeFields,
   encodeText,
-  environmentEntries,
   exitCode,
   fieldText,
-  parseEnvironment,
   ProtocolError,
 } from "./fields.ts";
+import { Environment } from "../process/environment.ts";
 import { type Codec, decodeWith, encodeWith, FrameType, helloEntry, outputEntry } from "./messages.ts";
 import { VERSION } from "../version.ts";
 
 /**
  * Version of the client/server protocol; a peer with another version is refused in the handshake.
  * 2: the client's greeting carries the token and the server key; control requests (status, stop).
+ * 3: a request says whether the client's stdout and stderr are one file.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** One GHC invocation as a client asks for it: exactly what `ghc` would have seen. */
 export interface CompileRequest {
   /** Arguments after `ghc`, as given (response files not yet expanded). */
   argv: string[];
-  /** The complete environment. */
-  env: Record<string, string>;
+  /** The complete environment, as bytes. */
+  env: Environment;
   /** Absolute working directory. */
   cwd: string;
   /** Whether the client's stderr is a terminal (decides colours, as it does for ghc). */
   stderrIsTerminal: boolean;
+  /**
+   * Whether the client's stdout and stderr are the same file (`2>&1`, one terminal, one build log): GHC's
+   * output then comes back as one stream, on stdout, in the order GHC wrote it.
+   */
+  mergedOutput: boolean;
 }
 
 /** The control commands a client may send instead of a compile request. */
@@ -51,9 +56,10 @@ export type ControlCommand = typeof CONTROL_COMMANDS[number];
 /**
  * Why the server refused or abandoned a request, carried in a Failure so that a client can act on it:
  * "auth" (no or wrong token), "version" (another ghcpw version), "key" (another GHC or settings),
- * "timeout" (the request timeout killed the compile), "protocol" (anything else malformed), "internal".
+ * "timeout" (the request timeout killed the compile), "fallback" (only the client can run this
+ * invocation exactly: it must run ghc itself), "protocol" (anything else malformed), "internal".
  */
-export type FailureKind = "auth" | "version" | "key" | "timeout" | "protocol" | "internal";
+export type FailureKind = "auth" | "version" | "key" | "timeout" | "fallback" | "protocol" | "internal";
 
 /** What a client sends: its greeting, then a compile request or a control command. */
 export type ClientMessage =
@@ -80,23 +86,32 @@ const clientCodec: Codec<ClientMessage> = {
   hello: helloEntry,
   request: {
     type: FrameType.Request,
-    // The fields in their fixed order: cwd, argv, environment, terminal flag.
+    // The fields in their fixed order: cwd, argv, environment, terminal flag, merged-output flag.
     encode: ({ request }) =>
       encodeFields([
         [request.cwd],
         request.argv,
-        environmentEntries(request.env),
+        request.env.entries,
         [request.stderrIsTerminal ? "1" : "0"],
+        [request.mergedOutput ? "1" : "0"],
       ]),
     decode: (payload) => {
       const fields = decodeFields(payload);
-      if (fields.length !== 4 || fields[0].length !== 1 || fields[3].length !== 1) {
-        throw new ProtocolError("malformed request: expected cwd, argv, environment and terminal fields");
+      if (fields.length !== 5 || [0, 3, 4].some((i) => fields[i].length !== 1)) {
+        throw new ProtocolError(
+          "malformed request: expected cwd, argv, environment, terminal and merged-output fields",
+        );
       }
-      const [[cwd], argv, env, [tty]] = fields.map(fieldText);
+      const [[cwd], argv, , [tty], [merged]] = fields.map(fieldText);
       return {
         kind: "request",
-        request: { cwd, argv, env: parseEnvironment(env), stderrIsTerminal: tty === "1" },
+        request: {
+          cwd,
+          argv,
+          env: Environment.fromEntries(fields[2]),
+          stderrIsTerminal: tty === "1",
+          mergedOutput: merged === "1",
+        },
       };
     },
   },

@@ -21,10 +21,14 @@ import {
   parseEnvironment,
   ProtocolError,
 } from "./fields.ts";
+import { Environment } from "../process/environment.ts";
 import { type Codec, decodeWith, encodeWith, FrameType, helloEntry, outputEntry } from "./messages.ts";
 
-/** Version of the server/worker protocol; must equal protocolVersion in lib/plugin/GhcpwPlugin.hs. */
-export const WORKER_PROTOCOL_VERSION = 1;
+/**
+ * Version of the server/worker protocol; must equal protocolVersion in lib/plugin/GhcpwPlugin.hs.
+ * 2: a request says whether the client's stdout and stderr are one file.
+ */
+export const WORKER_PROTOCOL_VERSION = 2;
 
 /** What a GHC worker is asked to run (mode flags already taken out, see lib/ghc/mode.ts). */
 export interface WorkerRequest {
@@ -33,8 +37,10 @@ export interface WorkerRequest {
   cwd: string;
   /** A fresh directory for this request's temporary files, removed by the caller afterwards. */
   tmpDir: string;
-  env: Record<string, string>;
+  env: Environment;
   stderrIsTerminal: boolean;
+  /** GHC's stdout and stderr go into one stream, sent as stdout (see CompileRequest.mergedOutput). */
+  mergedOutput: boolean;
 }
 
 /** What the server sends a worker. */
@@ -62,18 +68,28 @@ const toWorkerCodec: Codec<ToWorkerMessage> = {
         [request.cwd],
         [request.tmpDir],
         request.args,
-        environmentEntries(request.env),
+        request.env.entries,
         [request.stderrIsTerminal ? "1" : "0"],
+        [request.mergedOutput ? "1" : "0"],
       ]),
     decode: (payload) => {
-      const fields = decodeFields(payload).map(fieldText);
-      if (fields.length !== 6 || [1, 2, 5].some((i) => fields[i].length !== 1)) {
+      const raw = decodeFields(payload);
+      const fields = raw.map(fieldText);
+      if (fields.length !== 7 || [1, 2, 5, 6].some((i) => fields[i].length !== 1)) {
         throw new ProtocolError("malformed request");
       }
-      const [mode, [cwd], [tmpDir], args, env, [tty]] = fields;
+      const [mode, [cwd], [tmpDir], args, , [tty], [merged]] = fields;
       return {
         kind: "request",
-        request: { mode, cwd, tmpDir, args, env: parseEnvironment(env), stderrIsTerminal: tty === "1" },
+        request: {
+          mode,
+          cwd,
+          tmpDir,
+          args,
+          env: Environment.fromEntries(raw[4]),
+          stderrIsTerminal: tty === "1",
+          mergedOutput: merged === "1",
+        },
       };
     },
   },

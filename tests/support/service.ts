@@ -99,8 +99,17 @@ export function spawnCli(
   args: string[],
   options: { cwd?: string; env?: Record<string, string> } = {},
 ): Spawned {
-  const child = new Deno.Command("deno", {
-    args: ["run", "-A", MAIN, ...args],
+  return spawnProcess("deno", ["run", "-A", MAIN, ...args], options);
+}
+
+/** Starts a command as a process of its own. */
+export function spawnProcess(
+  command: string,
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Spawned {
+  const child = new Deno.Command(command, {
+    args,
     cwd: options.cwd,
     env: options.env,
     stdin: "null",

@@ -26,6 +26,7 @@ import {
   slowModule,
   spawnCli,
   spawnClient,
+  spawnProcess,
   statusOf,
   twinTrees,
   waitFor,
@@ -35,6 +36,9 @@ import { processAlive } from "../../lib/process/state.ts";
 import { answers } from "../../lib/client/autostart.ts";
 import { findGhcPkg, realExecutablePath } from "../../lib/ghc/installation.ts";
 import { requestDirOwner, requestDirRoot } from "../../lib/pool/request_dir.ts";
+import { INTERRUPTED_EXIT } from "../../lib/client/client.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 /** Waits until the server has a busy worker and returns its pid. */
 async function busyWorker(socket: string, env: Record<string, string> = {}): Promise<number> {
@@ -111,6 +115,64 @@ Deno.test("faults in workers and clients", async (t) => {
       await assertHealthy(server.socket, 1);
     });
 
+    await t.step(
+      "a worker killed after output reached the client: reported once, ghc not run again",
+      async () => {
+        const trees = await twinTrees({ "Partial.hs": partialOutputModule("Partial") });
+        // The client's stdout and stderr are files, so the test sees what it has printed so far.
+        const client = spawnProcess("sh", [
+          "-c",
+          'exec "$@" >out 2>err',
+          "sh",
+          "deno",
+          "run",
+          "-A",
+          MAIN,
+          "ghc",
+          "--socket",
+          server.socket,
+          "--ghc",
+          GHC,
+          "--",
+          "-c",
+          "Partial.hs",
+        ], { cwd: trees.warm });
+        const victim = await busyWorker(server.socket);
+        await waitFor(
+          "the splice's output to reach the client",
+          async () => (await Deno.readTextFile(`${trees.warm}/out`).catch(() => "")).includes("partial"),
+          30_000,
+        );
+        Deno.kill(victim, "SIGKILL");
+        const result = await client.result;
+        assertEquals(result.code, INTERRUPTED_EXIT);
+        assertEquals(await Deno.readTextFile(`${trees.warm}/out`), "partial output\n");
+        const err = await Deno.readTextFile(`${trees.warm}/err`);
+        assertMatch(
+          err,
+          /^ghcpw: the compile broke off after part of its output was printed \(the server failed: /,
+        );
+        assertMatch(err, /ghc was not run again, which would print it twice\.\nghcpw: run the command again/);
+        assertEquals(await listFiles(trees.warm), ["Partial.hs", "err", "out", "ran-once"]);
+        await assertHealthy(server.socket, 1);
+      },
+    );
+
+    await t.step("a compile's output takes no space on the server, however large", async () => {
+      const trees = await twinTrees({ "Loud.hs": loudModule("Loud", 8 * 1024 * 1024) });
+      const serverPid = (await statusOf(server.socket)).pid as number;
+      const client = spawnClient(server.socket, ["-c", "Loud.hs"], trees.warm);
+      await waitFor("the splice to print", () => exists(`${trees.warm}/printed`), 60_000);
+      // The splice waits now: everything it printed has been written, and nothing has been cleaned up.
+      const held = await requestDirBytes(serverPid);
+      await Deno.writeTextFile(`${trees.warm}/release`, "");
+      await Deno.writeTextFile(`${trees.cold}/release`, "");
+      const result = await client.result;
+      assert(held < 1024 * 1024, `the request's directory held ${held} bytes while the splice waited`);
+      assertSameRun(result, await ghc(["-c", "Loud.hs"], trees.cold));
+      await assertHealthy(server.socket, 1);
+    });
+
     await t.step("an unwritable output directory and a full disk: ghc's errors", async () => {
       const trees = await twinTrees({ "Out.hs": plainModule("Out") });
       // Both runs in one directory, one after the other, so that paths in messages are the same.
@@ -177,6 +239,74 @@ Deno.test("a request over the timeout is killed with a clear error", async () =>
     await server.stop();
   }
 });
+
+/**
+ * A module whose splice prints a line and, the first time it runs in a directory, then waits for a minute
+ * (a second run, such as ghc run again after a failure, prints the line and goes on).
+ */
+function partialOutputModule(name: string): string {
+  return `{-# LANGUAGE TemplateHaskell #-}
+module ${name} (p) where
+
+import Control.Concurrent (threadDelay)
+import Control.Monad (unless)
+import Language.Haskell.TH.Syntax (lift, runIO)
+import System.Directory (doesFileExist)
+import System.IO (hFlush, stdout)
+
+p :: Int
+p = $(runIO (do
+  putStrLn "partial output"
+  hFlush stdout
+  again <- doesFileExist "ran-once"
+  unless again (writeFile "ran-once" "" >> threadDelay 60000000)) >> lift (1 :: Int))
+`;
+}
+
+/**
+ * A module whose splice prints `bytes` bytes to stdout and a line to stderr, creates the file `printed`,
+ * and waits until the file `release` exists.
+ */
+function loudModule(name: string, bytes: number): string {
+  return `{-# LANGUAGE TemplateHaskell #-}
+module ${name} (l) where
+
+import Control.Concurrent (threadDelay)
+import Language.Haskell.TH.Syntax (lift, runIO)
+import System.Directory (doesFileExist)
+import System.IO (hFlush, hPutStrLn, stderr, stdout)
+
+l :: Int
+l = $(runIO (do
+  mapM_ (\\i -> putStrLn (show i ++ replicate 99 'x')) [1 .. ${Math.ceil(bytes / 100)} :: Int]
+  hPutStrLn stderr "printed it all"
+  hFlush stdout
+  writeFile "printed" ""
+  let wait = doesFileExist "release" >>= \\r -> if r then pure () else threadDelay 20000 >> wait
+  wait) >> lift (1 :: Int))
+`;
+}
+
+/** Whether a file exists. */
+async function exists(path: string): Promise<boolean> {
+  return await Deno.lstat(path).then(() => true, () => false);
+}
+
+/** Bytes in the files of the request directories of the server with pid `serverPid`. */
+async function requestDirBytes(serverPid: number): Promise<number> {
+  let total = 0;
+  const walk = async (dir: string) => {
+    for await (const entry of Deno.readDir(dir)) {
+      const path = `${dir}/${entry.name}`;
+      if (entry.isDirectory) await walk(path);
+      else total += (await Deno.lstat(path)).size;
+    }
+  };
+  for await (const entry of Deno.readDir(requestDirRoot())) {
+    if (requestDirOwner(entry.name)?.pid === serverPid) await walk(`${requestDirRoot()}/${entry.name}`);
+  }
+  return total;
+}
 
 /** A module whose splice runs `sleep` for `seconds` as a child process, as GHC runs gcc or iserv. */
 function childProcessModule(name: string, seconds: number): string {

@@ -14,6 +14,7 @@ import { encodeProperties, encodeText } from "../../lib/wire/fields.ts";
 import { FrameType } from "../../lib/wire/messages.ts";
 import { encodeClientMessage, PROTOCOL_VERSION } from "../../lib/wire/client_protocol.ts";
 import { VERSION } from "../../lib/version.ts";
+import { Environment } from "../../lib/process/environment.ts";
 
 const CONNECTIONS = 10_000;
 const CONCURRENCY = 16;
@@ -48,7 +49,13 @@ function malformed(
     FrameType.Request,
     encodeClientMessage({
       kind: "request",
-      request: { argv: ["-c", "X.hs"], env: {}, cwd: "/", stderrIsTerminal: false },
+      request: {
+        argv: ["-c", "X.hs"],
+        env: Environment.fromRecord({}),
+        cwd: "/",
+        stderrIsTerminal: false,
+        mergedOutput: false,
+      },
     }).payload,
   );
   const vanish = random.int(10) === 0;

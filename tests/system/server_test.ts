@@ -15,6 +15,7 @@ import {
 } from "../../lib/wire/client_protocol.ts";
 import { MessageStream } from "../../lib/wire/stream.ts";
 import { VERSION } from "../../lib/version.ts";
+import { Environment } from "../../lib/process/environment.ts";
 
 /** Sends raw bytes, ends the connection's writing side, and returns the server's Failure message. */
 async function sendRaw(socket: string, bytes: Uint8Array): Promise<string | null> {
@@ -52,7 +53,13 @@ Deno.test("bad frames and bad handshakes get an error; the server keeps serving"
     FrameType.Request,
     encodeClientMessage({
       kind: "request",
-      request: { argv: ["--numeric-version"], env: {}, cwd: "/", stderrIsTerminal: false },
+      request: {
+        argv: ["--numeric-version"],
+        env: Environment.fromRecord({}),
+        cwd: "/",
+        stderrIsTerminal: false,
+        mergedOutput: false,
+      },
     }).payload,
   );
   try {

@@ -9,6 +9,7 @@ import { FakeWorkers } from "../support/fake_worker.ts";
 import { compile, type Compiler } from "../../lib/compile/compile.ts";
 import { Pool } from "../../lib/pool/pool.ts";
 import { CollectingSink } from "../../lib/output.ts";
+import { Environment } from "../../lib/process/environment.ts";
 
 async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then(() => true, () => false);
@@ -32,8 +33,9 @@ async function withCompiler(fakes: FakeWorkers, body: (compiler: Compiler) => Pr
 const invocation = (argv: string[], cwd = "/") => ({
   argv,
   cwd,
-  env: { HOME: "/h" },
+  env: Environment.fromRecord({ HOME: "/h" }),
   stderrIsTerminal: true,
+  mergedOutput: false,
 });
 
 Deno.test("a worker runs the invocation with its mode apart, in a request directory of its own", async () => {
@@ -49,7 +51,11 @@ Deno.test("a worker runs the invocation with its mode apart, in a request direct
     // No -tmpdir: GHC must see the client's own temporary directory (it leaves includes under it out of
     // a module's dependent files); the worker keeps its temporary files in request.tmpDir by itself.
     assertEquals(request.args, ["-no-link", "-package-db", "/db", "-O", "A.hs"]);
-    assertEquals([request.cwd, request.env, request.stderrIsTerminal], ["/", { HOME: "/h" }, true]);
+    assertEquals([request.cwd, request.env.toRecord(), request.stderrIsTerminal], [
+      "/",
+      { HOME: "/h" },
+      true,
+    ]);
     assertEquals(tmpDirDuring, true);
     assertEquals(await exists(request.tmpDir), false, "the request directory is removed afterwards");
     const { timesMs, ...counts } = compiler.stats;

@@ -1,7 +1,9 @@
 import { assertEquals } from "../support/assert.ts";
 import { planInvocation } from "../../lib/ghc/mode.ts";
+import { Environment } from "../../lib/process/environment.ts";
 
-const plan = (args: string[], env: Record<string, string> = {}) => planInvocation(args, args, env);
+const plan = (args: string[], env: Record<string, string> = {}) =>
+  planInvocation(args, args, Environment.fromRecord(env));
 
 Deno.test("one-shot modes go to a worker with the mode flag taken out", () => {
   assertEquals(plan(["-O", "-c", "A.hs"]), { kind: "worker", mode: ["c"], args: ["-no-link", "-O", "A.hs"] });
@@ -57,5 +59,5 @@ Deno.test("RTS options, on the command line or in GHCRTS, run the real ghc", () 
   assertEquals(plan(["+RTS", "-A64m", "-RTS", "-c", "A.hs"]).kind, "direct");
   assertEquals(plan(["-c", "A.hs"], { GHCRTS: "-A64m" }).kind, "direct");
   // Only the real command line counts: a "+RTS" inside a response file is just an argument.
-  assertEquals(planInvocation(["@rsp"], ["+RTS", "-c", "A.hs"], {}).kind, "worker");
+  assertEquals(planInvocation(["@rsp"], ["+RTS", "-c", "A.hs"], Environment.fromRecord({})).kind, "worker");
 });

@@ -18,6 +18,7 @@ import {
   PLUGIN_SOURCES,
   REQUIRED_PACKAGES,
 } from "../../lib/plugin/build.ts";
+import { Environment } from "../../lib/process/environment.ts";
 
 const PLUGIN = new URL("../../lib/plugin/", import.meta.url);
 const read = (path: string) => Deno.readTextFileSync(new URL(path, PLUGIN));
@@ -57,7 +58,15 @@ Deno.test("frame type numbers agree between lib/wire/messages.ts and Frame.hs", 
     defer: { kind: "defer", reason: "" },
     failure: { kind: "failure", message: "" },
   };
-  const request = { mode: [], args: [], cwd: "/", tmpDir: "/", env: {}, stderrIsTerminal: false };
+  const request = {
+    mode: [],
+    args: [],
+    cwd: "/",
+    tmpDir: "/",
+    env: Environment.fromRecord({}),
+    stderrIsTerminal: false,
+    mergedOutput: false,
+  };
   const used = [
     ...Object.values(samples).map((m) => encodeWorkerMessage(m).type),
     encodeToWorker({ kind: "request", request }).type,

@@ -28,6 +28,7 @@ import {
   type WorkerMessage,
 } from "../../lib/wire/worker_protocol.ts";
 import { VERSION } from "../../lib/version.ts";
+import { Environment } from "../../lib/process/environment.ts";
 
 function protocolError(f: () => unknown): string | null {
   try {
@@ -78,9 +79,10 @@ Deno.test("every client and server message round-trips through its frame", () =>
       kind: "request",
       request: {
         argv: ["-c", "A B.hs", "@args", ""],
-        env: { PATH: "/usr/bin", EMPTY: "", WITH_EQ: "a=b" },
+        env: Environment.fromRecord({ PATH: "/usr/bin", EMPTY: "", WITH_EQ: "a=b" }),
         cwd: "/work/x y",
         stderrIsTerminal: true,
+        mergedOutput: true,
       },
     },
     ...CONTROL_COMMANDS.map((command) => ({ kind: "control" as const, command })),
@@ -114,9 +116,15 @@ Deno.test("messages keep their bytes on the wire", () => {
   ]);
   const request = encodeClientMessage({
     kind: "request",
-    request: { argv: ["-c"], env: { A: "b" }, cwd: "/", stderrIsTerminal: false },
+    request: {
+      argv: ["-c"],
+      env: Environment.fromRecord({ A: "b" }),
+      cwd: "/",
+      stderrIsTerminal: false,
+      mergedOutput: false,
+    },
   });
-  assertEquals(request.payload, encodeFields([["/"], ["-c"], ["A=b"], ["0"]]));
+  assertEquals(request.payload, encodeFields([["/"], ["-c"], ["A=b"], ["0"], ["0"]]));
   const reply = encodeServerMessage({ kind: "control-reply", reply: { a: 1 } });
   assertEquals(new TextDecoder().decode(reply.payload), '{"a":1}');
 });
@@ -188,12 +196,16 @@ Deno.test("worker messages round-trip; a request travels in the plugin's field o
     args: ["-O", "A.hs"],
     cwd: "/w",
     tmpDir: "/tmp/r",
-    env: { HOME: "/h" },
+    env: Environment.fromRecord({ HOME: "/h" }),
     stderrIsTerminal: false,
+    mergedOutput: true,
   };
   const frame = encodeToWorker({ kind: "request", request });
   assertEquals(frame.type, FrameType.Request);
-  assertEquals(frame.payload, encodeFields([["-c"], ["/w"], ["/tmp/r"], ["-O", "A.hs"], ["HOME=/h"], ["0"]]));
+  assertEquals(
+    frame.payload,
+    encodeFields([["-c"], ["/w"], ["/tmp/r"], ["-O", "A.hs"], ["HOME=/h"], ["0"], ["1"]]),
+  );
   assertEquals(decodeToWorker(frame), { kind: "request", request });
   const messages: WorkerMessage[] = [
     { kind: "hello", properties: { protocol: "1", ghc: "9.0.2" } },

@@ -1,9 +1,9 @@
 {-# LANGUAGE CApiFFI #-}
 
 -- | What one request changes in the worker process, and how it is put back: environment, working
--- directory, locale and text encodings, and fds 1 and 2, which point at capture files in the request's
--- temporary directory while it runs. The files are streamed to the server as they grow, so output of
--- any size (TH 'runIO', the C compiler, -ddump-*) reaches the client and never the channel itself.
+-- directory, locale and text encodings, and its standard streams (Ghcpw.Stdio), whose output is
+-- forwarded to the server as it comes, so output of any size (TH 'runIO', the C compiler, -ddump-*)
+-- reaches the client and never the channel itself.
 module Ghcpw.Context
   ( Channel
   , openChannel
@@ -14,27 +14,23 @@ module Ghcpw.Context
   , Output (..)
   ) where
 
-import Control.Concurrent (forkIO, threadDelay)
 import Control.Concurrent.MVar
-import Control.Exception (bracket, finally)
-import Control.Monad (unless, void)
+import Control.Exception (bracket)
+import Control.Monad (void)
 import qualified Data.ByteString as B
-import Data.IORef
 import Foreign.C.String (CString, peekCString, withCString)
 import Foreign.C.Types (CInt (..))
 import GHC.Foreign (peekCStringLen)
-import GHC.HandleEncoding (configureHandleEncoding)
 import GHC.IO.Encoding
 import qualified GHC.IO.Encoding as Enc
-import System.FilePath ((</>))
 import System.IO
 import System.Posix.Directory.ByteString (changeWorkingDirectory, getWorkingDirectory)
 import qualified System.Posix.Env.ByteString as PosixEnv
-import System.Posix.Files (fileSize, getFdStatus, setFdSize)
 import System.Posix.IO
-import System.Posix.Types (Fd, FileOffset)
+import System.Posix.Types (Fd)
 
 import Ghcpw.Frame
+import Ghcpw.Stdio (Output (..), withRequestStdio)
 
 -- | The channel to the server: the worker's original stdin and stdout, moved to close-on-exec fds so
 -- that neither GHC's own output nor any child process can write into it.
@@ -76,8 +72,9 @@ sendRaw ch t bytes = withMVar (chLock ch) $ \_ -> writeFrame (chOut ch) t bytes
 -- | The parts of a request that set up the process rather than the compile.
 data RequestContext = RequestContext
   { rcCwd :: B.ByteString
-  , rcTmpDir :: FilePath
   , rcEnv :: [(B.ByteString, B.ByteString)]
+  , rcMergedOutput :: Bool
+  -- ^ The client's stdout and stderr are one file: GHC's go into one stream, in the order written.
   }
 
 -- | Runs an action with the request's environment, cwd, locale and captured stdio, streaming the captured
@@ -89,18 +86,7 @@ withRequestContext ch rc action =
   withEnvironment (rcEnv rc) $
     withWorkingDirectory (rcCwd rc) $
       withLocale $ \decode ->
-        withCapturedStdio ch (rcTmpDir rc) (action decode)
-
--- | Control over the output a request writes: a part of the compile that may have to be run again writes
--- its output held back, so that a second run's output can replace the first's rather than follow it.
-data Output = Output
-  { holdOutput :: IO ()
-  -- ^ What is written from now on stays unsent until released or discarded.
-  , releaseOutput :: IO ()
-  -- ^ Sends what was held, and streams again.
-  , discardHeldOutput :: IO ()
-  -- ^ Forgets what was written since the hold, which goes on.
-  }
+        withRequestStdio (sendRaw ch) (chLog ch) (rcMergedOutput rc) (action decode)
 
 withEnvironment :: [(B.ByteString, B.ByteString)] -> IO a -> IO a
 withEnvironment env action = bracket PosixEnv.getEnvironment replaceEnv (\_ -> replaceEnv env >> action)
@@ -136,66 +122,3 @@ withLocale action = bracket save restore $ \_ -> do
       setLocaleEncoding l
       setFileSystemEncoding f
       setForeignEncoding g
-
-withCapturedStdio :: Channel -> FilePath -> (Output -> IO a) -> IO a
-withCapturedStdio ch tmp action = do
-  let outPath = tmp </> "ghcpw-stdout"
-      errPath = tmp </> "ghcpw-stderr"
-  bracket (redirect outPath errPath) (const restore) $ \_ -> do
-    enc <- getLocaleEncoding
-    mapM_ (\h -> hSetEncoding h enc >> hSetBuffering h LineBuffering) [stdout, stderr]
-    configureHandleEncoding
-    done <- newEmptyMVar
-    finished <- newEmptyMVar
-    -- Where the streaming stops while output is held: the sizes of the capture files at the hold.
-    held <- newIORef Nothing
-    let output = Output (hold held) (writeIORef held Nothing) (discard held)
-    _ <- forkIO (stream outPath errPath held done `finally` putMVar finished ())
-    (action output <* (hFlush stdout >> hFlush stderr))
-      `finally` (writeIORef held Nothing >> putMVar done () >> takeMVar finished)
-  where
-    hold held = do
-      hFlush stdout
-      hFlush stderr
-      sizes <- (,) <$> captured stdOutput <*> captured stdError
-      writeIORef held (Just sizes)
-    discard held = do
-      hFlush stdout
-      hFlush stderr
-      readIORef held >>= mapM_ (\(out, err) -> truncateTo stdOutput out >> truncateTo stdError err)
-    captured fd = fileSize <$> getFdStatus fd
-    truncateTo :: Fd -> FileOffset -> IO ()
-    truncateTo fd size = setFdSize fd size >> void (fdSeek fd AbsoluteSeek size)
-    redirect outPath errPath = do
-      hFlush stdout
-      hFlush stderr
-      outFd <- createFile outPath 0o600
-      errFd <- createFile errPath 0o600
-      void (dupTo outFd stdOutput)
-      void (dupTo errFd stdError)
-      closeFd outFd
-      closeFd errFd
-    restore = do
-      hFlush stdout `finally` hFlush stderr
-      void (dupTo (chLog ch) stdOutput)
-      void (dupTo (chLog ch) stdError)
-    stream outPath errPath held done =
-      withBinaryFile outPath ReadMode $ \outH ->
-        withBinaryFile errPath ReadMode $ \errH -> do
-          let pump h t limit = do
-                at <- hTell h
-                let wanted = maybe chunkBytes (\l -> fromIntegral (max 0 (min (toInteger chunkBytes) (toInteger l - at)))) limit
-                chunk <- if wanted == 0 then pure B.empty else B.hGetSome h wanted
-                unless (B.null chunk) (sendRaw ch t chunk)
-                pure (B.length chunk)
-              loop = do
-                finishing <- not <$> isEmptyMVar done
-                limits <- readIORef held
-                n <- (+) <$> pump outH Stdout (fst <$> limits) <*> pump errH Stderr (snd <$> limits)
-                -- 'finishing' was read before the pumps, so an empty read after it means fully drained.
-                if n > 0 then loop else unless finishing (threadDelay 10000 >> loop)
-          loop
-
-chunkBytes :: Int
-chunkBytes = 256 * 1024
-

@@ -1,0 +1,131 @@
+/**
+ * GHC's stdout and stderr in one file (`>log 2>&1`, a terminal, a Bazel response): plain ghc writes
+ * `[i of n] Compiling M` to stdout and M's warnings to stderr in turn, and ghcpw must give the combined
+ * stream in exactly that order, byte for byte, on the worker path and on the server's direct path. With
+ * the two streams in different files, each must stay as ghc writes it.
+ */
+
+import { assert, assertEquals } from "../support/assert.ts";
+import { GHC, run, startServer, type TestServer } from "../support/helpers.ts";
+import { twinTrees } from "../support/service.ts";
+import { killAndWait } from "../../lib/process/kill.ts";
+import { decodeResponse, MessageSplitter, type WorkResponse } from "../../lib/bazel/protocol.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+/** A chain of modules, each with warnings (printed between the `Compiling` lines of ghc --make). */
+function warningChain(count: number): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (let i = 1; i <= count; i++) {
+    files[`M${i}.hs`] = `module M${i} where\n${i > 1 ? `import M${i - 1}\n` : ""}f${i} x = x\nu${i} = ${i}\n`;
+  }
+  // A splice printing to stdout between the warnings of the module before it and its own.
+  files["Loud.hs"] = `{-# LANGUAGE TemplateHaskell #-}
+module Loud where
+import Language.Haskell.TH.Syntax (lift, runIO)
+unused = 1
+loud = $(runIO (putStrLn "splice: stdout" >> pure ()) >> lift (2 :: Int))
+`;
+  return files;
+}
+
+/** Runs a command with its stdout and stderr redirected by a shell (`redirect`, e.g. `>log 2>&1`). */
+async function redirected(
+  dir: string,
+  redirect: string,
+  command: string[],
+  env: Record<string, string> = {},
+): Promise<number> {
+  return (await run("sh", ["-c", `exec "$@" ${redirect}`, "sh", ...command], { cwd: dir, env })).code;
+}
+
+/** `ghcpw ghc` on the test server, strict so that a fallback cannot hide a bug. */
+function client(server: TestServer, args: string[]): string[] {
+  return ["deno", "run", "-A", MAIN, "ghc", "--socket", server.socket, "--ghc", GHC, "--", ...args];
+}
+
+const INVOCATIONS: [string, string[], Record<string, string>][] = [
+  ["--make (worker)", ["--make", "-Wall", "-fno-code", "M12.hs"], {}],
+  // GHCRTS makes it run on the real ghc, on the server's direct path.
+  ["--make (direct)", ["--make", "-Wall", "-fno-code", "M12.hs"], { GHCRTS: "-A1m" }],
+  ["-c with a splice printing (worker)", ["-c", "-Wall", "Loud.hs"], {}],
+];
+
+Deno.test("output in one file keeps ghc's order; in two files, each stays as ghc's", async (t) => {
+  const server = await startServer(["-n", "1"]);
+  try {
+    for (const [name, args, env] of INVOCATIONS) {
+      await t.step(`${name}: >log 2>&1`, async () => {
+        const trees = await twinTrees(warningChain(12));
+        const strict = { ...env, GHCPW_STRICT: "1" };
+        const expected = await redirected(trees.cold, ">log 2>&1", [GHC, ...args], env);
+        const actual = await redirected(trees.warm, ">log 2>&1", client(server, args), strict);
+        assertEquals(actual, expected);
+        assertEquals(
+          await Deno.readTextFile(`${trees.warm}/log`),
+          await Deno.readTextFile(`${trees.cold}/log`),
+        );
+      });
+      await t.step(`${name}: >out 2>err`, async () => {
+        const trees = await twinTrees(warningChain(12));
+        const strict = { ...env, GHCPW_STRICT: "1" };
+        await redirected(trees.cold, ">out 2>err", [GHC, ...args], env);
+        await redirected(trees.warm, ">out 2>err", client(server, args), strict);
+        for (const file of ["out", "err"]) {
+          assertEquals(
+            await Deno.readTextFile(`${trees.warm}/${file}`),
+            await Deno.readTextFile(`${trees.cold}/${file}`),
+          );
+        }
+      });
+    }
+    await t.step("a terminal: what it shows is ghc's, colours included", async () => {
+      const trees = await twinTrees(warningChain(12));
+      const args = ["--make", "-Wall", "-fno-code", "M12.hs"];
+      // script(1) runs the command on a new pseudo-terminal and copies what it shows to its stdout.
+      const onTerminal = (dir: string, command: string[]) =>
+        run("script", ["-qec", command.map((a) => `'${a}'`).join(" "), "/dev/null"], {
+          cwd: dir,
+          env: { TERM: "xterm", GHCPW_STRICT: "1" },
+        });
+      const expected = await onTerminal(trees.cold, [GHC, ...args]);
+      const actual = await onTerminal(trees.warm, client(server, args));
+      assert(expected.stdout.includes("\x1b["), "ghc printed no colours on a terminal");
+      assertEquals(actual, expected);
+    });
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("the Bazel worker's response holds ghc's output in ghc's order", async () => {
+  const trees = await twinTrees(warningChain(12));
+  const args = ["--make", "-Wall", "-fno-code", "M12.hs"];
+  await redirected(trees.cold, ">log 2>&1", [GHC, ...args]);
+  const child = new Deno.Command("deno", {
+    args: ["run", "-A", MAIN, "bazel", "--ghc", GHC, "--persistent_worker", "--protocol", "json"],
+    cwd: trees.warm,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  try {
+    const stdin = child.stdin.getWriter();
+    await stdin.write(new TextEncoder().encode(JSON.stringify({ arguments: args, requestId: 0 })));
+    const splitter = new MessageSplitter("json");
+    let response: WorkResponse | null = null;
+    for await (const chunk of child.stdout) {
+      splitter.push(chunk);
+      const message = splitter.next();
+      if (message !== null) {
+        response = decodeResponse("json", message);
+        break;
+      }
+    }
+    await stdin.close();
+    assertEquals(response?.exitCode, 0);
+    assertEquals(response?.output, await Deno.readTextFile(`${trees.cold}/log`));
+  } finally {
+    await killAndWait(child);
+  }
+});
