@@ -6,7 +6,7 @@
  * same; the server's counters show that modules really were restored and skipped.
  */
 
-import { assert, assertEquals } from "../support/assert.ts";
+import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { ghc, ghcpw, type Run, serverStatus, startServer, type TestServer } from "../support/helpers.ts";
 import { Twins } from "../support/twins.ts";
 import { cacheDir } from "../../lib/address/paths.ts";
@@ -66,6 +66,11 @@ async function counters(server: TestServer): Promise<Counters> {
   return (await serverStatus(server.socket)).incremental as Counters;
 }
 
+/** The server's log lines about incremental builds: why modules were (not) restored, for failure messages. */
+function incrementalLog(log: string): string {
+  return log.split("\n").filter((l) => /incremental/i.test(l)).join("\n");
+}
+
 /** Empties the output directories of a tree, as Bazel does before every action. */
 async function emptyOutputs(tree: string): Promise<void> {
   for (const dir of ["out", "bin"]) {
@@ -83,10 +88,11 @@ async function step(
   server: TestServer,
   args: string[],
   expectCode = 0,
-): Promise<{ warm: Run; delta: Counters }> {
+): Promise<{ warm: Run; delta: Counters; log: string }> {
   await emptyOutputs(twins.cold);
   await emptyOutputs(twins.warm);
   const before = await counters(server);
+  const logged = server.log().length;
   const cold = await ghc(args, twins.cold);
   const warm = await ghcpw(server.socket, args, twins.warm);
   const after = await counters(server);
@@ -98,7 +104,7 @@ async function step(
   const delta = Object.fromEntries(
     Object.entries(after).map(([k, v]) => [k, (v as number) - (before[k as keyof Counters] as number)]),
   ) as unknown as Counters;
-  return { warm, delta };
+  return { warm, delta, log: incrementalLog(server.log().slice(logged)) };
 }
 
 Deno.test("incremental --make: an edit sequence gives what a cold build into empty directories gives", async (t) => {
@@ -113,30 +119,31 @@ Deno.test("incremental --make: an edit sequence gives what a cold build into emp
   const args = () => ["--make", "-Wall", ...OUT, ...sources];
   try {
     await t.step("first build: nothing saved yet", async () => {
-      const { delta } = await step(twins, server, args());
-      assertEquals(delta.builds, 1);
-      assertEquals(delta.modulesRestored, 0);
+      const { delta, log } = await step(twins, server, args());
+      assertEquals(delta.builds, 1, log);
+      assertEquals(delta.modulesRestored, 0, log);
+      assertMatch(log, /nothing saved under this key; no earlier build of this target/);
     });
     await t.step("no change: every module without splices restored, warnings replayed", async () => {
-      const { delta } = await step(twins, server, args());
-      assertEquals(delta.modulesRestored, 7);
+      const { delta, log } = await step(twins, server, args());
+      assertEquals(delta.modulesRestored, 7, log);
       // Only the two modules with splices are compiled again.
-      assertEquals(delta.modulesRecompiled, 2);
+      assertEquals(delta.modulesRecompiled, 2, log);
       assert(delta.warningsReplayed > 0, "Warn's warnings were not replayed");
     });
     await t.step("body edit of a leaf used by a splice", async () => {
       await twins.write({ "src/Leaf.hs": PROJECT["src/Leaf.hs"].replace("leaf = 3", "leaf = 4") });
-      const { delta } = await step(twins, server, args());
-      assertEquals(delta.modulesRestored, 6);
-      assert(delta.modulesRecompiled < 9, `recompiled ${delta.modulesRecompiled}`);
+      const { delta, log } = await step(twins, server, args());
+      assertEquals(delta.modulesRestored, 6, log);
+      assert(delta.modulesRecompiled < 9, `recompiled ${delta.modulesRecompiled}\n${log}`);
     });
     await t.step("export added", async () => {
       await twins.write({
         "src/Types.hs": PROJECT["src/Types.hs"].replace("area) where", "area, sides) where") +
           "\nsides :: Shape -> Int\nsides _ = 4\n",
       });
-      const { delta } = await step(twins, server, args());
-      assertEquals(delta.modulesRestored, 6);
+      const { delta, log } = await step(twins, server, args());
+      assertEquals(delta.modulesRestored, 6, log);
     });
     await t.step("export removed: dependents fail exactly as cold", async () => {
       await twins.write({ "src/Types.hs": PROJECT["src/Types.hs"].replace("area) where", ") where") });
@@ -148,8 +155,8 @@ Deno.test("incremental --make: an edit sequence gives what a cold build into emp
       await twins.write({
         "src/Describe.hs": PROJECT["src/Describe.hs"].replace("shape of area", "a shape of area"),
       });
-      const { delta } = await step(twins, server, args());
-      assertEquals(delta.modulesRestored, 6);
+      const { delta, log } = await step(twins, server, args());
+      assertEquals(delta.modulesRestored, 6, log);
     });
     await t.step("module added", async () => {
       await twins.write({
@@ -158,15 +165,15 @@ Deno.test("incremental --make: an edit sequence gives what a cold build into emp
           .replace("cycTotal)", "cycTotal, extra)"),
       });
       sources = [...sources, "src/Extra.hs"];
-      const { delta } = await step(twins, server, args());
-      assertEquals(delta.modulesRestored, 6);
+      const { delta, log } = await step(twins, server, args());
+      assertEquals(delta.modulesRestored, 6, log);
     });
     await t.step("module deleted: its outputs do not come back", async () => {
       await twins.write({ "src/Main.hs": PROJECT["src/Main.hs"] });
       await twins.remove("src/Extra.hs");
       sources = sources.filter((s) => s !== "src/Extra.hs");
-      const { delta } = await step(twins, server, args());
-      assertEquals(delta.modulesRestored, 6);
+      const { delta, log } = await step(twins, server, args());
+      assertEquals(delta.modulesRestored, 6, log);
     });
     await t.step("module deleted but still imported: fails as cold", async () => {
       await twins.write({
@@ -181,30 +188,41 @@ Deno.test("incremental --make: an edit sequence gives what a cold build into emp
         "src/Cyc.hs": PROJECT["src/Cyc.hs"].replace("cycBase, cycTotal)", "cycBase, cycExtra, cycTotal)") +
           "\ncycExtra :: Int\ncycExtra = 2\n",
       });
-      const { delta } = await step(twins, server, args());
-      assert(delta.modulesRestored >= 4, `restored ${delta.modulesRestored}`);
+      const { delta, log } = await step(twins, server, args());
+      assert(delta.modulesRestored >= 4, `restored ${delta.modulesRestored}\n${log}`);
     });
     await t.step("Template Haskell reading a file: the edited file is read again", async () => {
       await twins.write({ "data.txt": "second\n" });
-      const { delta } = await step(twins, server, args());
-      assertEquals(delta.modulesRestored, 7);
+      const { delta, log } = await step(twins, server, args());
+      assertEquals(delta.modulesRestored, 7, log);
     });
     await t.step("a -W flag changed: nothing restored, warnings as cold", async () => {
-      const { delta } = await step(twins, server, [
+      const { delta, log } = await step(twins, server, [
         "--make",
         "-Wall",
         "-Wno-unused-imports",
         ...OUT,
         ...sources,
       ]);
-      assertEquals(delta.modulesRestored, 0);
+      assertEquals(delta.modulesRestored, 0, log);
+      // The debug log says why: what changed since the target's last saved build.
+      assertMatch(
+        log,
+        /since the last saved build of this target: the command line \(\+-Wno-unused-imports\)/,
+      );
       const again = await step(twins, server, ["--make", "-Wall", "-Wno-unused-imports", ...OUT, ...sources]);
-      assertEquals(again.delta.modulesRestored, 7);
+      assertEquals(again.delta.modulesRestored, 7, again.log);
     });
     await t.step("-fforce-recomp restores nothing", async () => {
-      const { delta } = await step(twins, server, ["--make", "-Wall", "-fforce-recomp", ...OUT, ...sources]);
-      assertEquals(delta.builds, 0);
-      assertEquals(delta.modulesRestored, 0);
+      const { delta, log } = await step(twins, server, [
+        "--make",
+        "-Wall",
+        "-fforce-recomp",
+        ...OUT,
+        ...sources,
+      ]);
+      assertEquals(delta.builds, 0, log);
+      assertEquals(delta.modulesRestored, 0, log);
     });
     await t.step("GHCPW_INCREMENTAL=0 turns it off for one invocation", async () => {
       await emptyOutputs(twins.warm);
@@ -220,16 +238,16 @@ Deno.test("incremental --make: an edit sequence gives what a cold build into emp
           await Deno.truncate(`${blobs}/${dir.name}/${f.name}`, 1);
         }
       }
-      const { delta } = await step(twins, server, args());
-      assertEquals(delta.modulesRestored, 0);
+      const { delta, log } = await step(twins, server, args());
+      assertEquals(delta.modulesRestored, 0, log);
       for await (const f of Deno.readDir(`${cache}/ghcpw/incremental/entries`)) {
         const path = `${cache}/ghcpw/incremental/entries/${f.name}`;
         await Deno.writeTextFile(path, (await Deno.readTextFile(path)).slice(0, 100));
       }
       const again = await step(twins, server, args());
-      assertEquals(again.delta.modulesRestored, 0);
+      assertEquals(again.delta.modulesRestored, 0, again.log);
       const third = await step(twins, server, args());
-      assertEquals(third.delta.modulesRestored, 7);
+      assertEquals(third.delta.modulesRestored, 7, third.log);
     });
   } finally {
     await server.stop();
