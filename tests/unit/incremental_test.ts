@@ -69,6 +69,10 @@ Deno.test("readModuleHeader reads names past comments and pragmas, and notices s
   assertEquals(readModuleHeader("{- unterminated").name, null);
   assertEquals(readModuleHeader("{-# LANGUAGE TemplateHaskell #-}\nmodule T where").usesSplices, true);
   assertEquals(readModuleHeader("module Q where\n{-# LANGUAGE QuasiQuotes #-}").usesSplices, true);
+  assertEquals(readModuleHeader('module A where\n{-# ANN module "HLint: ignore" #-}').usesSplices, true);
+  assertEquals(readModuleHeader("{-# OPTIONS_GHC -XTemplateHaskell #-}\nmodule T where").usesSplices, true);
+  // Quotes build syntax for later; nothing runs while the module compiles.
+  assertEquals(readModuleHeader("{-# LANGUAGE TemplateHaskellQuotes #-}\nmodule Q where").usesSplices, false);
   assertEquals(readModuleHeader("x", true).name, null);
 });
 
