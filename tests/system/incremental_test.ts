@@ -18,6 +18,7 @@ import {
   type TestServer,
 } from "../support/helpers.ts";
 import { baseUnits, buildMyLib } from "../support/my_lib.ts";
+import { diagnosticSet } from "../support/diagnostics.ts";
 import { inspectGhc } from "../../lib/ghc/installation.ts";
 import { Twins } from "../support/twins.ts";
 import { cacheDir } from "../../lib/address/paths.ts";
@@ -59,11 +60,6 @@ const SOURCES = [
   "src/Splice.hs",
   "src/ReadsFile.hs",
 ];
-
-/** GHC's diagnostics on stderr as a set: each message (GHC prints a blank line before each). */
-function diagnosticSet(stderr: string): string[] {
-  return stderr.split(/\n\s*\n/).map((m) => m.trim()).filter((m) => m !== "").sort();
-}
 
 interface Counters {
   builds: number;
