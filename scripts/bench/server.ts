@@ -42,8 +42,8 @@ export function ghcpwRunner(ghcpwMain: string, ghc: string, socket: string): Ghc
 }
 
 /**
- * Starts `ghcpw serve` on `socket` with `jobs` workers (and `extraArgs`) and resolves once it says
- * "Serving GHC"; its log (at debug level with `verbose`, which also echoes it) is kept in memory for
+ * Starts `ghcpw serve` on `socket` with `jobs` workers (and `extraArgs`, and `env` added to its
+ * environment) and resolves once it says "Serving GHC"; its log (at debug level with `verbose`, which also echoes it) is kept in memory for
  * the error message of a server that fails.
  */
 export async function startServer(
@@ -53,6 +53,7 @@ export async function startServer(
   jobs: number,
   verbose: boolean,
   extraArgs: string[] = [],
+  env: Record<string, string> = {},
 ): Promise<RunningServer> {
   const started = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
@@ -70,6 +71,7 @@ export async function startServer(
       ...verbose ? ["-v"] : [],
       ...extraArgs,
     ],
+    env,
     stdin: "null",
     stdout: "null",
     stderr: "piped",

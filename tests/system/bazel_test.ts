@@ -20,7 +20,7 @@ import {
   type WorkResponse,
 } from "../../lib/bazel/protocol.ts";
 import { concat } from "../support/bytes.ts";
-import { compiledNames, diagnosticSet } from "../support/diagnostics.ts";
+import { compiledNames, diagnosticSet } from "../../scripts/output_compare.ts";
 import { cacheDir } from "../../lib/address/paths.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");

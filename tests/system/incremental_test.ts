@@ -18,7 +18,7 @@ import {
   type TestServer,
 } from "../support/helpers.ts";
 import { baseUnits, buildMyLib } from "../support/my_lib.ts";
-import { diagnosticSet } from "../support/diagnostics.ts";
+import { diagnosticSet } from "../../scripts/output_compare.ts";
 import { inspectGhc } from "../../lib/ghc/installation.ts";
 import { Twins } from "../support/twins.ts";
 import { cacheDir } from "../../lib/address/paths.ts";
