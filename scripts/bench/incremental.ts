@@ -12,7 +12,6 @@
  */
 
 import { parseArgs } from "node:util";
-import { cacheDir } from "../../lib/address/paths.ts";
 import { chooseGhc } from "../../lib/ghc/installation.ts";
 import { VERSION } from "../../lib/version.ts";
 import { compiledNames, diagnosticSet } from "../output_compare.ts";
@@ -36,7 +35,14 @@ import {
   syntheticProject,
 } from "./projects.ts";
 import { formatTable, ratio } from "./report.ts";
-import { GHCPW_MAIN, ghcpwRunner, type RunningServer, startServer, stopServer } from "./server.ts";
+import {
+  GHCPW_MAIN,
+  ghcpwRunner,
+  privateCacheHome,
+  type RunningServer,
+  startServer,
+  stopServer,
+} from "./server.ts";
 
 /** A one-module body edit at -O0 must be at least this much faster than the emptied-directory build. */
 export const COLD_BAR = 10;
@@ -214,14 +220,6 @@ async function emptyOutputs(dir: string): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
 }
 
-/** A private cache for ghcpw's server (the plugin build shared with the user's), so each sequence starts empty. */
-async function privateCache(dir: string): Promise<string> {
-  await Deno.mkdir(`${dir}/ghcpw`, { recursive: true });
-  await Deno.mkdir(`${cacheDir()}/plugins`, { recursive: true });
-  await Deno.symlink(`${cacheDir()}/plugins`, `${dir}/ghcpw/plugins`);
-  return dir;
-}
-
 /** Takes one project at one level through the edit sequence. */
 export async function runSequence(
   options: IncrementalOptions,
@@ -259,7 +257,7 @@ export async function runSequence(
       `${result.targets.middle}, root ${result.targets.root}`,
   );
   const args = ["--make", "-no-link", ...plan.makeFlags, ...makeSources(plan.steps)];
-  const cache = await privateCache(`${base}/cache`);
+  const cache = await privateCacheHome(`${base}/cache`);
   const server = await startServer(
     options.ghcpwMain,
     options.ghc,

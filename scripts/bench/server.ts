@@ -5,11 +5,24 @@
  * @module
  */
 
+import { cacheDir } from "../../lib/address/paths.ts";
 import { killAndWait } from "../../lib/process/kill.ts";
 import { progress, timeCommand, type Timed } from "./process.ts";
 
 /** ghcpw's entry point (this checkout's), run with `deno run -A` for the server and every client call. */
 export const GHCPW_MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+/**
+ * Makes `dir` a cache home (`XDG_CACHE_HOME`) for a server of its own: an empty incremental cache, so its
+ * counts and size are that server's alone, and the user's plugin build, so it need not build the plugin.
+ * Resolves to `dir`.
+ */
+export async function privateCacheHome(dir: string): Promise<string> {
+  await Deno.mkdir(`${dir}/ghcpw`, { recursive: true });
+  await Deno.mkdir(`${cacheDir()}/plugins`, { recursive: true });
+  await Deno.symlink(`${cacheDir()}/plugins`, `${dir}/ghcpw/plugins`);
+  return dir;
+}
 
 /** A running `ghcpw serve`. */
 export interface RunningServer {

@@ -21,7 +21,7 @@ import {
 } from "../../lib/bazel/protocol.ts";
 import { concat } from "../support/bytes.ts";
 import { compiledNames, diagnosticSet } from "../../scripts/output_compare.ts";
-import { cacheDir } from "../../lib/address/paths.ts";
+import { privateCacheHome } from "../../scripts/bench/server.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const EXAMPLE = `${ROOT}/examples/bazel`;
@@ -513,10 +513,7 @@ const LIBRARY_SOURCES: Record<string, string> = {
 Deno.test("ghcpw bazel --persistent_worker: a --make request repeated after an edit restores what did not change", async () => {
   const root = await Deno.makeTempDir({ prefix: "ghcpw-bazel-incremental-" });
   // A cache of the test's own (the plugin build is shared), so only this test's builds are in it.
-  const cache = `${root}/cache`;
-  await Deno.mkdir(`${cache}/ghcpw`, { recursive: true });
-  await Deno.mkdir(`${cacheDir()}/plugins`, { recursive: true });
-  await Deno.symlink(`${cacheDir()}/plugins`, `${cache}/ghcpw/plugins`);
+  const cache = await privateCacheHome(`${root}/cache`);
   const execroot = `${root}/execroot`;
   const cold = `${root}/cold`;
   await writeTree(execroot, LIBRARY_SOURCES);

@@ -7,23 +7,22 @@
  */
 
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import {
-  GHC,
-  ghc,
-  ghcpw,
-  type Run,
-  run,
-  serverStatus,
-  startServer,
-  type TestServer,
-} from "../support/helpers.ts";
+import { GHC, ghc, ghcpw, type Run, run, serverStatus, type TestServer } from "../support/helpers.ts";
 import { baseUnits, buildMyLib } from "../support/my_lib.ts";
 import { diagnosticSet } from "../../scripts/output_compare.ts";
 import { inspectGhc } from "../../lib/ghc/installation.ts";
 import { Twins } from "../support/twins.ts";
-import { cacheDir } from "../../lib/address/paths.ts";
+import {
+  type Counters,
+  counters,
+  countersDelta,
+  emptyOutputs,
+  incrementalLog,
+  incrementalServer,
+} from "../support/incremental.ts";
 
 const OUT = ["-outputdir", "out", "-o", "bin/prog"];
+const OUTPUT_DIRS = ["out", "bin"];
 
 /** The target: a class and instance, a boot-file cycle, a leaf used by a splice, a splice reading a file. */
 const PROJECT: Record<string, string> = {
@@ -61,31 +60,6 @@ const SOURCES = [
   "src/ReadsFile.hs",
 ];
 
-interface Counters {
-  builds: number;
-  hits: number;
-  modulesRestored: number;
-  modulesRecompiled: number;
-  warningsReplayed: number;
-}
-
-async function counters(server: TestServer): Promise<Counters> {
-  return (await serverStatus(server.socket)).incremental as Counters;
-}
-
-/** The server's log lines about incremental builds: why modules were (not) restored, for failure messages. */
-function incrementalLog(log: string): string {
-  return log.split("\n").filter((l) => /incremental/i.test(l)).join("\n");
-}
-
-/** Empties the output directories of a tree, as Bazel does before every action. */
-async function emptyOutputs(tree: string): Promise<void> {
-  for (const dir of ["out", "bin"]) {
-    await Deno.remove(`${tree}/${dir}`, { recursive: true }).catch(() => {});
-    await Deno.mkdir(`${tree}/${dir}`, { recursive: true });
-  }
-}
-
 /** How a step runs and what it expects. */
 interface StepOptions {
   /** The exit code expected of cold ghc (default 0). */
@@ -108,8 +82,8 @@ async function step(
   args: string[],
   options: StepOptions = {},
 ): Promise<{ warm: Run; delta: Counters; log: string }> {
-  await emptyOutputs(twins.cold);
-  if (!options.keep) await emptyOutputs(twins.warm);
+  await emptyOutputs(twins.cold, OUTPUT_DIRS);
+  if (!options.keep) await emptyOutputs(twins.warm, OUTPUT_DIRS);
   const before = await counters(server);
   const logged = server.log().length;
   const cold = await ghc(args, twins.cold);
@@ -125,34 +99,18 @@ async function step(
   }
   await twins.sameOutputs([".hi", ".dyn_hi", ".hi-boot", ".dyn_hi-boot"]);
   if (cold.code === 0) await twins.sameProgram("bin/prog", [], options.libDir);
-  const delta = Object.fromEntries(
-    Object.entries(after).map(([k, v]) => [k, (v as number) - (before[k as keyof Counters] as number)]),
-  ) as unknown as Counters;
+  const delta = countersDelta(before, after);
   return { warm: runs[0], delta, log };
 }
 
-/**
- * A server as `ghcpw serve` starts by default (incremental builds on), with a cache of the test's own so
- * counts and the size are the test's; the plugin build is shared.
- */
-async function incrementalServer(): Promise<{ server: TestServer; cache: string }> {
-  const cache = await Deno.makeTempDir({ prefix: "ghcpw-inc-cache-" });
-  await Deno.mkdir(`${cache}/ghcpw`);
-  await Deno.mkdir(`${cacheDir()}/plugins`, { recursive: true });
-  await Deno.symlink(`${cacheDir()}/plugins`, `${cache}/ghcpw/plugins`);
-  const server = await startServer([], { XDG_CACHE_HOME: cache });
-  return { server, cache };
-}
-
-/** Stops the server and removes its cache and the twin trees. */
-async function cleanUp(server: TestServer, cache: string, twins: Twins): Promise<void> {
+/** Stops the server and removes the twin trees. */
+async function cleanUp(server: TestServer, twins: Twins): Promise<void> {
   await server.stop();
-  await Deno.remove(cache, { recursive: true }).catch(() => {});
   await Deno.remove(`${twins.cold}/..`, { recursive: true }).catch(() => {});
 }
 
 Deno.test("incremental --make: an edit sequence gives what a cold build into empty directories gives", async (t) => {
-  const { server, cache } = await incrementalServer();
+  const server = await incrementalServer();
   const twins = await Twins.create(server, PROJECT, "ghcpw-inc-");
   let sources = [...SOURCES];
   const args = () => ["--make", "-Wall", ...OUT, ...sources];
@@ -266,14 +224,15 @@ Deno.test("incremental --make: an edit sequence gives what a cold build into emp
       assertEquals(delta.modulesRestored, 0, log);
     });
     await t.step("GHCPW_INCREMENTAL=0 turns it off for one invocation", async () => {
-      await emptyOutputs(twins.warm);
+      await emptyOutputs(twins.warm, OUTPUT_DIRS);
       const before = await counters(server);
       const r = await ghcpw(server.socket, args(), twins.warm, { GHCPW_INCREMENTAL: "0" });
       assertEquals(r.code, 0, r.stderr);
       assertEquals((await counters(server)).builds, before.builds);
     });
     await t.step("corrupt cache files are ignored: the build is correct, just not incremental", async () => {
-      const blobs = `${cache}/ghcpw/incremental/blobs`;
+      const store = ((await serverStatus(server.socket)).incremental as { cacheDir: string }).cacheDir;
+      const blobs = `${store}/blobs`;
       for await (const dir of Deno.readDir(blobs)) {
         for await (const f of Deno.readDir(`${blobs}/${dir.name}`)) {
           await Deno.truncate(`${blobs}/${dir.name}/${f.name}`, 1);
@@ -281,8 +240,8 @@ Deno.test("incremental --make: an edit sequence gives what a cold build into emp
       }
       const { delta, log } = await step(twins, server, args());
       assertEquals(delta.modulesRestored, 0, log);
-      for await (const f of Deno.readDir(`${cache}/ghcpw/incremental/entries`)) {
-        const path = `${cache}/ghcpw/incremental/entries/${f.name}`;
+      for await (const f of Deno.readDir(`${store}/entries`)) {
+        const path = `${store}/entries/${f.name}`;
         await Deno.writeTextFile(path, (await Deno.readTextFile(path)).slice(0, 100));
       }
       const again = await step(twins, server, args());
@@ -291,12 +250,12 @@ Deno.test("incremental --make: an edit sequence gives what a cold build into emp
       assertEquals(third.delta.modulesRestored, 7, third.log);
     });
   } finally {
-    await cleanUp(server, cache, twins);
+    await cleanUp(server, twins);
   }
 });
 
 Deno.test("incremental --make: a package rebuilt in place with the same interface changes the key", async (t) => {
-  const { server, cache } = await incrementalServer();
+  const server = await incrementalServer();
   const installation = await inspectGhc(GHC);
   const depends = await baseUnits(installation.ghcPkg);
   const twins = await Twins.create(server, {
@@ -349,12 +308,12 @@ Deno.test("incremental --make: a package rebuilt in place with the same interfac
       assertEquals(delta.modulesRestored, 2, log);
     });
   } finally {
-    await cleanUp(server, cache, twins);
+    await cleanUp(server, twins);
   }
 });
 
 Deno.test("incremental --make: two builds of one target at once both give a cold build's results", async (t) => {
-  const { server, cache } = await incrementalServer();
+  const server = await incrementalServer();
   const twins = await Twins.create(server, PROJECT, "ghcpw-inc-twice-");
   const args = ["--make", "-Wall", ...OUT, ...SOURCES];
   try {
@@ -372,12 +331,12 @@ Deno.test("incremental --make: two builds of one target at once both give a cold
       assertEquals(delta.modulesRestored, 6, log);
     });
   } finally {
-    await cleanUp(server, cache, twins);
+    await cleanUp(server, twins);
   }
 });
 
 Deno.test("incremental --make: outputs kept by the build tool (Buck2): skipped modules' warnings are replayed", async (t) => {
-  const { server, cache } = await incrementalServer();
+  const server = await incrementalServer();
   const twins = await Twins.create(server, PROJECT, "ghcpw-inc-kept-");
   const args = ["--make", "-Wall", ...OUT, ...SOURCES];
   try {
@@ -413,6 +372,6 @@ Deno.test("incremental --make: outputs kept by the build tool (Buck2): skipped m
       assertMatch(r.stderr, /src\/Leaf\.hs:\d+:\d+: warning/);
     });
   } finally {
-    await cleanUp(server, cache, twins);
+    await cleanUp(server, twins);
   }
 });
