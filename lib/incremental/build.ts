@@ -216,17 +216,7 @@ export class IncrementalBuilds {
     }
 
     const save = this.#saving.then(() =>
-      this.#save(
-        b.target,
-        b.parts,
-        key,
-        cwd,
-        sources,
-        after,
-        compiled,
-        [...restored, ...skippedKept],
-        diagnostics,
-      )
+      this.#save(b, after, compiled, [...restored, ...skippedKept], diagnostics)
     );
     this.#saving = save.catch(() => {});
     await save.catch((e) => {
@@ -256,11 +246,7 @@ export class IncrementalBuilds {
    * GHC compiled anew, and each it skipped whose files are known (`unchanged`: restored, or kept as saved).
    */
   async #save(
-    target: string,
-    parts: KeyParts,
-    key: string,
-    cwd: string,
-    sources: readonly ReadSource[],
+    { target, parts, key, cwd, sources }: KeyedBuild,
     after: ReadonlyMap<string, FoundOutput[]>,
     compiled: ReadonlySet<string>,
     unchanged: readonly ModuleRecord[],

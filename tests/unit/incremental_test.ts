@@ -14,8 +14,10 @@ import {
   decodeManifest,
   encodeManifest,
   type Manifest,
+  MANIFEST_VERSION,
   ManifestError,
 } from "../../lib/incremental/manifest.ts";
+import { Store } from "../../lib/incremental/store.ts";
 import { moduleOfOutput } from "../../lib/incremental/outputs.ts";
 import { compiledModules } from "../../lib/incremental/build.ts";
 
@@ -305,4 +307,28 @@ Deno.test("compiledModules: Compiling lines, rewritten restored files, and new o
     50,
   );
   assertEquals([...compiled].sort(), ["B", "C", "Z"]);
+});
+
+Deno.test("Store keeps each target's last key parts while its entry lives", async () => {
+  const root = await Deno.makeTempDir({ prefix: "ghcpw-store-" });
+  try {
+    const store = new Store(root, 10_000);
+    const parts: KeyParts = { ghc: "g", args: [], cwd: "/w", env: {}, colour: false, packageState: [] };
+    await store.writeManifest({ version: MANIFEST_VERSION, key: "k1", modules: [] });
+    await store.writeTarget("t1", { key: "k1", parts });
+    await store.writeTarget("t2", { key: "gone", parts });
+    assertEquals(await store.readTarget("t1"), { key: "k1", parts });
+    assertEquals(await store.readTarget("missing"), null);
+    await Deno.writeTextFile(`${root}/targets/t3`, "{ not json");
+    assertEquals(await store.readTarget("t3"), null);
+    // Young records may belong to a save in progress; old ones go once their entry is gone or unreadable.
+    await store.evict();
+    assertEquals((await store.readTarget("t2"))?.key, "gone");
+    await store.evict(Date.now() + 60 * 60 * 1000);
+    assertEquals((await store.readTarget("t1"))?.key, "k1");
+    assertEquals(await store.readTarget("t2"), null);
+    assertEquals(await Deno.stat(`${root}/targets/t3`).catch(() => null), null);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });
