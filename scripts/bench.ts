@@ -38,25 +38,33 @@ import {
 } from "./bench/projects.ts";
 import {
   barsSummary,
+  breakdownTable,
   MAKE_BAR,
   MEDIAN_BAR,
   memoryTable,
+  moduleStagesTable,
   overheadTable,
   resultsTable,
 } from "./bench/report.ts";
 import { GHCPW_MAIN, type RunningServer, startServer, stopServer } from "./bench/server.ts";
 import { INCREMENTAL_BENCH_HELP, parseIncrementalArgs, runIncrementalBench } from "./bench/incremental.ts";
+import { DEFAULT_SHARE, formatShare, parseShare } from "../lib/share.ts";
 
 /** The benchmark's options, from the command line. */
 export interface BenchOptions {
   projects: string[];
-  modules: number;
+  /** Sizes of the synthetic project (ordinary modules), one project each. */
+  modules: number[];
+  /** Most home imports per module of the synthetic projects (scripts/gen_project.ts --imports). */
+  imports: number;
   limit: number | null;
   ghc: string;
   /** The ghcpw entry point to benchmark (main.ts). */
   ghcpwMain: string;
   jobs: number[];
   configs: BenchConfig[];
+  /** `--share` settings, one server (and a row per project, flag set and job count) each. */
+  shares: string[];
   seed: number;
   overheadRequests: number;
   /** Checkpoints of the worker-memory measurement; empty to skip it. */
@@ -73,7 +81,7 @@ export const BENCH_HELP = `bench.ts: benchmark ghcpw against cold ghc -c and ghc
 Usage: deno task bench [OPTIONS]
        deno run -A scripts/bench.ts [OPTIONS]
 
-For every project, flag set and job count (a row), builds the project three
+For every project, flag set and job count (a row), builds the project four
 ways, each in a fresh tree (so no recompilation check skips anything):
   cold   one 'ghc -c FLAGS' process per module, in dependency order, up to
          JOBS at a time as the module graph allows
@@ -81,6 +89,11 @@ ways, each in a fresh tree (so no recompilation check skips anything):
          subprocess (GHCPW_STRICT=1), against one 'ghcpw serve -n MAXJOBS'
          started once for the whole run; before each row, one uncounted
          warm-up compile per worker (the server's start-up is reported apart)
+  bazel  the same commands, same scheduling, as work requests to a 'ghcpw
+         bazel --persistent_worker -n JOBS' started in the tree for the row,
+         fed as Bazel feeds it (proto; singleplex for one job, multiplex for
+         more): the per-module path without a client process; one uncounted
+         warm-up compile per GHC process first
   make   'ghc --make -jJOBS -no-link FLAGS' of the same modules
 and reports total wall times, the median time per module, the mean time per
 compile of cold ghc, of ghcpw and of its worker (the server's status: the
@@ -97,6 +110,12 @@ tests judge them (scripts/output_compare.ts), print the same diagnostics, have
 every compile served by a worker (the server's status counts no fallback,
 error or retry), and, for the synthetic project with code, link into a program
 that prints the same.
+
+Where the time goes: for each row, the ghcpw build's mean per compile of the
+workers' stages and the server's parts ('ghcpw status'), and the rest of the
+wall time (the client process); for one-job rows, three modules recompiled
+alone through ghcpw, stage by stage, beside the same modules' phases in a
+'ghc --make -j1 -ddump-timings' build of their own.
 
 Then:
   client overhead  small compiles timed as 'ghcpw ghc' subprocesses, one at a
@@ -123,7 +142,11 @@ Projects:
 Options:
   --project LIST     projects, comma-separated or repeated
                      (default: ${DEFAULT_PROJECTS.join(",")})
-  --modules N        ordinary modules of the synthetic project (default 30)
+  --modules LIST     sizes of the synthetic project: ordinary modules,
+                     comma-separated, one project each (default 30; the
+                     issue's scaling rows: 30,300)
+  --imports N        most home modules each synthetic module imports
+                     (default 3; e.g. 12 for a wider import graph)
   --limit N          build only the first N compiles of each project in
                      dependency order (for smoke runs, not a benchmark; the
                      synthetic programs are then not linked)
@@ -131,6 +154,11 @@ Options:
                      several (default, four sets:
                      ${DEFAULT_FLAGS.map((f) => `"${f}"`).join("\n                     ")})
   --jobs LIST        job counts, comma-separated or repeated (default 1,2)
+  --share SETTING    what the server's workers keep (as 'ghcpw serve --share');
+                     repeat for a row per setting, each on a server of its own,
+                     e.g. --share all --share databases --share none (default:
+                     the default setting); the client overhead is measured on
+                     the first
   --ghc PATH         the ghc to benchmark (default: $GHCPW_GHC, else ghc)
   --ghcpw-main PATH  the ghcpw main.ts to benchmark (default: this checkout's)
   --seed N           the synthetic project's seed (default 1)
@@ -161,12 +189,14 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     args: attachDashValues(args, ["--flags"]),
     options: {
       project: { type: "string", multiple: true },
-      modules: { type: "string" },
+      modules: { type: "string", multiple: true },
+      imports: { type: "string" },
       limit: { type: "string" },
       ghc: { type: "string" },
       "ghcpw-main": { type: "string" },
       jobs: { type: "string", multiple: true },
       flags: { type: "string", multiple: true },
+      share: { type: "string", multiple: true },
       seed: { type: "string" },
       "overhead-requests": { type: "string" },
       "rss-requests": { type: "string" },
@@ -198,12 +228,16 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     );
   return {
     projects: [...new Set(projects)],
-    modules: whole("--modules", values.modules ?? "30", 1),
+    modules: [...new Set(list(values.modules ?? ["30"]).map((n) => whole("--modules", n, 1)))],
+    imports: whole("--imports", values.imports ?? "3", 1),
     limit: values.limit === undefined ? null : whole("--limit", values.limit, 1),
     ghc: chooseGhc(values.ghc),
     ghcpwMain: values["ghcpw-main"] ?? GHCPW_MAIN,
     jobs: [...new Set(jobs)],
     configs: (values.flags ?? DEFAULT_FLAGS).map(configFor),
+    shares: [
+      ...new Set((values.share ?? [formatShare(DEFAULT_SHARE)]).map((s) => formatShare(parseShare(s)))),
+    ],
     seed: whole("--seed", values.seed ?? "1", 0),
     overheadRequests: whole("--overhead-requests", values["overhead-requests"] ?? "20", 0),
     rssRequests: rss,
@@ -248,8 +282,9 @@ async function cleanUp(): Promise<void> {
 async function prepareProjects(options: BenchOptions): Promise<BenchProject[]> {
   const projects: BenchProject[] = [];
   for (const name of options.projects) {
-    if (name === "synthetic") projects.push(syntheticProject(options.modules, options.seed));
-    else {
+    if (name === "synthetic") {
+      for (const n of options.modules) projects.push(syntheticProject(n, options.seed, options.imports));
+    } else {
       progress(`preparing ${name} (scripts/real_library.ts)`);
       projects.push(await realLibraryProject(name, options.ghc));
     }
@@ -269,20 +304,11 @@ export async function runBench(options: BenchOptions): Promise<number> {
   const tmp = await Deno.makeTempDir({ prefix: "ghcpw-bench-" });
   live.tmp = tmp;
   live.keep = options.keep;
-  const rows = projects.length * options.configs.length * options.jobs.length;
+  const rows = projects.length * options.configs.length * options.jobs.length * options.shares.length;
   progress(`ghcpw bench: GHC ${ghcVersion} (${options.ghc}), ${rows} rows, in ${tmp}; load ${loadBefore}`);
 
   const serverJobs = Math.max(...options.jobs);
-  progress(`starting ghcpw serve -n ${serverJobs}`);
-  const server = await startServer(
-    options.ghcpwMain,
-    options.ghc,
-    `${tmp}/ghcpw.sock`,
-    serverJobs,
-    options.verbose,
-  );
-  live.servers.add(server);
-  progress(`  ready in ${seconds(server.startMs)}`);
+  const startMs: number[] = [];
 
   // The overhead and memory measurements share one small project, written and compiled on first use.
   let smallOnce: Promise<SmallProject> | null = null;
@@ -292,41 +318,57 @@ export async function runBench(options: BenchOptions): Promise<number> {
   let overheadError: string | null = null;
   let memory: MemoryResult | null = null;
   let memoryError: string | null = null;
-  try {
-    for (const project of projects) {
-      for (const config of options.configs) {
-        for (const jobs of options.jobs) {
-          const ctx = {
-            tmp,
-            ghc: options.ghc,
-            ghcpwMain: options.ghcpwMain,
-            limit: options.limit,
-            verbose: options.verbose,
-            server,
-            position: `${results.length + 1}/${rows}`,
-          };
-          results.push(await benchRow(ctx, project, config, jobs));
+  for (const [i, share] of options.shares.entries()) {
+    progress(`starting ghcpw serve -n ${serverJobs} --share ${share}`);
+    const server = await startServer(
+      options.ghcpwMain,
+      options.ghc,
+      `${tmp}/ghcpw-${i}.sock`,
+      serverJobs,
+      options.verbose,
+      [],
+      share,
+    );
+    live.servers.add(server);
+    startMs.push(server.startMs);
+    progress(`  ready in ${seconds(server.startMs)}`);
+    try {
+      for (const project of projects) {
+        for (const config of options.configs) {
+          for (const jobs of options.jobs) {
+            const ctx = {
+              tmp,
+              ghc: options.ghc,
+              ghcpwMain: options.ghcpwMain,
+              limit: options.limit,
+              verbose: options.verbose,
+              server,
+              position: `${results.length + 1}/${rows}`,
+            };
+            results.push(await benchRow(ctx, project, config, jobs));
+          }
         }
       }
-    }
-    if (options.overheadRequests > 0) {
-      try {
-        overhead = await measureOverhead({
-          project: await small(),
-          ghc: options.ghc,
-          ghcpwMain: options.ghcpwMain,
-          socket: server.socket,
-          requests: options.overheadRequests,
-          versionRuns: 9,
-        });
-      } catch (e) {
-        overheadError = e instanceof Error ? e.message : String(e);
-        progress(`  could not measure the client overhead: ${overheadError}`);
+      if (i === 0 && options.overheadRequests > 0) {
+        try {
+          overhead = await measureOverhead({
+            project: await small(),
+            ghc: options.ghc,
+            ghcpwMain: options.ghcpwMain,
+            socket: server.socket,
+            share,
+            requests: options.overheadRequests,
+            versionRuns: 9,
+          });
+        } catch (e) {
+          overheadError = e instanceof Error ? e.message : String(e);
+          progress(`  could not measure the client overhead: ${overheadError}`);
+        }
       }
+    } finally {
+      await stopServer(server);
+      live.servers.delete(server);
     }
-  } finally {
-    await stopServer(server);
-    live.servers.delete(server);
   }
   if (options.rssRequests.length > 0) {
     try {
@@ -367,8 +409,8 @@ export async function runBench(options: BenchOptions): Promise<number> {
       "Each row builds the project three ways in fresh trees: cold = one `ghc -c FLAGS` per module in " +
       "dependency order, up to -j at a time as the module graph allows; ghcpw = the same commands, same " +
       "scheduling, each through a `ghcpw ghc --` subprocess, against one " +
-      `\`ghcpw serve -n ${serverJobs}\` for the whole run (its start-up, ${
-        seconds(server.startMs)
+      `\`ghcpw serve -n ${serverJobs} --share SETTING\` per setting for the whole run (its start-up, ${
+        startMs.map(seconds).join(", ")
       }, is not ` +
       `counted; before each row one uncounted warm-up compile per worker, ${firstWarmup} the first time); ` +
       "--make = `ghc --make -jJ -no-link FLAGS` of the same modules. Totals are wall times; medians are per " +
@@ -381,6 +423,21 @@ export async function runBench(options: BenchOptions): Promise<number> {
   );
   console.log(resultsTable(results));
   console.log(`\n${barsSummary(results)}`);
+  console.log(
+    "\nWhere a ghcpw compile's time goes (means per compile of each row's ghcpw build, ms): the workers' " +
+      "own stages (lib/plugin/Ghcpw/Stages.hs), the server's parts the answer waits for, and the rest of " +
+      "the wall time (the client process: Deno's start, loading ghcpw, connecting).\n",
+  );
+  console.log(breakdownTable(results));
+  if (results.some((r) => r.modules.length > 0)) {
+    console.log(
+      "\nSingle modules (one-job rows): each recompiled alone through ghcpw (its worker's stages, ms), " +
+        "beside the same module inside `ghc --make -j1 -ddump-timings` (after the slash: GHC's CPU time " +
+        "for the phases of that stage; no assembler, which runs as a child process). On GHC 9.0 the " +
+        "worker's frontend also holds desugaring and simplifying (one pipeline phase there).\n",
+    );
+    console.log(moduleStagesTable(results));
+  }
   if (overhead !== null) {
     console.log(`\nClient overhead per request (${overhead.request}):\n`);
     console.log(overheadTable(overhead));
@@ -392,7 +449,7 @@ export async function runBench(options: BenchOptions): Promise<number> {
 
   console.log("\nChecks:");
   for (const r of results) {
-    const name = `[${r.project} ${flagsText(r.config)}, -j${r.jobs}]`;
+    const name = `[${r.project} ${flagsText(r.config)}, -j${r.jobs}, --share ${r.share}]`;
     for (const note of r.notes) console.log(`- ${name} ${note}`);
     for (const m of r.mismatches) console.log(`- ${name} MISMATCH: ${m}`);
   }

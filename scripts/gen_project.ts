@@ -1,9 +1,9 @@
 /**
  * Generates a synthetic Haskell project for benchmarking ghcpw: N ordinary modules arranged as a layered
- * DAG (each imports 1-3 earlier modules plus base and containers), a Main that imports every module no
- * other module imports and prints a deterministic result, and optionally a Template Haskell library with
- * two modules whose splices run it. The same seed always gives the same project, so cold and warm builds
- * compile identical sources.
+ * DAG (each imports 1-3 earlier modules by default, more with --imports, plus base and containers), a
+ * Main that imports every module no other module imports and prints a deterministic result, and
+ * optionally a Template Haskell library with two modules whose splices run it. The same seed always
+ * gives the same project, so cold and warm builds compile identical sources.
  *
  * Run `deno run -A scripts/gen_project.ts --help` for the command line; scripts/bench.ts imports it.
  *
@@ -48,10 +48,16 @@ export interface ProjectOptions {
   th: boolean;
   /** Seed of the generator's pseudo-random choices. */
   seed: number;
+  /**
+   * Most home modules an ordinary module imports: one of the layer below and up to this many less one
+   * of any earlier layer. Real code bases import ten or more home modules per module; the default keeps
+   * the projects the benchmark has always measured.
+   */
+  imports: number;
 }
 
-/** The defaults: 30 ordinary modules, no Template Haskell, seed 1. */
-export const DEFAULT_PROJECT_OPTIONS: ProjectOptions = { modules: 30, th: false, seed: 1 };
+/** The defaults: 30 ordinary modules importing up to 3 home modules each, no Template Haskell, seed 1. */
+export const DEFAULT_PROJECT_OPTIONS: ProjectOptions = { modules: 30, th: false, seed: 1, imports: 3 };
 
 /** Name of the file {@linkcode writeProject} records the modules and their order in. */
 export const MODULES_JSON = "modules.json";
@@ -86,13 +92,17 @@ export function moduleFile(name: string): string {
 
 /**
  * Lays out the modules: ordinary modules in about sqrt(N) layers, each importing one module of the
- * previous layer and up to two of any earlier layer; with `th`, a TH library above layer 0 and two
- * splice modules importing it and an ordinary module; Main importing every module nobody else imports.
+ * previous layer and up to `imports` - 1 of any earlier layer; with `th`, a TH library above layer 0
+ * and two splice modules importing it and an ordinary module; Main importing every module nobody else imports.
  */
 export function planModules(options: ProjectOptions): ModuleSpec[] {
   const random = makeRandom(options.seed);
   const n = options.modules;
   if (!Number.isInteger(n) || n < 1) throw new Error(`the number of modules must be at least 1, got ${n}`);
+  const most = options.imports;
+  if (!Number.isInteger(most) || most < 1) {
+    throw new Error(`imports per module must be at least 1, got ${most}`);
+  }
   const layers = Math.max(1, Math.round(Math.sqrt(n)));
   const perLayer = Math.ceil(n / layers);
   const width = String(n - 1).length < 2 ? 2 : String(n - 1).length;
@@ -106,7 +116,7 @@ export function planModules(options: ProjectOptions): ModuleSpec[] {
       const previous = plain.filter((m) => m.layer === layer - 1);
       imports.push(previous[between(random, 0, previous.length - 1)].name);
       const earlier = plain.filter((m) => m.layer < layer && !imports.includes(m.name));
-      const extra = Math.min(between(random, 0, 2), earlier.length);
+      const extra = Math.min(between(random, 0, most - 1), earlier.length);
       for (let k = 0; k < extra; k++) {
         const candidates = earlier.filter((m) => !imports.includes(m.name));
         imports.push(candidates[between(random, 0, candidates.length - 1)].name);
@@ -525,8 +535,9 @@ export const GEN_HELP = `gen_project.ts: generate a synthetic Haskell project fo
 
 Usage: deno run -A scripts/gen_project.ts [OPTIONS]
 
-Writes N ordinary modules (a layered DAG; each imports 1-3 earlier modules plus
-base and containers, with records, classes, instances and functions) under
+Writes N ordinary modules (a layered DAG; each imports 1 to --imports earlier
+modules plus base and containers, with records, classes, instances and
+functions) under
 DIR/src, a Main importing every module no other module imports, and
 DIR/${MODULES_JSON} with the modules, their imports and a dependency order.
 The same options always give the same files.
@@ -538,6 +549,8 @@ Options:
   --th          add a Template Haskell library (Synth.Meta.Derive) and two
                 modules with splices using it (Synth.Meta.UseA, Synth.Meta.UseB);
                 with a dynamically linked GHC, compile them with -dynamic-too
+  --imports N   most home modules an ordinary module imports (default
+                ${DEFAULT_PROJECT_OPTIONS.imports}); more makes a wider import graph
   --seed N      seed of the pseudo-random choices (default ${DEFAULT_PROJECT_OPTIONS.seed})
   -h, --help    show this help
 `;
@@ -551,6 +564,7 @@ async function main(args: string[]): Promise<number> {
       out: { type: "string" },
       th: { type: "boolean" },
       seed: { type: "string" },
+      imports: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -563,7 +577,8 @@ async function main(args: string[]): Promise<number> {
   const seed = Number(values.seed ?? DEFAULT_PROJECT_OPTIONS.seed);
   if (!Number.isInteger(modules) || modules < 1) throw new Error(`--modules needs a positive whole number`);
   if (!Number.isInteger(seed)) throw new Error(`--seed needs a whole number`);
-  const project = generateProject({ modules, seed, th: values.th ?? false });
+  const imports = Number(values.imports ?? DEFAULT_PROJECT_OPTIONS.imports);
+  const project = generateProject({ modules, seed, th: values.th ?? false, imports });
   const out = values.out ?? await Deno.makeTempDir({ prefix: "ghcpw-project-" });
   await writeProject(out, project);
   console.log(

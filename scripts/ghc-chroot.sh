@@ -20,8 +20,9 @@ cache=${GHCPW_CHROOT_CACHE:-/var/cache/ghcpw/chroots}
 root="$cache/$suite"
 checkout=$(cd "$(dirname "$0")/.." && pwd)
 mirror=${GHCPW_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-# Packages the test suites need inside the chroot besides GHC itself.
-packages=(ghc ca-certificates)
+# Packages the test suites need inside the chroot besides GHC itself (python3-grpcio and python3-protobuf:
+# the Buck2 worker test's gRPC client).
+packages=(ghc ca-certificates python3-grpcio python3-protobuf)
 
 # Name resolution for apt and the like inside: the host's resolv.conf, unless the chroot has a usable one
 # (a symlink would point into the chroot's own, empty, /run).

@@ -7,7 +7,7 @@
  */
 
 import { ensureRuntimeDir } from "./runtime_dir.ts";
-import { type GhcIdentity, ghcIdentity, keyedSocketPath, serverKey } from "./server_key.ts";
+import { type GhcIdentity, ghcIdentity, keyedSocketPath, type KeySettings, serverKey } from "./server_key.ts";
 
 /** A server's address and what it was derived from. */
 export interface ServerAddress {
@@ -21,17 +21,17 @@ export interface ServerAddress {
 }
 
 /**
- * Finds the address of the server for `ghc` (a name on PATH or a path) serving with `packageDbs`;
+ * Finds the address of the server for `ghc` (a name on PATH or a path) serving with `settings`;
  * `socket`, when given, overrides the keyed socket path. Rejects for an unsafe runtime directory or a
  * ghc that cannot be run.
  */
 export async function locateServer(
   ghc: string,
-  packageDbs: readonly string[],
+  settings: KeySettings,
   socket?: string,
 ): Promise<ServerAddress> {
   const runtime = await ensureRuntimeDir();
   const identity = await ghcIdentity(ghc, runtime);
-  const key = await serverKey(identity, { packageDbs });
+  const key = await serverKey(identity, settings);
   return { runtime, identity, key, socket: socket ?? keyedSocketPath(runtime, identity, key) };
 }

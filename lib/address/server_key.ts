@@ -1,7 +1,8 @@
 /**
  * Which server a client may use. A server serves one GHC with one set of result-changing settings, so
- * its socket is named by a key made from exactly those: the GHC's resolved path, version and libdir, and
- * the server's `--package-db` list. A client computes the same key, finds the socket by name, and sends
+ * its socket is named by a key made from exactly those: the GHC's resolved path, version and libdir, the
+ * server's `--package-db` list, and whether its workers write byte-identical objects (`--share` without
+ * `names`, lib/share.ts). A client computes the same key, finds the socket by name, and sends
  * the key in its greeting, so it can never get results from a server for another GHC — even through an
  * explicit `--socket`. The ghcpw version is deliberately not part of the key: servers of two ghcpw
  * versions for one GHC meet on the same socket and settle it in the handshake (lib/client/client.ts).
@@ -28,6 +29,8 @@ export interface GhcIdentity {
 export interface KeySettings {
   /** The server's `--package-db` options, in order, as given. */
   packageDbs: readonly string[];
+  /** Whether workers keep no name cache, and so write `.o` files byte-identical to cold ghc's. */
+  deterministicObjects?: boolean;
 }
 
 const CACHE_SUBDIR = "ghc-info";
@@ -99,6 +102,8 @@ export async function serverKey(identity: GhcIdentity, settings: KeySettings): P
     identity.version,
     identity.libdir,
     settings.packageDbs,
+    // Only when set, so that the default setting keeps the key it always had.
+    ...settings.deterministicObjects ? ["deterministic-objects"] : [],
   ]);
   return (await sha256Hex(material)).slice(0, 16);
 }

@@ -7,28 +7,17 @@
  *   back with no separator; later versions end each with a newline. Either way a reader must split the
  *   stream at the end of each top-level object, never at line ends.
  *
- * The message descriptors are built at run time from a hand-written FileDescriptorProto, so encoding and
- * decoding are @bufbuild/protobuf's own, without protoc or generated code.
+ * The message descriptors are built at run time from a hand-written FileDescriptorProto
+ * (lib/protobuf/schema.ts), so encoding and decoding are @bufbuild/protobuf's own, without protoc or
+ * generated code.
  *
  * @module
  */
 
-import {
-  create,
-  createFileRegistry,
-  fromBinary,
-  fromJson,
-  type JsonValue,
-  type Message,
-  toJson,
-} from "@bufbuild/protobuf";
+import { create, fromBinary, fromJson, type JsonValue, type Message, toJson } from "@bufbuild/protobuf";
 import type { GenMessage } from "@bufbuild/protobuf/codegenv2";
-import {
-  FieldDescriptorProto_Label as Label,
-  FieldDescriptorProto_Type as Type,
-  FileDescriptorProtoSchema,
-} from "@bufbuild/protobuf/wkt";
 import { sizeDelimitedEncode, sizeDelimitedPeek } from "@bufbuild/protobuf/wire";
+import { field, ProtoSchema, Type } from "../protobuf/schema.ts";
 
 /** The two framings Bazel can speak to a worker. */
 export type BazelProtocol = "proto" | "json";
@@ -58,62 +47,43 @@ export type WorkResponse = Message<"blaze.worker.WorkResponse"> & {
   wasCancelled: boolean;
 };
 
-const optional = Label.OPTIONAL;
-const repeated = Label.REPEATED;
-
-/** Builds a field of the descriptor; the JSON name is what proto3 JSON uses (lowerCamelCase). */
-function field(name: string, number: number, type: Type, label = optional, typeName?: string) {
-  const jsonName = name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-  return { name, number, type, label, jsonName, ...(typeName ? { typeName } : {}) };
-}
-
 // Field numbers and types as in Bazel's worker_protocol.proto; they are the wire format.
-const registry = createFileRegistry(
-  create(FileDescriptorProtoSchema, {
-    name: "worker_protocol.proto",
-    package: "blaze.worker",
-    syntax: "proto3",
-    messageType: [
-      {
-        name: "Input",
-        field: [field("path", 1, Type.STRING), field("digest", 2, Type.BYTES)],
-      },
-      {
-        name: "WorkRequest",
-        field: [
-          field("arguments", 1, Type.STRING, repeated),
-          field("inputs", 2, Type.MESSAGE, repeated, ".blaze.worker.Input"),
-          field("request_id", 3, Type.INT32),
-          field("cancel", 4, Type.BOOL),
-          field("verbosity", 5, Type.INT32),
-          field("sandbox_dir", 6, Type.STRING),
-        ],
-      },
-      {
-        name: "WorkResponse",
-        field: [
-          field("exit_code", 1, Type.INT32),
-          field("output", 2, Type.STRING),
-          field("request_id", 3, Type.INT32),
-          field("was_cancelled", 4, Type.BOOL),
-        ],
-      },
-    ],
-  }),
-  () => undefined,
-);
-
-function message<T extends Message>(name: string): GenMessage<T> {
-  const desc = registry.getMessage(name);
-  if (desc === undefined) throw new Error(`internal error: no message ${name}`);
-  return desc as GenMessage<T>;
-}
+const schema = new ProtoSchema({
+  name: "worker_protocol.proto",
+  package: "blaze.worker",
+  messageType: [
+    {
+      name: "Input",
+      field: [field("path", 1, Type.STRING), field("digest", 2, Type.BYTES)],
+    },
+    {
+      name: "WorkRequest",
+      field: [
+        field("arguments", 1, Type.STRING, { repeated: true }),
+        field("inputs", 2, Type.MESSAGE, { repeated: true, typeName: ".blaze.worker.Input" }),
+        field("request_id", 3, Type.INT32),
+        field("cancel", 4, Type.BOOL),
+        field("verbosity", 5, Type.INT32),
+        field("sandbox_dir", 6, Type.STRING),
+      ],
+    },
+    {
+      name: "WorkResponse",
+      field: [
+        field("exit_code", 1, Type.INT32),
+        field("output", 2, Type.STRING),
+        field("request_id", 3, Type.INT32),
+        field("was_cancelled", 4, Type.BOOL),
+      ],
+    },
+  ],
+});
 
 /** Descriptor of {@linkcode WorkRequest}. */
-export const WorkRequestSchema: GenMessage<WorkRequest> = message("blaze.worker.WorkRequest");
+export const WorkRequestSchema: GenMessage<WorkRequest> = schema.message("blaze.worker.WorkRequest");
 
 /** Descriptor of {@linkcode WorkResponse}. */
-export const WorkResponseSchema: GenMessage<WorkResponse> = message("blaze.worker.WorkResponse");
+export const WorkResponseSchema: GenMessage<WorkResponse> = schema.message("blaze.worker.WorkResponse");
 
 /** Bytes on stdin that are not a valid request in the chosen framing. */
 export class BazelProtocolError extends Error {

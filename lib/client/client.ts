@@ -33,6 +33,7 @@ import { withDeadline } from "../timeout.ts";
 import { ensureToken, readToken } from "../address/token.ts";
 import { connectUnix } from "../address/unix_socket.ts";
 import { VERSION } from "../version.ts";
+import { DEFAULT_SHARE, deterministicObjects, formatShare, type Share } from "../share.ts";
 
 const log = deferredLogger(["ghcpw", "client"]);
 
@@ -47,6 +48,11 @@ export interface ClientOptions {
   argv: string[];
   /** Package databases put ahead of every invocation (must match the server's `--package-db`). */
   packageDbs?: string[];
+  /**
+   * What the server's workers keep between requests (lib/share.ts); its result-changing part is in the
+   * key, and a server this client starts gets all of it. Default: the default setting.
+   */
+  share?: Share;
   /** Start a server when none answers; default: only for the keyed default socket. */
   autostart?: boolean;
   /** The invocation's working directory and complete environment; default: this process's. */
@@ -57,6 +63,12 @@ export interface ClientOptions {
    * A caller sending several invocations at once, like the benchmark, gives each its own.
    */
   sink?: OutputSink;
+  /**
+   * Aborting stops the compile and rejects with the signal's reason: the connection to the server is
+   * closed, which makes the server cancel it, or the real ghc of the fallback is killed. A caller that
+   * serves many invocations (the Buck2 worker) uses it for cancellations and timeouts.
+   */
+  signal?: AbortSignal;
 }
 
 /** The server could not serve this invocation; `output` says whether any of GHC's output was printed. */
@@ -89,9 +101,13 @@ export async function runClient(options: ClientOptions): Promise<number> {
   const env = options.env ?? Deno.env.toObject();
   const cwd = options.cwd ?? Deno.cwd();
   const sink = options.sink ?? processSink;
+  const signal = options.signal;
+  signal?.throwIfAborted();
   try {
     return await viaServer(options, env, cwd, sink);
   } catch (e) {
+    // An abort breaks the connection, which must not look like a lost server to fall back from.
+    signal?.throwIfAborted();
     if (!(e instanceof ServerUnavailable)) throw e;
     if (options.strict) {
       await sink.stderr(
@@ -104,7 +120,13 @@ export async function runClient(options: ClientOptions): Promise<number> {
       await sink.stderr(encoder.encode(`ghcpw: ${e.message}; running ghc directly\n`));
     }
     // As the server would have run it, its --package-db options included.
-    return await runRealGhc(options.ghc, { argv: options.argv, cwd, env }, options.packageDbs ?? [], sink);
+    return await runRealGhc(
+      options.ghc,
+      { argv: options.argv, cwd, env },
+      options.packageDbs ?? [],
+      sink,
+      signal,
+    );
   }
 }
 
@@ -118,6 +140,7 @@ interface Target {
   serveArgs: string[];
   autostart: boolean;
   sink: OutputSink;
+  signal?: AbortSignal;
 }
 
 async function viaServer(
@@ -126,7 +149,7 @@ async function viaServer(
   cwd: string,
   sink: OutputSink,
 ): Promise<number> {
-  const target = { ...await locate(options), sink };
+  const target = { ...await locate(options), sink, signal: options.signal };
   const request: CompileRequest = {
     argv: options.argv,
     env,
@@ -163,13 +186,14 @@ async function viaServer(
 }
 
 /** Works out the socket, token and greeting; any problem means no server can be used. */
-async function locate(options: ClientOptions): Promise<Omit<Target, "sink">> {
+async function locate(options: ClientOptions): Promise<Omit<Target, "sink" | "signal">> {
   const packageDbs = options.packageDbs ?? [];
+  const share = options.share ?? DEFAULT_SHARE;
   const autostart = options.autostart ?? options.socketPath === undefined;
   try {
     const { runtime, identity, key, socket } = await locateServer(
       options.ghc,
-      packageDbs,
+      { packageDbs, deterministicObjects: deterministicObjects(share) },
       options.socketPath,
     );
     // Without auto-start a missing token is not an error yet: if no server answers either, that is the
@@ -179,7 +203,13 @@ async function locate(options: ClientOptions): Promise<Omit<Target, "sink">> {
       socket,
       token,
       hello: { ghc: identity.realPath, key, ...token === null ? {} : { token } },
-      serveArgs: ["--ghc", identity.realPath, ...packageDbs.flatMap((db) => ["--package-db", db])],
+      serveArgs: [
+        "--ghc",
+        identity.realPath,
+        ...packageDbs.flatMap((db) => ["--package-db", db]),
+        "--share",
+        formatShare(share),
+      ],
       autostart,
     };
   } catch (e) {
@@ -231,7 +261,11 @@ async function connect(socket: string): Promise<Deno.UnixConn | null> {
 async function exchange(conn: Deno.UnixConn, target: Target, request: CompileRequest): Promise<number> {
   const stream = new MessageStream(conn, conn);
   let written = false;
+  // Closing the connection ends a pending read at once, and tells the server to cancel the compile.
+  const abort = () => closeQuietly(conn);
+  target.signal?.addEventListener("abort", abort, { once: true });
   try {
+    target.signal?.throwIfAborted();
     // Both at once: a server of the right version starts compiling without waiting for a round trip.
     const sent = Promise.all([
       stream.send(encodeClientMessage(greeting(target.hello))),
@@ -289,11 +323,16 @@ async function exchange(conn: Deno.UnixConn, target: Target, request: CompileReq
     if (e instanceof ServerUnavailable) throw e;
     throw new ServerUnavailable(`lost the server: ${e instanceof Error ? e.message : e}`, written);
   } finally {
+    target.signal?.removeEventListener("abort", abort);
     await stream.abort().catch(() => {});
-    try {
-      conn.close();
-    } catch {
-      // already closed
-    }
+    closeQuietly(conn);
+  }
+}
+
+function closeQuietly(conn: Deno.UnixConn): void {
+  try {
+    conn.close();
+  } catch {
+    // already closed
   }
 }

@@ -23,6 +23,8 @@ import { VERSION } from "../version.ts";
 import { parseOptions, positiveInteger, UsageError } from "./options.ts";
 import { RECYCLE_HELP, RECYCLE_OPTIONS, recycleLimits } from "./recycling.ts";
 import { INCREMENTAL_HELP, INCREMENTAL_OPTIONS, incrementalSettings } from "./incremental_options.ts";
+import { SHARE_HELP, shareOption } from "./select_options.ts";
+import type { Share } from "../share.ts";
 
 const log = getLogger(["ghcpw", "bazel"]);
 
@@ -57,6 +59,7 @@ Options:
                       number of CPU cores for a multiplex worker)
   --package-db PATH   add '-package-db PATH' ahead of every invocation's own
                       flags (repeatable, in order)
+${SHARE_HELP}
   --protocol P        proto or json, as Bazel's 'requires-worker-protocol'
                       (default: detected from the first request)
 ${RECYCLE_HELP}
@@ -76,6 +79,7 @@ export async function bazelCommand(args: string[]): Promise<number> {
     "ghc-pkg": { type: "string" },
     jobs: { type: "string", short: "n" },
     "package-db": { type: "string", multiple: true },
+    share: { type: "string" },
     protocol: { type: "string" },
     persistent_worker: { type: "boolean" },
     ...RECYCLE_OPTIONS,
@@ -105,6 +109,7 @@ export async function bazelCommand(args: string[]): Promise<number> {
     ghcPkg: values["ghc-pkg"],
     jobs: values.jobs === undefined ? undefined : positiveInteger("bazel", "--jobs", values.jobs),
     packageDbs: values["package-db"] ?? [],
+    share: shareOption("bazel", values),
     limits: recycleLimits("bazel", values),
     incremental: incrementalSettings("bazel", values),
   };
@@ -128,6 +133,8 @@ interface BazelOptions {
   ghcPkg?: string;
   jobs?: number;
   packageDbs: string[];
+  /** What its GHC workers keep between requests (lib/share.ts). */
+  share: Share;
   /** When the worker's pool replaces a GHC process (a one-off compile has none). */
   limits: RecycleLimits;
   /** Incremental `--make` builds (null: off). */
@@ -164,7 +171,13 @@ async function runPersistentWorker(options: BazelOptions & { protocol?: BazelPro
   const compilerFor = (multiplex: boolean) =>
     compiler ??= prepared.then(async (p) => {
       const jobs = options.jobs ?? (multiplex ? navigator.hardwareConcurrency : 1);
-      const c = await startCompiler(p, jobs, options.packageDbs, options.limits, options.incremental);
+      const c = await startCompiler(
+        p,
+        jobs,
+        { packageDbs: options.packageDbs, share: options.share },
+        options.limits,
+        options.incremental,
+      );
       log.info("Serving with GHC {version} ({ghc}), {jobs} GHC worker(s), {mode}", {
         version: p.installation.version,
         ghc: p.installation.ghc,

@@ -5,11 +5,12 @@
  */
 
 import { runClient } from "../client/client.ts";
+import { clientSettings } from "../client/settings.ts";
 import { chooseGhc } from "../ghc/installation.ts";
 import { parseLogLevel, setUpLogging } from "../log/logging.ts";
 import { explicitSocketPath } from "../address/paths.ts";
 import { parseOptions } from "./options.ts";
-import { SELECT_OPTIONS } from "./select_options.ts";
+import { SELECT_OPTIONS, shareOption } from "./select_options.ts";
 
 export const GHC_HELP = `ghcpw ghc: compile through the ghcpw server, exactly as ghc would
 
@@ -35,6 +36,9 @@ Options:
                      (default: $GHCPW_GHC, else ghc on PATH)
   --package-db PATH  as for 'ghcpw serve': '-package-db PATH' ahead of every
                      invocation (repeatable); part of the server's key
+  --share LIST       what the server's GHC workers keep between requests, as
+                     for 'ghcpw serve' (default: $GHCPW_SHARE, else all);
+                     whether names are kept is part of the server's key
   -h, --help         show this help
 
 Environment:
@@ -60,19 +64,12 @@ export async function ghcCommand(args: string[]): Promise<number> {
   const logLevel = Deno.env.get("GHCPW_LOG");
   if (logLevel) await setUpLogging(parseLogLevel(logLevel));
   const socketPath = explicitSocketPath(values.socket);
-  const autostart = Deno.env.get("GHCPW_AUTOSTART") ?? "";
   return await runClient({
     socketPath,
     ghc: chooseGhc(values.ghc),
-    strict: ["1", "true", "yes"].includes(Deno.env.get("GHCPW_STRICT") ?? ""),
+    ...clientSettings(socketPath),
     argv: ghcArgs,
     packageDbs: values["package-db"] ?? [],
-    // Auto-start by default only where ghcpw owns the socket's name: an explicit socket is someone's
-    // deliberate set-up (a test, a CI service), which a stray background server would confuse.
-    autostart: ["1", "true", "yes"].includes(autostart)
-      ? true
-      : ["0", "false", "no"].includes(autostart)
-      ? false
-      : socketPath === undefined,
+    share: shareOption("ghc", values),
   });
 }

@@ -24,6 +24,8 @@ import { ensureToken } from "../address/token.ts";
 import { durationOption, parseOptions, positiveInteger, UsageError } from "./options.ts";
 import { RECYCLE_HELP, RECYCLE_OPTIONS, recycleLimits } from "./recycling.ts";
 import { INCREMENTAL_HELP, INCREMENTAL_OPTIONS, incrementalSettings } from "./incremental_options.ts";
+import { SHARE_HELP, shareOption } from "./select_options.ts";
+import { deterministicObjects } from "../share.ts";
 
 const log = getLogger(["ghcpw", "serve"]);
 
@@ -51,6 +53,9 @@ Options:
                       (default: $GHCPW_JOBS, else the number of CPU cores)
   --package-db PATH   add '-package-db PATH' ahead of every invocation's own
                       flags (repeatable, in order)
+${SHARE_HELP}; whether names are
+                      kept is part of the key (see --socket): clients choose
+                      such a server with the same option
   --socket PATH       socket to listen on (default: $GHCPW_SOCKET, else
                       $GHC_PERSISTENT_WORKER_SOCKET, else the socket named by
                       this ghc's key in the runtime directory, where 'ghcpw ghc'
@@ -80,6 +85,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     "ghc-pkg": { type: "string" },
     jobs: { type: "string", short: "n" },
     "package-db": { type: "string", multiple: true },
+    share: { type: "string" },
     socket: { type: "string" },
     foreground: { type: "boolean" },
     detach: { type: "boolean" },
@@ -117,13 +123,14 @@ export async function serveCommand(args: string[]): Promise<number> {
   const limits = recycleLimits("serve", values);
   const incremental = incrementalSettings("serve", values);
   const packageDbs = values["package-db"] ?? [];
+  const share = shareOption("serve", values);
   const ghcName = chooseGhc(values.ghc);
 
   // The socket is found the way clients find it: by this GHC's key, in the checked runtime directory,
   // which also holds the token clients must present.
   const { runtime, identity, key, socket: socketPath } = await locateServer(
     ghcName,
-    packageDbs,
+    { packageDbs, deterministicObjects: deterministicObjects(share) },
     explicitSocketPath(values.socket),
   );
   const token = await ensureToken(runtime);
@@ -138,7 +145,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     await prepareSocketPath(socketPath);
     const prepared = await prepareGhc(ghcName, values["ghc-pkg"]);
     const ghc = prepared.installation;
-    const compiler = await startCompiler(prepared, jobs, packageDbs, limits, incremental);
+    const compiler = await startCompiler(prepared, jobs, { packageDbs, share }, limits, incremental);
     const pool = compiler.pool;
     let bound;
     try {

@@ -1,6 +1,6 @@
 /**
  * Which servers `ghcpw status` and `ghcpw stop` are about: the one named by `--socket` (or its
- * variables), the one for `--ghc` and `--package-db`, or else every server socket in the runtime
+ * variables), the one for `--ghc`, `--package-db` and `--share`, or else every server socket in the runtime
  * directory — all of them were started by this user, for whatever GHCs. And what each of them answers to
  * the command's control request.
  *
@@ -14,6 +14,7 @@ import { ensureRuntimeDir } from "../address/runtime_dir.ts";
 import { locateServer } from "../address/locate.ts";
 import type { ControlCommand } from "../wire/client_protocol.ts";
 import { readToken } from "../address/token.ts";
+import { keySettings } from "./select_options.ts";
 
 /** The servers to address, and the token to address them with. */
 export interface Selection {
@@ -30,13 +31,14 @@ export async function selectServers(values: {
   socket?: string;
   ghc?: string;
   "package-db"?: string[];
+  share?: string;
 }): Promise<Selection> {
   const runtime = await ensureRuntimeDir();
   const token = await readToken(runtime);
   const explicit = explicitSocketPath(values.socket);
   if (explicit !== undefined) return { sockets: [explicit], named: true, runtime, token };
-  if (values.ghc !== undefined || values["package-db"] !== undefined) {
-    const { socket } = await locateServer(chooseGhc(values.ghc), values["package-db"] ?? []);
+  if (values.ghc !== undefined || values["package-db"] !== undefined || values.share !== undefined) {
+    const { socket } = await locateServer(chooseGhc(values.ghc), keySettings("status", values));
     return { sockets: [socket], named: true, runtime, token };
   }
   const sockets: string[] = [];

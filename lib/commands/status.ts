@@ -11,7 +11,7 @@ import { askServers, selectServers } from "./servers.ts";
 
 export const STATUS_HELP = `ghcpw status: show what the ghcpw servers are doing
 
-Usage: ghcpw status [--socket PATH | --ghc PATH [--package-db PATH]...] [--json]
+Usage: ghcpw status [--socket PATH | --ghc PATH [--package-db PATH]... [--share LIST]] [--json]
 
 Shows every server running as you (those in the runtime directory), or the one
 named by --socket ($GHCPW_SOCKET) or by --ghc and --package-db: its version,
@@ -26,6 +26,7 @@ Options:
   --socket PATH       the server on this socket
   --ghc PATH          the server for this ghc (with --package-db as given to it)
   --package-db PATH   see 'ghcpw serve --help' (repeatable)
+  --share LIST        the server with this setting (see 'ghcpw serve --help')
   --json              print JSON: one object for a named server, else an array
   -h, --help          show this help
 `;

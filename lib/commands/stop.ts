@@ -16,7 +16,7 @@ const DEFAULT_WAIT_MS = 5 * 60 * 1000;
 
 export const STOP_HELP = `ghcpw stop: stop ghcpw servers once their running compiles finish
 
-Usage: ghcpw stop [--socket PATH | --ghc PATH [--package-db PATH]...] [--wait T]
+Usage: ghcpw stop [--socket PATH | --ghc PATH [--package-db PATH]... [--share LIST]] [--wait T]
 
 Stops every server running as you (those in the runtime directory), or the one
 named by --socket ($GHCPW_SOCKET) or by --ghc and --package-db. A server stops
@@ -27,6 +27,7 @@ Options:
   --socket PATH       the server on this socket
   --ghc PATH          the server for this ghc (with --package-db as given to it)
   --package-db PATH   see 'ghcpw serve --help' (repeatable)
+  --share LIST        the server with this setting (see 'ghcpw serve --help')
   --wait T            wait at most T for the servers to exit (default 5m;
                       seconds, or with a unit: 90s, 15m); 0: do not wait
   -h, --help          show this help

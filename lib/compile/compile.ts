@@ -15,6 +15,7 @@ import type { Pool } from "../pool/pool.ts";
 import { makeRequestDir } from "../pool/request_dir.ts";
 import type { CompileRequest } from "../wire/client_protocol.ts";
 import type { IncrementalBuilds } from "../incremental/build.ts";
+import { timed, type TimeSums } from "../time_sums.ts";
 
 const log = getLogger(["ghcpw", "compile"]);
 
@@ -23,6 +24,8 @@ export interface CompileStats {
   worker: number;
   direct: number;
   deferred: number;
+  /** Time spent making and removing requests' directories (`request-dir`), summed, in ms. */
+  timesMs: TimeSums;
 }
 
 /** What serving needs: the real ghc and the pool of workers for it. */
@@ -66,14 +69,14 @@ export async function compile(
     return await runGhcCaptured(compiler.ghc, args, ctx, sink, signal);
   }
   compiler.stats.worker++;
-  const tmpDir = await makeRequestDir();
+  const tmpDir = await timed(compiler.stats.timesMs, "request-dir", () => makeRequestDir());
   try {
     const outcome = await compiler.pool.run(
       {
         mode: plan.mode,
-        // Ahead of the request's own flags, so an explicit -tmpdir still wins. A directory of its own keeps
-        // GHC's temporary file names (and so dlopen's cache of loaded libraries) apart between requests.
-        args: ["-tmpdir", tmpDir, ...plan.args],
+        // GHC's temporary files go into the request's directory (the worker puts them there, while GHC
+        // still sees the client's own temporary directory, as ghc would).
+        args: plan.args,
         cwd: request.cwd,
         tmpDir,
         env: request.env,
@@ -88,6 +91,7 @@ export async function compile(
     log.debug("Worker deferred to ghc ({reason})", { reason: outcome.reason });
     return await runGhcCaptured(compiler.ghc, args, ctx, sink, signal);
   } finally {
-    await Deno.remove(tmpDir, { recursive: true }).catch(() => {});
+    await timed(compiler.stats.timesMs, "request-dir", () => Deno.remove(tmpDir, { recursive: true }))
+      .catch(() => {});
   }
 }

@@ -14,6 +14,7 @@ import { Pool, type RecycleLimits } from "../pool/pool.ts";
 import { removeStaleRequestDirs } from "../pool/request_dir.ts";
 import { cacheDir } from "../address/paths.ts";
 import { IncrementalBuilds } from "../incremental/build.ts";
+import { DEFAULT_SHARE, formatShare, type Share } from "../share.ts";
 import { Store } from "../incremental/store.ts";
 
 const log = getLogger(["ghcpw", "compiler"]);
@@ -30,16 +31,24 @@ export async function prepareGhc(ghc: string, ghcPkg?: string): Promise<Prepared
   return { installation, plugin: await ensurePlugin(installation) };
 }
 
+/** What every worker of a compiler is started with. */
+export interface WorkerSettings {
+  /** Every invocation gets `-package-db` for each ahead of its own flags. */
+  packageDbs?: readonly string[];
+  /** What workers keep between requests (lib/share.ts); default: the default setting. */
+  share?: Share;
+}
+
 /**
- * Starts `jobs` workers for a prepared GHC and returns the compiler serving through them; every
- * invocation gets `-package-db` for each of `packageDbs` ahead of its own flags. `limits` says when
+ * Starts `jobs` workers for a prepared GHC and returns the compiler serving through them, with the
+ * given package databases and share setting. `limits` says when
  * workers are replaced (defaults in lib/pool/pool.ts); `incremental` how `--make` builds keep their
  * outputs in the per-user cache (null: they do not).
  */
 export async function startCompiler(
   prepared: PreparedGhc,
   jobs: number,
-  packageDbs: readonly string[] = [],
+  { packageDbs = [], share = DEFAULT_SHARE }: WorkerSettings = {},
   limits: RecycleLimits = {},
   incremental: { byDefault: boolean; cacheBytes: number } | null = null,
 ): Promise<Compiler> {
@@ -52,6 +61,8 @@ export async function startCompiler(
       args: [
         ...workerArgs(prepared.plugin),
         ...dbs.flatMap((db) => ["-ffrontend-opt", `immutable-db=${db}`]),
+        "-ffrontend-opt",
+        `share=${formatShare(share)}`,
       ],
       cwd: "/",
     },
@@ -67,11 +78,11 @@ export async function startCompiler(
   return {
     ghc: prepared.installation.ghc,
     pool,
-    stats: { worker: 0, direct: 0, deferred: 0 },
+    stats: { worker: 0, direct: 0, deferred: 0, timesMs: {} },
     packageDbs: dbs,
     incremental: incremental === null ? undefined : new IncrementalBuilds(
       new Store(`${cacheDir()}/incremental`, incremental.cacheBytes),
-      prepared.installation,
+      { ...prepared.installation, share: formatShare(share) },
       incremental.byDefault,
     ),
   };

@@ -37,19 +37,20 @@ export async function realGhcArguments(
 /**
  * Runs the real ghc on an invocation as a worker would have run it (see {@linkcode realGhcArguments});
  * resolves to its exit code. With this process's own sink, ghc inherits its stdio (and so a terminal);
- * otherwise its output is streamed into `sink`.
+ * otherwise its output is streamed into `sink`, and aborting `signal` kills it.
  */
 export async function runRealGhc(
   ghc: string,
   invocation: DirectContext & { argv: string[] },
   packageDbs: readonly string[],
   sink: OutputSink,
+  signal?: AbortSignal,
 ): Promise<number> {
   const args = await realGhcArguments(invocation.argv, invocation.cwd, packageDbs, sink);
   if (args === null) return 1;
   return sink === processSink
     ? await runGhcInherited(ghc, args, invocation)
-    : await runGhcCaptured(ghc, args, invocation, sink);
+    : await runGhcCaptured(ghc, args, invocation, sink, signal);
 }
 
 /** Where and how to run: the invocation's own working directory and complete environment. */

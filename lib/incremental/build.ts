@@ -64,6 +64,11 @@ export interface CachedGhc {
   ghc: string;
   version: string;
   libdir: string;
+  /**
+   * What its workers keep between requests (`--share`, as written): with names kept, objects differ from a
+   * fresh ghc's in local symbol names, which a server asked for byte-identical objects must not restore.
+   */
+  share: string;
 }
 
 /** A module source as read before the build. */
@@ -301,14 +306,24 @@ export class IncrementalBuilds {
     await this.store.evict();
   }
 
-  /** The GHC's identity for the key: its binary and its settings (which name the C toolchain). */
+  /**
+   * The GHC's identity for the key: its binary and its settings (which name the C toolchain), and what
+   * its workers keep.
+   */
   #ghcIdentity(): Promise<string> {
     return this.#identity ??= (async () => {
       const real = await Deno.realPath(this.ghc.ghc).catch(() => this.ghc.ghc);
       const info = await Deno.stat(real);
       const settings = await Deno.readFile(`${this.ghc.libdir}/settings`).catch(() => new Uint8Array());
-      return [real, info.size, info.mtime?.getTime(), this.ghc.version, this.ghc.libdir, sha256(settings)]
-        .join("|");
+      return [
+        real,
+        info.size,
+        info.mtime?.getTime(),
+        this.ghc.version,
+        this.ghc.libdir,
+        sha256(settings),
+        this.ghc.share,
+      ].join("|");
     })();
   }
 }

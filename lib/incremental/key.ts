@@ -13,7 +13,7 @@ import { sha256 } from "./hash.ts";
 
 /** What the key hashes. */
 export interface KeyParts {
-  /** The GHC: its real path, version, libdir, and the identity of its binary and settings. */
+  /** The GHC: its real path, version, libdir, the identity of its binary and settings, its workers' share. */
   ghc: string;
   /** The command line without the module sources ({@linkcode MakeArgs.keyArgs}). */
   args: readonly string[];
@@ -46,7 +46,7 @@ export function targetKey(parts: KeyParts): string {
  */
 export function describeKeyChange(before: KeyParts, after: KeyParts): string[] {
   const changes: string[] = [];
-  if (before.ghc !== after.ghc) changes.push("the GHC (binary, version, libdir or settings)");
+  if (before.ghc !== after.ghc) changes.push("the GHC (binary, version, libdir or settings) or --share");
   if (JSON.stringify(before.args) !== JSON.stringify(after.args)) {
     const added = multisetMinus(after.args, before.args);
     const removed = multisetMinus(before.args, after.args);

@@ -7,39 +7,51 @@ module GhcpwPlugin (frontendPlugin) where
 import qualified Data.ByteString as B
 import qualified Data.ByteString.Char8 as B8
 import Data.List (isPrefixOf)
+import Control.Monad.IO.Class (liftIO)
+import GHC (getSessionDynFlags)
+import GHC.Driver.Plugins (FrontendPlugin (..), defaultFrontendPlugin)
+import GHC.Driver.Session (topDir)
+import GHC.Settings.Config (cProjectVersion)
 import System.Exit (ExitCode (..), exitWith)
 
-import Ghcpw.Compat (FrontendPlugin, frontendWith, ghcVersion)
 import Ghcpw.Context
 import Ghcpw.Driver
 import Ghcpw.Frame
 import Ghcpw.Parent (exitWithServer)
+import Ghcpw.Stages (Stage (Finish), finishRequest, startRequest, switchStage)
 import Ghcpw.Terminal (requestTerminal)
-import Ghcpw.Warm (Warm, lastResumed, newWarm)
+import Ghcpw.Facts (requestFacts)
+import Ghcpw.Warm (Warm, newWarm, parseShare, showShare)
 
 -- | Must equal WORKER_PROTOCOL_VERSION in lib/wire/worker_protocol.ts (checked by
 -- tests/unit/plugin_contract_test.ts).
 protocolVersion :: B.ByteString
 protocolVersion = B8.pack "1"
 
+-- | The frontend action gets its -ffrontend-opt options and the libdir of the GHC it runs in.
 frontendPlugin :: FrontendPlugin
-frontendPlugin = frontendWith serve
+frontendPlugin = defaultFrontendPlugin {frontend = \opts _ -> getSessionDynFlags >>= liftIO . serve opts . topDir}
 
 -- | Options (-ffrontend-opt): @immutable-db=PATH@ for each package database whose units' interfaces
--- may be kept between requests besides GHC's global one.
+-- may be kept between requests besides GHC's global one; @share=LIST@, what to keep (the last one counts;
+-- without one, everything).
 serve :: [String] -> FilePath -> IO ()
 serve opts libdir = do
   exitWithServer
-  warm <- newWarm [drop (length "immutable-db=") o | o <- opts, "immutable-db=" `isPrefixOf` o]
   ch <- openChannel
-  send ch Hello [[B8.pack "protocol=" <> protocolVersion, B8.pack ("ghc=" ++ ghcVersion)]]
+  share <- either (refuse ch) pure (parseShare (last ("names,databases,interfaces" : optionValues "share=")))
+  warm <- newWarm share (optionValues "immutable-db=")
+  send ch Hello [[B8.pack "protocol=" <> protocolVersion, B8.pack ("ghc=" ++ cProjectVersion), B8.pack ("share=" ++ showShare share)]]
   let loop = receive ch >>= \case
         Nothing -> pure ()
         Just (Request, payload) -> either (refuse ch) (serveOne ch warm libdir) (decodeFields payload) >> loop
         Just (other, _) -> refuse ch ("unexpected frame " ++ show other)
   loop
 
-refuse :: Channel -> String -> IO ()
+  where
+    optionValues prefix = [drop (length prefix) o | o <- opts, prefix `isPrefixOf` o]
+
+refuse :: Channel -> String -> IO a
 refuse ch why = do
   send ch Failure [[B8.pack why]]
   exitWith (ExitFailure 2)
@@ -51,14 +63,16 @@ serveOne ch warm libdir [modeField, [cwd], [tmp], args, env, [tty]] =
   case parseMode (map B8.unpack modeField) of
     Left why -> refuse ch why
     Right mode -> do
-      outcome <- withRequestContext ch (RequestContext cwd (B8.unpack tmp) (map splitEntry env)) $ \decode -> do
+      startRequest
+      outcome <- withRequestContext ch (RequestContext cwd (B8.unpack tmp) (map splitEntry env)) $ \decode output -> do
         argv <- mapM decode args
         terminal <- requestTerminal (tty == B8.pack "1")
-        invoke warm libdir mode argv terminal
+        invoke warm libdir (B8.unpack tmp) output mode argv terminal <* switchStage Finish
+      stages <- finishRequest
       case outcome of
         Exited code -> do
-          resumed <- lastResumed warm
-          send ch Exit [[B8.pack (show code)], [B8.pack ("interfaces-resumed=" ++ show resumed)]]
+          facts <- requestFacts warm
+          send ch Exit [[B8.pack (show code)], [B8.pack (k ++ "=" ++ v) | (k, v) <- facts] ++ map B8.pack stages]
         Deferred why -> send ch Defer [[B8.pack why]]
   where
     splitEntry e = let (k, v) = B8.break (== '=') e in (k, B.drop 1 v)

@@ -18,8 +18,14 @@ import contextModule from "./Ghcpw/Context.hs" with { type: "text" };
 import parentModule from "./Ghcpw/Parent.hs" with { type: "text" };
 import driverModule from "./Ghcpw/Driver.hs" with { type: "text" };
 import compatModule from "./Ghcpw/Compat.hs" with { type: "text" };
+import targetsModule from "./Ghcpw/Targets.hs" with { type: "text" };
+import interfacesModule from "./Ghcpw/Interfaces.hs" with { type: "text" };
+import pruneModule from "./Ghcpw/Prune.hs" with { type: "text" };
+import usagesModule from "./Ghcpw/Usages.hs" with { type: "text" };
 import terminalModule from "./Ghcpw/Terminal.hs" with { type: "text" };
 import warmModule from "./Ghcpw/Warm.hs" with { type: "text" };
+import factsModule from "./Ghcpw/Facts.hs" with { type: "text" };
+import stagesModule from "./Ghcpw/Stages.hs" with { type: "text" };
 import { GhcError, type GhcInstallation, runTool } from "../ghc/installation.ts";
 import { buildPackage } from "./package_build.ts";
 import { cacheDir } from "../address/paths.ts";
@@ -34,8 +40,14 @@ export const PLUGIN_SOURCES: ReadonlyArray<readonly [string, string]> = [
   ["Ghcpw.Parent", parentModule],
   ["Ghcpw.Driver", driverModule],
   ["Ghcpw.Compat", compatModule],
+  ["Ghcpw.Targets", targetsModule],
+  ["Ghcpw.Interfaces", interfacesModule],
+  ["Ghcpw.Prune", pruneModule],
+  ["Ghcpw.Usages", usagesModule],
   ["Ghcpw.Terminal", terminalModule],
   ["Ghcpw.Warm", warmModule],
+  ["Ghcpw.Facts", factsModule],
+  ["Ghcpw.Stages", stagesModule],
 ];
 
 /** The module GHC runs with --frontend. */
@@ -62,9 +74,22 @@ export interface BuiltPlugin {
   packageDb: string;
 }
 
-/** Arguments that make a ghc run the plugin as a worker. */
+/**
+ * Arguments that make a ghc run the plugin as a worker; `-T` lets it read the runtime's own heap
+ * statistics (GHC.Stats), which it reports for `ghcpw status`.
+ */
 export function workerArgs(plugin: BuiltPlugin): string[] {
-  return ["--frontend", PLUGIN_MODULE, "-plugin-package-id", plugin.unitId, "-package-db", plugin.packageDb];
+  return [
+    "+RTS",
+    "-T",
+    "-RTS",
+    "--frontend",
+    PLUGIN_MODULE,
+    "-plugin-package-id",
+    plugin.unitId,
+    "-package-db",
+    plugin.packageDb,
+  ];
 }
 
 async function sha256Hex(text: string): Promise<string> {

@@ -17,6 +17,7 @@ import { type OutputSink, TrackingSink } from "../output.ts";
 import type { WorkerRequest } from "../wire/worker_protocol.ts";
 import { Worker, WorkerFailure, type WorkerOutcome } from "./worker.ts";
 import { spawnWorkerProcess, type StartWorkerProcess, type WorkerSpec } from "./worker_process.ts";
+import { addTime, timed, type TimeSums } from "../time_sums.ts";
 
 const log = getLogger(["ghcpw", "pool"]);
 
@@ -55,6 +56,13 @@ export interface PoolStats {
    * costs in GHC itself, so that a client's own overhead is its wall time minus this.
    */
   workerMs: number;
+  /** The workers' own account of that time, summed by stage (see lib/plugin/Ghcpw/Stages.hs). */
+  stagesMs: TimeSums;
+  /**
+   * The pool's own time around requests, summed: `queue`, waiting for a free worker; `checks`, checking
+   * a worker's loaded libraries and memory before and after a request.
+   */
+  poolMs: TimeSums;
   recycled: Record<RecycleReason, number>;
   lastRecycle?: { pid: number; reason: RecycleReason; detail: string; stderrTail?: string[]; at?: number };
 }
@@ -71,6 +79,8 @@ export class Pool {
     retries: 0,
     workersStarted: 0,
     workerMs: 0,
+    stagesMs: {},
+    poolMs: {},
     recycled: { requests: 0, memory: 0, "stale-libraries": 0, failure: 0, cancelled: 0 },
   };
   #spec: WorkerSpec;
@@ -144,8 +154,12 @@ export class Pool {
       try {
         const outcome = await worker.run(request, tracked);
         this.stats.workerMs += performance.now() - started;
-        if (outcome.kind === "exit" && outcome.interfacesResumed > 0) this.stats.warmHits++;
-        await this.#afterRequest(worker);
+        if (outcome.kind === "exit") {
+          if (outcome.interfacesResumed > 0) this.stats.warmHits++;
+          for (const [stage, ms] of Object.entries(outcome.stagesMs)) addTime(this.stats.stagesMs, stage, ms);
+        }
+        // The answer does not wait for the checks: the worker rejoins the pool once they are done.
+        this.#afterRequestInBackground(worker, request.tmpDir);
         return outcome;
       } catch (e) {
         await this.#recycle(worker, signal?.aborted ? "cancelled" : "failure", String(e));
@@ -174,15 +188,17 @@ export class Pool {
       const match = this.#idle.findIndex((w) => w.affinity === affinity);
       const [idle] = this.#idle.splice(match >= 0 ? match : this.#idle.length - 1, 1);
       if (idle) {
-        if (await this.#usable(idle)) return idle;
+        if (await timed(this.stats.poolMs, "checks", () => this.#usable(idle))) return idle;
         continue;
       }
       if (this.#all.size + this.#starting < this.size) this.#spawnInBackground();
-      const worker = await new Promise<Worker | Error>((resolve) =>
-        this.#waiting.push({ affinity, resolve })
+      const worker = await timed(
+        this.stats.poolMs,
+        "queue",
+        () => new Promise<Worker | Error>((resolve) => this.#waiting.push({ affinity, resolve })),
       );
       if (worker instanceof Error) throw worker;
-      if (await this.#usable(worker)) return worker;
+      if (await timed(this.stats.poolMs, "checks", () => this.#usable(worker))) return worker;
     }
   }
 
@@ -200,14 +216,28 @@ export class Pool {
       await this.#recycle(worker, "failure", "exited while idle");
       return false;
     }
-    const stale = await worker.staleLibraries();
+    const stale = worker.staleLibraries();
     if (stale.length === 0) return true;
     await this.#recycle(worker, "stale-libraries", stale.join(", "));
     return false;
   }
 
-  /** Returns a worker to the pool, or replaces it if it has served enough or grew too large. */
-  async #afterRequest(worker: Worker): Promise<void> {
+  #afterRequestInBackground(worker: Worker, tmpDir: string): void {
+    timed(this.stats.poolMs, "checks", () => this.#afterRequest(worker, tmpDir)).catch(async (e) => {
+      log.warn("Checking worker {pid} after a request failed: {error}", {
+        pid: worker.pid,
+        error: String(e),
+      });
+      await this.#recycle(worker, "failure", `checking it after a request failed: ${e}`).catch(() => {});
+    });
+  }
+
+  /**
+   * Records what a worker has loaded after a request in `tmpDir`, then returns it to the pool, or
+   * replaces it if it has served enough or grew too large.
+   */
+  async #afterRequest(worker: Worker, tmpDir: string): Promise<void> {
+    await worker.recordLibraries(tmpDir);
     if (worker.requestsServed >= this.maxRequests) {
       await this.#recycle(worker, "requests", `${worker.requestsServed} requests served`);
       return;

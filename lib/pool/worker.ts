@@ -30,11 +30,61 @@ const log = getLogger(["ghcpw", "worker"]);
 
 /**
  * How a worker finished a request. `interfacesResumed` counts the kept package interfaces the request
- * started with (0 for a cold start).
+ * started with (0 for a cold start); `stagesMs` is the worker's own account of where the request's time
+ * went, in ms by stage (lib/plugin/Ghcpw/Stages.hs; empty from a worker that does not report it).
  */
 export type WorkerOutcome =
-  | { kind: "exit"; code: number; interfacesResumed: number }
+  | { kind: "exit"; code: number; interfacesResumed: number; stagesMs: Record<string, number> }
   | { kind: "defer"; reason: string };
+
+/** The GHC runtime's own heap statistics of a worker (GHC.Stats), as of its last request's end. */
+export interface WorkerHeap {
+  /** Live bytes after the last garbage collection. */
+  liveBytes: number;
+  maxLiveBytes: number;
+  collections: number;
+  allocatedBytes: number;
+}
+
+/** What a worker holds after its last request, as it reported it (for `ghcpw status`). */
+export interface WorkerHoldings {
+  /** Sets of kept package interfaces (one per interface key) and the interfaces in all of them. */
+  interfaceSets: number;
+  interfaces: number;
+  /** Units whose interfaces it keeps. */
+  packages: string[];
+  /** Null where the worker cannot read its heap statistics (not started with +RTS -T). */
+  heap: WorkerHeap | null;
+}
+
+/** The holdings in an Exit message's facts (lib/plugin/Ghcpw/Facts.hs). */
+export function holdingsOf(facts: Record<string, string>): WorkerHoldings {
+  const count = (name: string) => Number(facts[name] ?? 0);
+  return {
+    interfaceSets: count("interface-sets"),
+    interfaces: count("interfaces"),
+    packages: (facts.packages ?? "").split(",").filter((p) => p !== ""),
+    heap: facts["heap-live-bytes"] === undefined ? null : {
+      liveBytes: count("heap-live-bytes"),
+      maxLiveBytes: count("heap-max-live-bytes"),
+      collections: count("heap-collections"),
+      allocatedBytes: count("heap-allocated-bytes"),
+    },
+  };
+}
+
+/** The prefix of the Exit facts that carry the stage times. */
+const STAGE_FACT = "stage-";
+
+/** The stage times among a worker's Exit facts (`stage-NAME=MS`). */
+export function stageTimes(facts: Record<string, string>): Record<string, number> {
+  const stages: Record<string, number> = {};
+  for (const [key, value] of Object.entries(facts)) {
+    const ms = Number(value);
+    if (key.startsWith(STAGE_FACT) && Number.isFinite(ms)) stages[key.slice(STAGE_FACT.length)] = ms;
+  }
+  return stages;
+}
 
 /** The worker process died or broke the protocol; it must not be used again. */
 export class WorkerFailure extends Error {
@@ -47,6 +97,10 @@ const STDERR_TAIL_LINES = 40;
 export class Worker {
   readonly pid: number;
   readonly ghcVersion: string;
+  /** What it keeps between requests, as it said in its greeting (lib/share.ts; "" if it did not say). */
+  readonly share: string;
+  /** What it held after its last request; null before its first. */
+  holdings: WorkerHoldings | null = null;
   requestsServed = 0;
   /** Whether a request is running in the process now (for `ghcpw status`). */
   serving = false;
@@ -59,11 +113,17 @@ export class Worker {
   #stderrTail: string[] = [];
   #libraries: LibrarySnapshot = new Map();
 
-  private constructor(child: WorkerProcess, stream: MessageStream, ghcVersion: string, tail: string[]) {
+  private constructor(
+    child: WorkerProcess,
+    stream: MessageStream,
+    hello: Record<string, string>,
+    tail: string[],
+  ) {
     this.#child = child;
     this.#stream = stream;
     this.pid = child.pid;
-    this.ghcVersion = ghcVersion;
+    this.ghcVersion = hello.ghc ?? "";
+    this.share = hello.share ?? "";
     this.#stderrTail = tail;
     this.#status = child.status.then((s) => {
       this.#exited = true;
@@ -98,7 +158,7 @@ export class Worker {
         );
       }
       log.debug("Worker {pid} started (GHC {ghc})", { pid: child.pid, ghc: props.ghc });
-      return new Worker(child, stream, props.ghc ?? "", tail);
+      return new Worker(child, stream, props, tail);
     } catch (e) {
       await killAndWait(child);
       throw new WorkerFailure(`${e instanceof Error ? e.message : e}${formatTail(tail)}`);
@@ -142,11 +202,12 @@ export class Worker {
             await sink.stderr(message.chunk);
             break;
           case "exit":
-            await this.#recordLibraries(request.tmpDir);
+            this.holdings = holdingsOf(message.facts);
             return {
               kind: "exit",
               code: message.code,
               interfacesResumed: Number(message.facts["interfaces-resumed"] ?? 0),
+              stagesMs: stageTimes(message.facts),
             };
           case "defer":
             return { kind: "defer", reason: message.reason };
@@ -184,11 +245,15 @@ export class Worker {
    * Shared libraries this worker has loaded that have since changed on disk. A worker with any must
    * not serve again: dlopen would keep handing it the old code (see lib/pool/loaded_libraries.ts).
    */
-  staleLibraries(): Promise<string[]> {
+  staleLibraries(): string[] {
     return changedLibraries(this.#libraries);
   }
 
-  async #recordLibraries(tmpDir: string): Promise<void> {
+  /**
+   * Records the libraries the worker has mapped now, after a request that had `tmpDir` (whatever it
+   * loaded from there is skipped), for {@linkcode staleLibraries}.
+   */
+  async recordLibraries(tmpDir: string): Promise<void> {
     // Request directories are unique and removed afterwards: what was loaded from them never returns.
     const requestDirs = tmpDir.slice(0, tmpDir.lastIndexOf("/") + 1) + REQUEST_DIR_PREFIX;
     this.#libraries = await snapshotLibraries(this.pid, [requestDirs]);

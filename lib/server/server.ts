@@ -30,6 +30,7 @@ import { type BoundSocket, releaseSocket } from "../address/socket_path.ts";
 import { readToken, sameToken } from "../address/token.ts";
 import { withTimeout } from "../timeout.ts";
 import { VERSION } from "../version.ts";
+import { addTime, timed, type TimeSums } from "../time_sums.ts";
 
 const log = getLogger(["ghcpw", "server"]);
 
@@ -107,6 +108,11 @@ export class Server {
   readonly startedAt = Date.now();
   /** The most connections open at once so far. */
   peakConnections = 0;
+  /**
+   * The server's own time per compile request, summed (ms): `handshake`, from accepting the connection to
+   * reading the request; `reply`, sending the exit code.
+   */
+  readonly timesMs: TimeSums = {};
   #bound: BoundSocket;
   #options: ServerOptions;
   #active = new Set<Promise<void>>();
@@ -213,6 +219,7 @@ export class Server {
   }
 
   async #serve(conn: Deno.UnixConn): Promise<void> {
+    const accepted = performance.now();
     const stream = new MessageStream(conn, conn, { maxFrameBytes: MAX_GREETING_BYTES });
     // What ends a compile early: the client going away (it stops reading or writing), or the timeout.
     const cancel = new AbortController();
@@ -239,6 +246,7 @@ export class Server {
       }
       const { hello, request } = next;
       this.#checkCompatible(hello);
+      addTime(this.timesMs, "handshake", performance.now() - accepted);
       log.debug("Request from client {client}: {argv}", { client: hello.pid ?? "?", argv: request.argv });
       this.stats.requests++;
       this.#compiling++;
@@ -255,7 +263,7 @@ export class Server {
       // request's signal alive for the whole timeout (an hour), thousands of them in a busy build.
       if (timeoutMs > 0) timer = setTimeout(() => cancel.abort(new RequestTimeout()), timeoutMs);
       const code = await compile(this.#options.compiler, request, sink, cancel.signal);
-      await send(stream, { kind: "exit", code });
+      await timed(this.timesMs, "reply", () => send(stream, { kind: "exit", code }));
     } catch (e) {
       const reason = cancel.signal.aborted ? cancel.signal.reason : e;
       if (reason instanceof ClientGone || e instanceof ClientGone) {
@@ -372,7 +380,7 @@ export class Server {
     }
     if (hello.key && this.#options.key && hello.key !== this.#options.key) {
       throw new Refusal(
-        `this server's key is ${this.#options.key} (GHC and --package-db settings), the client's is ${hello.key}`,
+        `this server's key is ${this.#options.key} (GHC, --package-db and whether workers keep names, --share), the client's is ${hello.key}`,
         "key",
       );
     }

@@ -7,6 +7,7 @@
 
 import type { Compiler } from "../compile/compile.ts";
 import { formatDuration } from "../duration.ts";
+import { roundedSums } from "../time_sums.ts";
 import type { Server } from "./server.ts";
 
 /** Settings of the server that the status shows. */
@@ -29,6 +30,9 @@ export async function statusFields(
     requests: w.requestsServed,
     rssBytes: await w.residentBytes(),
     lastRecycleReason: pool.recycleReasonOf(w),
+    share: w.share,
+    // What it held after its last request (null before its first).
+    ...w.holdings ?? { interfaceSets: null, interfaces: null, packages: null, heap: null },
   })));
   const s = server.stats;
   const memory = Deno.memoryUsage();
@@ -52,6 +56,12 @@ export async function statusFields(
       retries: pool.stats.retries,
       workersStarted: pool.stats.workersStarted,
       workerMs: Math.round(pool.stats.workerMs),
+      // Where that time went by the workers' own account (lib/plugin/Ghcpw/Stages.hs): the stages of a
+      // request partition the time between the worker reading it and answering, so they sum to a little
+      // less than workerMs, which also counts the pipes.
+      stagesMs: roundedSums(pool.stats.stagesMs),
+      // The server's own parts of the requests (see Server.timesMs, PoolStats.poolMs, CompileStats.timesMs).
+      serverMs: roundedSums({ ...server.timesMs, ...pool.stats.poolMs, ...compiler.stats.timesMs }),
       rejectedConnections: s.protocolErrors + s.refused + s.mismatched,
     },
     lastRecycle: pool.stats.lastRecycle ?? null,
@@ -65,6 +75,12 @@ export async function statusFields(
       cacheDir: compiler.incremental.store.root,
     },
   };
+}
+
+/** Time sums as mean ms per request, largest first: "frontend 40.1, codegen 30.2, ...". */
+function perRequest(sums: Record<string, number>, requests: number): string {
+  return Object.entries(sums).sort(([, a], [, b]) => b - a)
+    .map(([part, ms]) => `${part} ${(ms / requests).toFixed(1)}`).join(", ") + " ms per request";
 }
 
 /** A byte count in mebibytes, rounded, for people; "?" when unknown. */
@@ -110,6 +126,12 @@ export function formatStatus(status: Record<string, unknown>): string {
       `  workers   ${formatDuration(t.workerMs)} compiling, ${Math.round(t.workerMs / served)} ms per ` +
         `request on average`,
     );
+    for (const [label, sums] of [["stages", t.stagesMs], ["server", t.serverMs]] as const) {
+      // A server of an earlier ghcpw does not report them.
+      if (sums && Object.keys(sums).length > 0) {
+        lines.push(`  ${label.padEnd(9)} ${perRequest(sums, served)}`);
+      }
+    }
   }
   const inc = s.incremental;
   if (inc) {
@@ -124,12 +146,47 @@ export function formatStatus(status: Record<string, unknown>): string {
     lines.push("  cache     incremental builds off (--no-incremental)");
   }
   lines.push("");
-  const rows = [["PID", "STATE", "REQUESTS", "RSS", "LAST RECYCLE REASON"]];
+  const rows = [[
+    "PID",
+    "STATE",
+    "REQUESTS",
+    "RSS",
+    "SHARE",
+    "IFACE SETS",
+    "IFACES",
+    "PACKAGES",
+    "LIVE",
+    "MAX LIVE",
+    "GCS",
+    "ALLOCATED",
+    "LAST RECYCLE REASON",
+  ]];
+  const known = (n: unknown) => typeof n === "number" ? String(n) : "-";
   for (const w of s.workers ?? []) {
-    rows.push([String(w.pid), w.state, String(w.requests), mib(w.rssBytes), w.lastRecycleReason ?? "-"]);
+    const heap = w.heap ?? {};
+    rows.push([
+      String(w.pid),
+      w.state,
+      String(w.requests),
+      mib(w.rssBytes),
+      w.share || "?",
+      known(w.interfaceSets),
+      known(w.interfaces),
+      Array.isArray(w.packages) ? String(w.packages.length) : "-",
+      w.heap ? mib(heap.liveBytes) : "-",
+      w.heap ? mib(heap.maxLiveBytes) : "-",
+      w.heap ? String(heap.collections) : "-",
+      w.heap ? mib(heap.allocatedBytes) : "-",
+      w.lastRecycleReason ?? "-",
+    ]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   for (const row of rows) lines.push("  " + row.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd());
+  for (const w of s.workers ?? []) {
+    if (Array.isArray(w.packages) && w.packages.length > 0) {
+      lines.push(`  worker ${w.pid} keeps interfaces of: ${w.packages.join(", ")}`);
+    }
+  }
   const last = s.lastRecycle;
   if (last) {
     const ago = last.at ? `, ${formatDuration(Date.now() - last.at)} ago` : "";

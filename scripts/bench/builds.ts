@@ -13,9 +13,12 @@ import {
   flagsText,
   limitPlan,
   makeSources,
+  type PlanStep,
 } from "./projects.ts";
 import { coldRunner, ghcpwRunner, type GhcRunner, type RunningServer } from "./server.ts";
-import { serverTotals, troubleBetween } from "./in_process.ts";
+import { meanGrowth, serverTotals, troubleBetween } from "./in_process.ts";
+import { parseMakeTimings, type StageTimes } from "./make_phases.ts";
+import { startBazelWorker } from "./bazel.ts";
 import {
   cpuTimes,
   median,
@@ -41,6 +44,8 @@ export interface BuildResult {
 export interface ConfigResult {
   project: string;
   config: BenchConfig;
+  /** The server's `--share` setting. */
+  share: string;
   /** The plan's note, e.g. "+TH". */
   note: string;
   jobs: number;
@@ -48,6 +53,8 @@ export interface ConfigResult {
   hsSteps: string[];
   cold: BuildResult;
   ghcpw: BuildResult | null;
+  /** The same compiles sent to a `ghcpw bazel --persistent_worker` as Bazel sends them (no client process). */
+  bazel: BuildResult | null;
   make: BuildResult | null;
   /** The uncounted warm-up compiles before the ghcpw build (slowest of them), in ms. */
   warmupMs: number | null;
@@ -56,6 +63,15 @@ export interface ConfigResult {
    * own work, which no kept state saves; the rest of a ghcpw compile's time is the client and server.
    */
   workerMeanMs: number | null;
+  /** Where the ghcpw build's compiles spent their time, mean ms per compile: the workers' stages... */
+  stagesMs: Record<string, number> | null;
+  /** ...and the server's own parts (see lib/server/status.ts). */
+  serverMs: Record<string, number> | null;
+  /**
+   * A few modules (one-job rows only), each recompiled alone through ghcpw with its stages, beside the
+   * same module's phases inside `ghc --make -j1 -ddump-timings` (CPU time, see make_phases.ts).
+   */
+  modules: { module: string; ghcpw: StageTimes; make: StageTimes | null }[];
   mismatches: string[];
   notes: string[];
 }
@@ -205,7 +221,7 @@ function slug(config: BenchConfig): string {
 async function warmUp(base: string, plan: BuildPlan, ctx: RowContext): Promise<number> {
   const step = plan.steps.find((s) => s.kind === "hs" && s.deps.length === 0);
   if (step === undefined) return 0;
-  const runner = ghcpwRunner(ctx.ghcpwMain, ctx.ghc, ctx.server.socket);
+  const runner = ghcpwRunner(ctx.ghcpwMain, ctx.ghc, ctx.server.socket, ctx.server.share);
   const runs = await Promise.all(Array.from({ length: ctx.server.jobs }, async (_, i) => {
     const dir = `${base}/warmup${i}`;
     await plan.populate(dir);
@@ -218,7 +234,44 @@ async function warmUp(base: string, plan: BuildPlan, ctx: RowContext): Promise<n
   return Math.max(...runs.map((r) => r.ms));
 }
 
-/** Measures one project with one flag set at one job count: the three builds, then the checks. */
+/**
+ * Builds the plan in `dir` through a `ghcpw bazel --persistent_worker` started there for this build, as
+ * Bazel runs a worker in its execroot. As for the server (see 'warmUp'), an uncounted compile first warms
+ * each of its GHC processes (of a module without home imports, a different one per process where there
+ * are enough); their outputs are then removed, so the counted build compiles every module.
+ */
+async function buildViaBazel(
+  dir: string,
+  plan: BuildPlan,
+  jobs: number,
+  ctx: RowContext,
+): Promise<BuildResult> {
+  await plan.populate(dir);
+  const worker = startBazelWorker(ctx.ghcpwMain, ctx.ghc, dir, jobs);
+  try {
+    const roots = plan.steps.filter((s) => s.kind === "hs" && s.deps.length === 0);
+    const warm = await Promise.all(
+      Array.from({ length: Math.min(jobs, roots.length) }, (_, i) => worker.runner(roots[i].args, dir)),
+    );
+    const failed = warm.find((r) => r.code !== 0);
+    if (failed) throw new Error(`the warm-up compile failed:\n${failed.stderr}`);
+    progress(`    warm-up of the Bazel worker, not counted: ${seconds(Math.max(...warm.map((r) => r.ms)))}`);
+    await Deno.remove(`${dir}/${plan.outDir}`, { recursive: true }).catch(() => {});
+    return await buildOneShot(dir, plan, jobs, worker.runner, "bazel worker", ctx.verbose);
+  } finally {
+    await worker.stop();
+  }
+}
+
+/** The modules whose stages the report shows: the first, middle and last Haskell module of the plan. */
+function sampleSteps(plan: BuildPlan): PlanStep[] {
+  const hs = plan.steps.filter((s) => s.kind === "hs" && !s.file.endsWith("-boot"));
+  return [...new Set([hs[0], hs[Math.floor(hs.length / 2)], hs[hs.length - 1]])].filter((s) =>
+    s !== undefined
+  );
+}
+
+/** Measures one project with one flag set at one job count: the four builds, then the checks. */
 export async function benchRow(
   ctx: RowContext,
   project: BenchProject,
@@ -226,22 +279,28 @@ export async function benchRow(
   jobs: number,
 ): Promise<ConfigResult> {
   const plan = limitPlan(project.plan(config), ctx.limit);
-  const name = `${project.name} ${flagsText(config)}${plan.note ? ` (${plan.note})` : ""} -j${jobs}`;
+  const name = `${project.name} ${flagsText(config)}${plan.note ? ` (${plan.note})` : ""} -j${jobs} ` +
+    `--share ${ctx.server.share}`;
   progress(`[${ctx.position}] ${name}: ${plan.steps.length} compiles`);
-  const base = `${ctx.tmp}/${project.name}/j${jobs}/${slug(config)}`;
-  const dirs = { cold: `${base}/cold`, ghcpw: `${base}/ghcpw`, make: `${base}/make` };
+  const base = `${ctx.tmp}/${project.name}/j${jobs}/${slug(config)}/share-${ctx.server.share}`;
+  const dirs = { cold: `${base}/cold`, ghcpw: `${base}/ghcpw`, bazel: `${base}/bazel`, make: `${base}/make` };
   for (const dir of Object.values(dirs)) await plan.populate(dir);
   const result: ConfigResult = {
     project: project.name,
     config,
+    share: ctx.server.share,
     note: plan.note,
     jobs,
     hsSteps: plan.steps.filter((s) => s.kind === "hs").map((s) => s.name),
     cold: await buildOneShot(dirs.cold, plan, jobs, coldRunner(ctx.ghc), "cold ghc -c", ctx.verbose),
     ghcpw: null,
+    bazel: null,
     make: null,
     warmupMs: null,
     workerMeanMs: null,
+    stagesMs: null,
+    serverMs: null,
+    modules: [],
     mismatches: [],
     notes: [],
   };
@@ -256,7 +315,7 @@ export async function benchRow(
     result.warmupMs = await warmUp(base, plan, ctx);
     progress(`    warm-up on ${ctx.server.jobs} worker(s), not counted: ${seconds(result.warmupMs)}`);
     const before = await serverTotals(ctx.server.socket);
-    const runner = ghcpwRunner(ctx.ghcpwMain, ctx.ghc, ctx.server.socket);
+    const runner = ghcpwRunner(ctx.ghcpwMain, ctx.ghc, ctx.server.socket, ctx.server.share);
     const ghcpw = await buildOneShot(dirs.ghcpw, plan, jobs, runner, "ghcpw ghc", ctx.verbose);
     result.ghcpw = ghcpw;
     const after = await serverTotals(ctx.server.socket);
@@ -269,6 +328,25 @@ export async function benchRow(
       result.mismatches.push(`${trouble} during the build`);
     }
     result.workerMeanMs = served > 0 ? (after.workerMs - before.workerMs) / served : null;
+    if (served > 0) {
+      result.stagesMs = meanGrowth(before.stagesMs, after.stagesMs, served);
+      result.serverMs = meanGrowth(before.serverMs, after.serverMs, served);
+    }
+    if (jobs === 1 && ghcpw.failure === null) {
+      for (const step of sampleSteps(plan)) {
+        const ahead = await serverTotals(ctx.server.socket);
+        const r = await runner(["-fforce-recomp", ...step.args], dirs.ghcpw);
+        if (r.code !== 0) {
+          result.mismatches.push(`recompiling ${step.name} through ghcpw failed: ${r.stderr}`);
+        }
+        const behind = await serverTotals(ctx.server.socket);
+        result.modules.push({
+          module: step.name,
+          ghcpw: meanGrowth(ahead.stagesMs, behind.stagesMs, 1),
+          make: null,
+        });
+      }
+    }
     if (plan.link && ghcpw.failure === null) {
       linked.push({ method: "ghcpw", ...await plan.link(dirs.ghcpw, runner) });
     }
@@ -276,28 +354,61 @@ export async function benchRow(
     result.mismatches.push(`ghcpw: ${e instanceof Error ? e.message : e}`);
   }
 
+  try {
+    result.bazel = await buildViaBazel(dirs.bazel, plan, jobs, ctx);
+    if (result.bazel.failure !== null) {
+      result.mismatches.push(`bazel worker build failed: ${result.bazel.failure}`);
+    }
+  } catch (e) {
+    result.mismatches.push(`bazel worker: ${e instanceof Error ? e.message : e}`);
+  }
+
   result.make = await buildMake(dirs.make, plan, jobs, ctx.ghc);
   if (result.make.failure !== null) result.mismatches.push(result.make.failure);
-  else if (plan.link) linked.push({ method: "--make", ...await plan.link(dirs.make, coldRunner(ctx.ghc)) });
+  else if (result.modules.length > 0) {
+    // A build of its own: printing the timings costs --make a little, which the timed build must not pay.
+    const dir = `${base}/make-timings`;
+    await plan.populate(dir);
+    const args = [
+      "--make",
+      "-j1",
+      "-no-link",
+      "-ddump-timings",
+      ...plan.makeFlags,
+      ...makeSources(plan.steps),
+    ];
+    const timings = await timeCommand(ctx.ghc, args, dir);
+    const phases = parseMakeTimings(timings.stdout + timings.stderr);
+    for (const m of result.modules) m.make = phases.get(m.module) ?? null;
+  } else if (plan.link) linked.push({ method: "--make", ...await plan.link(dirs.make, coldRunner(ctx.ghc)) });
 
-  if (result.ghcpw?.failure === null) {
+  for (
+    const [method, build, dir] of [["ghcpw", result.ghcpw, dirs.ghcpw], [
+      "bazel worker",
+      result.bazel,
+      dirs.bazel,
+    ]] as const
+  ) {
+    if (build?.failure !== null) continue;
     const { compared, missing, extra, differing, allowed } = await compareInterfaces(
       ctx.ghc,
       `${dirs.cold}/${plan.outDir}`,
-      `${dirs.ghcpw}/${plan.outDir}`,
+      `${dir}/${plan.outDir}`,
     );
-    for (const file of missing) result.mismatches.push(`ghcpw did not write ${file}`);
-    for (const file of extra) result.mismatches.push(`ghcpw wrote ${file}, cold ghc did not`);
+    for (const file of missing) result.mismatches.push(`${method} did not write ${file}`);
+    for (const file of extra) result.mismatches.push(`${method} wrote ${file}, cold ghc did not`);
     result.notes.push(
-      `ghcpw wrote ${
+      `${method} wrote ${
         missing.length + extra.length === 0 ? "the same" : "OTHER"
       } ${compared} interface files ` +
         `as cold; ${compared - missing.length - differing.length - allowed} byte-identical` +
         (allowed ? `, ${allowed} equal but for the hashes of home object files (GHC 9.4+ TH)` : ""),
     );
-    for (const d of differing) result.mismatches.push(d);
-    for (const d of compareDiagnostics(result.cold, result.ghcpw)) {
-      result.mismatches.push(`diagnostics: ${d}`);
+    for (const d of differing) result.mismatches.push(`${method}: ${d}`);
+    // The Bazel worker answers with both streams in one output, so only the ghcpw build's stdout and
+    // stderr can be held against cold ghc's apart.
+    if (method === "ghcpw") {
+      for (const d of compareDiagnostics(result.cold, build)) result.mismatches.push(`diagnostics: ${d}`);
     }
   }
   if (linked.length > 0) {

@@ -60,6 +60,19 @@ export interface Totals {
   workerFailures: number;
   retries: number;
   workerMs: number;
+  /** Where the workers' time went, by stage (ms, summed; see lib/server/status.ts). */
+  stagesMs: Record<string, number>;
+  /** The server's own parts of the requests (ms, summed). */
+  serverMs: Record<string, number>;
+}
+
+/** The growth of each sum between two readings, divided by `count` (a mean per request). */
+export function meanGrowth(
+  before: Record<string, number>,
+  after: Record<string, number>,
+  count: number,
+): Record<string, number> {
+  return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, (v - (before[k] ?? 0)) / count]));
 }
 
 /** The server's totals, asked in-process. */

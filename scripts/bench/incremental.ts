@@ -265,6 +265,7 @@ export async function runSequence(
     1,
     options.verbose,
     [],
+    undefined,
     { XDG_CACHE_HOME: cache },
   );
   started(server);

@@ -66,12 +66,14 @@ export async function measureOverhead(options: {
   ghc: string;
   ghcpwMain: string;
   socket: string;
+  /** The server's `--share` setting. */
+  share: string;
   requests: number;
   versionRuns: number;
 }): Promise<OverheadResult> {
   const { project, ghc, socket } = options;
   progress(`[client overhead] ${options.requests} requests, in ${project.dir}`);
-  const client = ghcpwRunner(options.ghcpwMain, ghc, socket);
+  const client = ghcpwRunner(options.ghcpwMain, ghc, socket, options.share);
   check("the first request", await client(project.args[0], project.dir));
   const before = await serverTotals(socket);
   const walls: number[] = [];

@@ -126,14 +126,15 @@ async function linkAndRun(
  * The synthetic project: `modules` ordinary modules and Main (plus the 3 Template Haskell modules with
  * -dynamic-too, which a dynamically linked GHC needs for one-shot TH).
  */
-export function syntheticProject(modules: number, seed: number): BenchProject {
+export function syntheticProject(modules: number, seed: number, imports = 3): BenchProject {
+  const name = `synthetic-${modules}${imports === 3 ? "" : `-i${imports}`}`;
   return {
-    name: "synthetic",
-    description: `synthetic: scripts/gen_project.ts, ${modules} ordinary modules + Main (+3 TH modules ` +
-      `with -dynamic-too), seed ${seed}`,
+    name,
+    description: `${name}: scripts/gen_project.ts, ${modules} ordinary modules importing up to ${imports} ` +
+      `home modules each + Main (+3 TH modules with -dynamic-too), seed ${seed}`,
     plan(config) {
       const th = syntheticHasTh(config);
-      const project = generateProject({ modules, th, seed });
+      const project = generateProject({ modules, th, seed, imports });
       const specs = new Map(project.modules.map((m) => [m.name, m]));
       return {
         steps: project.order.map((name) => {

@@ -88,6 +88,7 @@ export function resultsTable(results: readonly ConfigResult[]): string {
     "project",
     "flags",
     "-j",
+    "--share",
     "modules",
     "cold ghc -c: total / median",
     "ghcpw: total / median",
@@ -96,18 +97,22 @@ export function resultsTable(results: readonly ConfigResult[]): string {
     "cold/ghcpw: total / median",
     "ghc --make",
     "ghcpw/--make",
+    "bazel worker: total / median",
+    "bazel/--make",
     `≥${MEDIAN_BAR}x median (-O0)`,
     `≤${MAKE_BAR}x --make`,
-    "steal cold/ghcpw/make",
+    "steal cold/ghcpw/bazel/make",
     "checks",
   ];
   const rows = results.map((r) => {
     const f = figures(r);
     const { cold: c, ghcpw: g, make: m } = f;
+    const b = ok(r.bazel);
     return [
       r.project,
       flagsText(r.config) + (r.note ? ` (${r.note})` : ""),
       String(r.jobs),
+      r.share,
       String(r.hsSteps.length),
       c ? `${seconds(c.wallMs)} / ${f.coldMedian.toFixed(0)} ms` : "FAILED",
       g ? `${seconds(g.wallMs)} / ${f.ghcpwMedian.toFixed(0)} ms` : r.ghcpw ? "FAILED" : "not run",
@@ -118,9 +123,15 @@ export function resultsTable(results: readonly ConfigResult[]): string {
       c && g ? `${ratio(c.wallMs, g.wallMs)} / ${ratio(f.coldMedian, f.ghcpwMedian)}` : "-",
       m ? seconds(m.wallMs) : r.make ? "FAILED" : "not run",
       g && m ? ratio(g.wallMs, m.wallMs) : "-",
+      b
+        ? `${seconds(b.wallMs)} / ${medianModuleMs(b, r.hsSteps).toFixed(0)} ms`
+        : r.bazel
+        ? "FAILED"
+        : "not run",
+      b && m ? ratio(b.wallMs, m.wallMs) : "-",
       verdict(f.medianBar),
       verdict(f.makeBar),
-      [r.cold, r.ghcpw, r.make].map((b) => b?.steal ?? "-").join(" / "),
+      [r.cold, r.ghcpw, r.bazel, r.make].map((x) => x?.steal ?? "-").join(" / "),
       r.mismatches.length === 0 ? "ok" : `${r.mismatches.length} MISMATCH`,
     ];
   });
@@ -165,4 +176,76 @@ export function memoryTable(m: MemoryResult): string {
       mib(r.serverRssBytes),
     ]),
   );
+}
+
+/** Stages a worker reports, in the order a request goes through them (lib/plugin/Ghcpw/Stages.hs). */
+const STAGE_ORDER = [
+  "setup",
+  "init",
+  "session",
+  "preprocess",
+  "frontend",
+  "desugar-simplify",
+  "codegen",
+  "assemble",
+  "cc",
+  "driver",
+  "save",
+  "finish",
+];
+
+/** The server's parts that the answer waits for (the checks after a request run after it). */
+const SERVER_PATH_PARTS = ["handshake", "queue", "request-dir", "reply"];
+
+/** "part 1.2, part 3.4" for the parts that took time, in `order` first. */
+function parts(times: Record<string, number>, order: readonly string[] = []): string {
+  const keys = [...order.filter((k) => k in times), ...Object.keys(times).filter((k) => !order.includes(k))];
+  return keys.filter((k) => times[k] >= 0.05).map((k) => `${k} ${times[k].toFixed(1)}`).join(", ");
+}
+
+/**
+ * Where a ghcpw compile's time goes, per row (means per compile): the worker's stages, the server's
+ * parts, and the rest of the wall time (the client process: Deno's start, loading ghcpw, connecting;
+ * and whatever the server does that no part times).
+ */
+export function breakdownTable(results: readonly ConfigResult[]): string {
+  const rows = results.flatMap((r) => {
+    const g = ok(r.ghcpw);
+    if (g === null || r.stagesMs === null || r.serverMs === null || r.workerMeanMs === null) return [];
+    const wall = meanStepMs(g);
+    const onPath = SERVER_PATH_PARTS.reduce((sum, k) => sum + (r.serverMs![k] ?? 0), 0);
+    return [[
+      `${r.project} ${flagsText(r.config)} -j${r.jobs}`,
+      wall.toFixed(0),
+      r.workerMeanMs.toFixed(0),
+      parts(r.stagesMs, STAGE_ORDER),
+      parts(r.serverMs, SERVER_PATH_PARTS),
+      (wall - r.workerMeanMs - onPath).toFixed(0),
+    ]];
+  });
+  return formatTable(
+    ["row", "wall", "worker", "worker's stages", "server's parts", "client and rest"],
+    rows,
+  );
+}
+
+/**
+ * A few modules each recompiled alone through ghcpw, stage by stage, beside the same module's phases
+ * inside `ghc --make -j1` (its -ddump-timings: CPU time of the ghc process, so no assembler; on GHC 9.0 a
+ * worker's "frontend" also holds desugaring and simplifying, which GHC 9.0's pipeline runs in one phase).
+ */
+export function moduleStagesTable(results: readonly ConfigResult[]): string {
+  const rows = results.flatMap((r) =>
+    r.modules.map((m) => [
+      `${r.project} ${flagsText(r.config)}`,
+      m.module,
+      ...STAGE_ORDER.map((stage) => {
+        const own = m.ghcpw[stage];
+        const make = m.make?.[stage];
+        const ms = (x: number | undefined) => x === undefined || x < 0.05 ? "-" : x.toFixed(1);
+        return make === undefined ? ms(own) : `${ms(own)} / ${ms(make)}`;
+      }),
+    ])
+  );
+  return formatTable(["row", "module", ...STAGE_ORDER], rows);
 }

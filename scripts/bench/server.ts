@@ -8,6 +8,7 @@
 import { cacheDir } from "../../lib/address/paths.ts";
 import { killAndWait } from "../../lib/process/kill.ts";
 import { progress, timeCommand, type Timed } from "./process.ts";
+import { DEFAULT_SHARE, formatShare } from "../../lib/share.ts";
 
 /** ghcpw's entry point (this checkout's), run with `deno run -A` for the server and every client call. */
 export const GHCPW_MAIN = new URL("../../main.ts", import.meta.url).pathname;
@@ -33,6 +34,8 @@ export interface RunningServer {
   drained: Promise<void>;
   /** Spawn to "Serving GHC", in ms. */
   startMs: number;
+  /** Its `--share` setting (lib/share.ts), which its clients must name too. */
+  share: string;
 }
 
 /** How a build runs one GHC invocation: with the real ghc, or through the ghcpw client. */
@@ -43,20 +46,29 @@ export function coldRunner(ghc: string): GhcRunner {
   return (args, cwd) => timeCommand(ghc, args, cwd);
 }
 
-/** Runs `ghcpw ghc --` against the given socket, strictly (no silent fallback to ghc). */
-export function ghcpwRunner(ghcpwMain: string, ghc: string, socket: string): GhcRunner {
+/**
+ * Runs `ghcpw ghc --` against the given socket, strictly (no silent fallback to ghc), naming the server's
+ * share setting (whether names are kept is in the server key).
+ */
+export function ghcpwRunner(
+  ghcpwMain: string,
+  ghc: string,
+  socket: string,
+  share = formatShare(DEFAULT_SHARE),
+): GhcRunner {
   return (args, cwd) =>
     timeCommand(
       Deno.execPath(),
       ["run", "-A", ghcpwMain, "ghc", "--socket", socket, "--ghc", ghc, "--", ...args],
       cwd,
-      { GHCPW_STRICT: "1" },
+      { GHCPW_STRICT: "1", GHCPW_SHARE: share },
     );
 }
 
 /**
- * Starts `ghcpw serve` on `socket` with `jobs` workers (and `extraArgs`, and `env` added to its
- * environment) and resolves once it says "Serving GHC"; its log (at debug level with `verbose`, which also echoes it) is kept in memory for
+ * Starts `ghcpw serve` on `socket` with `jobs` workers (and `extraArgs`, `--share share`, and `env` added to
+ * its environment) and resolves once it says "Serving GHC"; its log (at debug level with `verbose`, which
+ * also echoes it) is kept in memory for
  * the error message of a server that fails.
  */
 export async function startServer(
@@ -66,6 +78,7 @@ export async function startServer(
   jobs: number,
   verbose: boolean,
   extraArgs: string[] = [],
+  share = formatShare(DEFAULT_SHARE),
   env: Record<string, string> = {},
 ): Promise<RunningServer> {
   const started = performance.now();
@@ -83,6 +96,8 @@ export async function startServer(
       ghc,
       ...verbose ? ["-v"] : [],
       ...extraArgs,
+      "--share",
+      share,
     ],
     env,
     stdin: "null",
@@ -116,7 +131,7 @@ export async function startServer(
   } finally {
     clearTimeout(timeout);
   }
-  return { child, socket, jobs, drained, startMs: performance.now() - started };
+  return { child, socket, jobs, drained, startMs: performance.now() - started, share };
 }
 
 /** Stops a server with SIGTERM (it finishes running compiles), or SIGKILL if it takes over 20 s. */

@@ -75,7 +75,11 @@ export interface TestServer {
   stop(): Promise<string>;
 }
 
-/** Starts `ghcpw serve` on a fresh socket (`env` added to its environment) and waits until it answers. */
+/**
+ * Starts `ghcpw serve` on a fresh socket (`env` added to its environment) and waits until it answers.
+ * The server and the clients of {@linkcode ghcpw} inherit `$GHCPW_SHARE`, so a suite run with it set
+ * runs with that share setting throughout (server and clients agree on the server key).
+ */
 export async function startServer(
   extraArgs: string[] = [],
   env: Record<string, string> = {},

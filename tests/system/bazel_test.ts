@@ -9,6 +9,7 @@
 
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { assertSameOutputs, GHC, listFiles, type Run, run, writeTree } from "../support/helpers.ts";
+import { ensureDebianPackages } from "../support/apt.ts";
 import { killAndWait } from "../../lib/process/kill.ts";
 import {
   type BazelProtocol,
@@ -31,22 +32,11 @@ const GHC_ACTIONS = 6;
 
 /** Finds bazel, installing Debian's bazel-bootstrap (Bazel 4.2.3, works offline) if it is missing. */
 async function ensureBazel(): Promise<string> {
-  const found = await run("sh", ["-c", "command -v bazel"]);
-  if (found.code === 0) return found.stdout.trim();
-  const install = await run("sh", [
-    "-c",
-    // A mirror's Release file may be past its Valid-Until (sid's is short-lived); its packages still are fine.
-    "apt-get -o Acquire::Check-Valid-Until=false update -qq && " +
-    "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bazel-bootstrap",
-  ]);
-  const again = await run("sh", ["-c", "command -v bazel"]);
-  if (again.code !== 0) {
-    throw new Error(
-      "Bazel is needed for this test and could not be installed with " +
-        `'apt-get install bazel-bootstrap' (exit ${install.code}):\n${install.stdout}${install.stderr}`,
-    );
-  }
-  return again.stdout.trim();
+  const which = () => run("sh", ["-c", "command -v bazel"]);
+  await ensureDebianPackages("this test (Bazel)", ["bazel-bootstrap"], async () => {
+    return (await which()).code === 0;
+  });
+  return (await which()).stdout.trim();
 }
 
 /** Copies a directory tree (files and directories; Bazel's convenience symlinks are skipped). */

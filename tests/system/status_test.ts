@@ -37,3 +37,92 @@ Deno.test("status adds up the workers' compile time, which stays within the clie
     await server.stop();
   }
 });
+
+Deno.test("status shows per worker its share setting, the interfaces it keeps and its heap", async () => {
+  const server = await startServer(["-n", "1", "--share", "all"]);
+  try {
+    const dir = `${server.dir}/src`;
+    await writeTree(dir, { "A.hs": plainModule("A"), "B.hs": plainModule("B") });
+    const worker = async () => {
+      const r = await ghcpwCli(["status", "--socket", server.socket, "--json"]);
+      assertEquals(r.code, 0, r.stderr);
+      const workers = JSON.parse(r.stdout).workers;
+      assertEquals(workers.length, 1);
+      return workers[0];
+    };
+    const fresh = await worker();
+    assertEquals(fresh.share, "names,databases,interfaces");
+    assertEquals([fresh.interfaceSets, fresh.interfaces, fresh.packages, fresh.heap], [
+      null,
+      null,
+      null,
+      null,
+    ]);
+
+    const env = { GHCPW_SHARE: "all" };
+    assertEquals((await ghcpw(server.socket, ["-c", "A.hs"], dir, env)).code, 0);
+    const first = await worker();
+    assertEquals(first.interfaceSets, 1);
+    assert(first.interfaces > 0, `keeps ${first.interfaces} interfaces`);
+    assert(first.packages.some((p: string) => /^(base|ghc-prim)\b/.test(p)), first.packages.join(","));
+    assert(first.heap.liveBytes > 1_000_000, JSON.stringify(first.heap));
+    // The maximum is taken at major collections only, so the last (minor) one may have seen more.
+    assert(first.heap.maxLiveBytes > 1_000_000, JSON.stringify(first.heap));
+    assert(first.heap.collections > 0 && first.heap.allocatedBytes > first.heap.maxLiveBytes);
+
+    // Another interface key (-O) is a second set; the runtime's counters only grow.
+    assertEquals((await ghcpw(server.socket, ["-c", "-O", "B.hs"], dir, env)).code, 0);
+    const second = await worker();
+    assertEquals(second.interfaceSets, 2);
+    assert(second.interfaces > first.interfaces);
+    assert(second.heap.allocatedBytes > first.heap.allocatedBytes);
+    assert(second.heap.collections > first.heap.collections);
+
+    const table = (await ghcpwCli(["status", "--socket", server.socket])).stdout;
+    assertMatch(table, /SHARE +IFACE SETS +IFACES +PACKAGES +LIVE +MAX LIVE +GCS +ALLOCATED/);
+    assertMatch(
+      table,
+      new RegExp(`names,databases,interfaces +2 +${second.interfaces} +${second.packages.length} `),
+    );
+    assertMatch(table, new RegExp(`worker ${second.pid} keeps interfaces of: .*\\b(base|ghc-prim)\\b`));
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("status sums the stages of the workers' requests and the server's own parts", async () => {
+  const server = await startServer(["-n", "1"]);
+  try {
+    const dir = `${server.dir}/src`;
+    await writeTree(dir, { "A.hs": plainModule("A"), "B.hs": plainModule("B") });
+    for (const module of ["A", "B"]) {
+      assertEquals((await ghcpw(server.socket, ["-c", `${module}.hs`], dir)).code, 0);
+    }
+    const r = await ghcpwCli(["status", "--socket", server.socket, "--json"]);
+    assertEquals(r.code, 0, r.stderr);
+    const { totals } = JSON.parse(r.stdout);
+    const stages: Record<string, number> = totals.stagesMs;
+    // What every compile of code goes through; preprocessing, the C compiler and --make's driver work
+    // may take no time at all.
+    for (const stage of ["setup", "init", "session", "frontend", "codegen", "assemble", "save", "finish"]) {
+      assert(stages[stage] > 0, `stage ${stage}: ${stages[stage]} ms (${JSON.stringify(stages)})`);
+    }
+    for (const [stage, ms] of Object.entries(stages)) assert(ms >= 0, `stage ${stage}: ${ms} ms`);
+    const sum = Object.values(stages).reduce((a, b) => a + b, 0);
+    assert(
+      sum <= totals.workerMs,
+      `the stages sum to ${sum} ms, more than the workers' ${totals.workerMs} ms`,
+    );
+    // The worker times from reading the request to sending its exit; the rest is pipes and scheduling.
+    assert(sum >= totals.workerMs * 0.5, `the stages sum to ${sum} ms of the workers' ${totals.workerMs} ms`);
+    // No request waited for a worker ("queue").
+    for (const part of ["handshake", "request-dir", "checks", "reply"]) {
+      assert(totals.serverMs[part] > 0, `server part ${part}: ${JSON.stringify(totals.serverMs)}`);
+    }
+    const table = await ghcpwCli(["status", "--socket", server.socket]);
+    assertMatch(table.stdout, /\n {2}stages {4}.*frontend [\d.]+.* ms per request\n/);
+    assertMatch(table.stdout, /\n {2}server {4}.*handshake [\d.]+.* ms per request\n/);
+  } finally {
+    await server.stop();
+  }
+});

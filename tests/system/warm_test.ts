@@ -4,7 +4,7 @@
  */
 
 import { assertEquals, assertMatch } from "../support/assert.ts";
-import { GHC, startServer } from "../support/helpers.ts";
+import { GHC, run, startServer } from "../support/helpers.ts";
 import { Twins } from "../support/twins.ts";
 import { inspectGhc } from "../../lib/ghc/installation.ts";
 import { baseUnits, buildMyLib } from "../support/my_lib.ts";
@@ -182,6 +182,67 @@ Deno.test("one warm worker gives cold ghc's results across edits", async (t) => 
         await w.ok(["-c", "-fforce-recomp", "-this-unit-id", unit, "-odir", unit, "-hidir", unit, "U.hs"]);
       }
       await w.sameOutputs();
+    });
+
+    await t.step("the same module after different predecessors, with -c and --make", async () => {
+      // GHC 9.0 records a usage of a package module only if that module's interface happens to be loaded
+      // (I re-exports GHC.Int's Int64 without using it; U uses it): a warm worker that still holds GHC.Int
+      // from U must not record it for I.
+      const w = await Twins.create(server, {
+        "I.hs": "module I (Int64) where\nimport Data.Int (Int64)\n",
+        "U.hs": "module U where\nimport Data.Int\nf :: Int64 -> Int64\nf x = x + 1\n",
+        "V.hs": "module V where\nimport qualified Data.Map as M\nv :: M.Map Int Int\nv = M.empty\n",
+        // Like I, with output (from CPP, before GHC type-checks it) that must appear once, as with ghc.
+        "J.hs":
+          '{-# LANGUAGE CPP #-}\nmodule J (Int64) where\n#warning "J re-exports Int64"\nimport Data.Int (Int64)\n',
+      });
+      const oneShot = (file: string, out: string) => ["-c", "-odir", out, "-hidir", out, file];
+      const make = (
+        out: string,
+        ...files: string[]
+      ) => ["--make", "-no-link", "-odir", out, "-hidir", out, ...files];
+      await w.ok(oneShot("I.hs", "first"));
+      await w.ok(oneShot("U.hs", "u"));
+      await w.ok(oneShot("I.hs", "after-u"));
+      await w.ok(oneShot("V.hs", "v"));
+      await w.ok(oneShot("I.hs", "after-v"));
+      assertMatch((await w.ok(oneShot("J.hs", "after-v"))).stderr, /J re-exports Int64/);
+      await w.ok(make("make-after-u", "I.hs"));
+      // In one --make, what earlier modules of the build loaded counts, for ghc as for ghcpw.
+      await w.ok(make("make-both", "U.hs", "I.hs"));
+      await w.ok(oneShot("I.hs", "after-make"));
+      await w.sameOutputs();
+    });
+
+    await t.step("a CPP include is a dependent file exactly where ghc records one", async () => {
+      // GHC leaves out of a module's dependent files every include whose path starts with its temporary
+      // directory (the client's TMPDIR, or -tmpdir), while ghcpw's worker keeps GHC's own temporary
+      // files in a directory of the request's.
+      const headers = await Deno.makeTempDir({ prefix: "ghcpw-headers-" });
+      const otherTmp = await Deno.makeTempDir({ prefix: "ghcpw-other-tmp-" });
+      try {
+        await Deno.writeTextFile(`${headers}/answer.h`, "#define ANSWER 42\n");
+        const w = await Twins.create(server, {
+          "Cpp.hs":
+            '{-# LANGUAGE CPP #-}\nmodule Cpp (answer) where\n#include "answer.h"\nanswer :: Int\nanswer = ANSWER\n',
+        });
+        const compile = (out: string) => ["-c", `-I${headers}`, "-odir", out, "-hidir", out, "Cpp.hs"];
+        await w.ok(compile("under-tmp"));
+        await w.ok(compile("other-tmp"), { TMPDIR: otherTmp });
+        await w.ok([...compile("flag"), "-tmpdir", headers], { TMPDIR: otherTmp });
+        await w.sameOutputs();
+        const recorded = async (out: string) =>
+          (await run(GHC, ["--show-iface", `${w.cold}/${out}/Cpp.hi`])).stdout.includes(
+            `${headers}/answer.h`,
+          );
+        assertEquals(
+          [await recorded("under-tmp"), await recorded("other-tmp"), await recorded("flag")],
+          [false, true, false],
+        );
+      } finally {
+        await Deno.remove(headers, { recursive: true });
+        await Deno.remove(otherTmp, { recursive: true });
+      }
     });
 
     await t.step(

@@ -127,7 +127,7 @@ Deno.test("describeKeyChange names each part that differs", () => {
       packageState: [["/global", "c"], ["/env", "d"]],
     }),
     [
-      "the GHC (binary, version, libdir or settings)",
+      "the GHC (binary, version, libdir or settings) or --share",
       "the command line (+-Werror --Wall)",
       "the working directory (was /w)",
       "LANG unset",

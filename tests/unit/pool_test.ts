@@ -79,6 +79,8 @@ Deno.test("an idle worker that last served the same affinity is preferred", asyn
     ]);
     const servedA = fakes.started.find((p) => p.requests.some((r) => r.args[0] === "a1"))!;
     for (const name of ["b2", "a2", "b3", "a3"]) {
+      // A worker rejoins the pool once its checks after a request are done, after the answer.
+      await until(() => pool.workers.every((w) => pool.isIdle(w)));
       await pool.run(request(name), sink, undefined, name[0]);
     }
     assertEquals(servedA.requests.map((r) => r.args[0]), ["a1", "a2", "a3"]);
@@ -90,14 +92,26 @@ Deno.test("output and the exit code come through; a deferral is reported as such
     if (r.args[0] === "defer") return { kind: "defer", reason: "not for a worker" };
     await send({ kind: "stdout", chunk: new TextEncoder().encode("out") });
     await send({ kind: "stderr", chunk: new TextEncoder().encode("err") });
-    return { kind: "exit", code: 3, facts: { "interfaces-resumed": "5" } };
+    return {
+      kind: "exit",
+      code: 3,
+      facts: { "interfaces-resumed": "5", "stage-frontend": "12.5", "stage-save": "0.25", "stage-x": "bad" },
+    };
   });
   await withPool(fakes, { size: 1 }, async (pool) => {
     const sink = new CollectingSink();
-    assertEquals(await pool.run(request("x"), sink), { kind: "exit", code: 3, interfacesResumed: 5 });
+    assertEquals(await pool.run(request("x"), sink), {
+      kind: "exit",
+      code: 3,
+      interfacesResumed: 5,
+      stagesMs: { frontend: 12.5, save: 0.25 },
+    });
     assertEquals(sink.text(), "outerr");
     assertEquals(await pool.run(request("defer"), sink), { kind: "defer", reason: "not for a worker" });
-    assertEquals(pool.stats.warmHits, 1);
+    await pool.run(request("y"), sink);
+    assertEquals(pool.stats.warmHits, 2);
+    assertEquals(pool.stats.stagesMs, { frontend: 25, save: 0.5 }, "stage times are summed over requests");
+    assert(pool.stats.poolMs.checks > 0, "the checks after each request are timed");
   });
 });
 
@@ -123,6 +137,7 @@ Deno.test("a worker that dies before any output is retried once on a fresh worke
       kind: "exit",
       code: 0,
       interfacesResumed: 0,
+      stagesMs: {},
     });
     assertEquals(pool.stats.retries, 1);
     assertEquals(pool.stats.workerFailures, 1);

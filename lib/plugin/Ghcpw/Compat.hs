@@ -1,46 +1,33 @@
 {-# LANGUAGE CPP #-}
+-- The phase hook matches on a GADT (TPhase, 9.4+).
+{-# LANGUAGE MonoLocalBinds #-}
 
--- | Every difference between GHC versions that the plugin meets lives here, so the other modules read as
--- if there were one GHC. Built and tested against 9.0, 9.6 and 9.10; the 9.2, 9.4, 9.8 and 9.12 branches
--- follow those releases' API documentation and their ghc/Main.hs (not compiled here).
+-- | Every difference between GHC versions that the plugin meets, as small accessors behind CPP, so the
+-- other modules read as if there were one GHC. Built and tested against 9.0, 9.6 and 9.10; the 9.2, 9.4,
+-- 9.8 and 9.12 branches follow those releases' API documentation (not compiled here).
 --
--- The shims mirror what ghc's own Main does at each step, so each one says which step it stands for.
+-- What ghc's own Main does with these lives in Ghcpw.Driver; where the worker's kept state sits in each
+-- GHC's session is here, and what is kept and how it is pruned lives in Ghcpw.Warm and Ghcpw.Prune.
 module Ghcpw.Compat
-  ( -- * The GHC API as the plugin uses it
-    Ghc
-  , DynFlags (ghcMode, ghcLink, verbosity, ldInputs)
-  , outputFile
-  , outputHi
-  , GhcMode (..)
-  , GhcLink (..)
-  , Option (FileOption)
-  , Phase
-  , LoadHowMuch (..)
-  , getSessionDynFlags
-  , setSessionDynFlags
-  , getSession
-  , setTargets
-  , load
-  , failed
+  ( -- * Names that moved between modules
+    HscEnv
+  , hsc_dflags
+  , hsc_mod_graph
   , handleSourceError
-  , printException
-  , doMkDependHS
-  , mkGeneralLocated
-  , unLoc
-  , isNoLink
-  , isHaskellishTarget
-  , topDir
-  , FrontendPlugin
-  , frontendWith
-    -- * Shims over version differences
+  , ModSummary (ms_hspp_opts)
+  , ModuleGraph
+  , mgModSummaries
+  , mi_module
+  , ExternalPackageState (..)
+  , CompleteMatch
+  , Module
+  , UnitId
+  , moduleUnitId
+    -- * Flags, diagnostics and inputs as ghc's Main handles them
   , Stop (..)
-  , runSession
-  , defaultErrorHandler'
   , parseFlags
-  , parseTargets
   , withPrettyErrors
-  , showBanner
-  , initUniques
+  , parseTargets
   , initSessionPlugins
   , oneShotTo
   , compileToObject
@@ -52,74 +39,137 @@ module Ghcpw.Compat
   , ColourTest (..)
   , colourTest
   , applyTerminal
-  , ghcVersion
-    -- * State kept between requests (see Ghcpw.Warm)
-  , HscEnv
-  , hsc_dflags
-  , setSession
+  , flagsTmpDir
+  , temporaryDirectories
+  , withStageTimes
+    -- * Where the kept state lives in the session
+  , keepsState
+  , usagesFollowLoadedInterfaces
+  , addStaticPlugin
   , KeptNames
-  , UnitDatabases
-  , keepsNames
-  , packageDbFlagsKey
-  , withUnitDatabases
-  , sessionUnitDatabases
-  , unitDatabasePaths
-  , unitDatabaseContents
-  , interfaceKey
-  , globalPackageDb
-  , moduleUnitIdOf
   , InterfaceStore
+  , storeRef
   , resumeState
   , takeState
-  , pruneStore
-  , storeSize
-  , loadTargets
+  , freshInterfaces
+  , cachedNames
+  , occNames
+  , noBootModules
+  , filterInstances
+  , CompleteMatchTable
+  , completeMatchList
+  , filterCompleteMatchesM
+  , completeMatchNames
+  , fileFlags
+  , downsweepGraph
+    -- * Package databases
+  , UnitDatabases
+  , withUnitDatabases
+  , setSessionDynFlags
+  , sessionUnitDatabases
+  , unitDatabasePaths
+  , databaseUnits
+  , wiredUnitId
+  , sessionHomeUnit
   ) where
 
+import Control.Monad (filterM)
 import Control.Monad.IO.Class (liftIO)
-import GHC
-  ( Ghc
-  , GhcMonad
-  , HscEnv
-  , LoadHowMuch (..)
-  , Target
-  , getSession
-  , getSessionDynFlags
-  , guessTarget
-  , load
-  , printException
-  , setSession
-  , setTargets
-  )
+import Data.IORef (IORef, newIORef)
+import Data.Maybe (fromMaybe)
+import GHC (Ghc, GhcMonad, Target, guessTarget)
 import qualified GHC
-import GHC.Driver.MakeFile (doMkDependHS)
-import GHC.Driver.Phases (Phase, isHaskellishTarget)
+import GHC.Core.InstEnv (ClsInst, InstEnv)
+import GHC.Driver.Phases (Phase)
 import qualified GHC.Driver.Phases as Phases
 import GHC.Driver.Pipeline (compileFile, oneShot)
-import GHC.Driver.Plugins (FrontendPlugin (..), defaultFrontendPlugin)
+import GHC.Driver.Plugins (Plugin)
 import GHC.Driver.Session
 import GHC.Iface.Load (showIface)
-import GHC.Settings.Config (cBooterVersion, cProjectVersion, cStage)
-import GHC.Types.Basic (SuccessFlag, failed)
-import GHC.Types.SrcLoc (Located, mkGeneralLocated, unLoc)
-import GHC.Types.Unique.Supply (initUniqSupply)
-import System.IO (hPutStr, hPutStrLn, stderr)
+import GHC.Types.Name (Name)
+import GHC.Types.Name.Occurrence (OccEnv)
+import GHC.Types.SrcLoc (Located)
+import GHC.Unit.Module.Env (ModuleEnv)
+import qualified Data.Map as Map
 
 #if MIN_VERSION_ghc(9,2,0)
 import GHC.Types.SourceError (handleSourceError)
+import GHC.Unit.External (ExternalPackageState (..), PackageCompleteMatches)
+import GHC.Types.CompleteMatch (CompleteMatch, cmConLikes)
+import GHC.Types.Unique.DSet (uniqDSetToList)
+import GHC.Unit.Module.Graph (ModuleGraph, mgModSummaries)
+import GHC.Unit.Module.ModIface (mi_module)
+import GHC.Unit.Module.ModSummary (ModSummary (ms_hspp_opts))
+import GHC.Unit.Types (GenUnit (RealUnit), Definite (..), Module, UnitId, moduleUnit, toUnitId)
 import GHC.Utils.Logger (getLogger)
 #else
+import Data.Either (rights)
+import Data.IORef (readIORef)
+import GHC.Core.InstEnv (emptyInstEnv, extendInstEnvList, instEnvElts)
 import GHC.Driver.Main (newHscEnv)
-import GHC.Driver.Types (handleFlagWarnings, handleSourceError, hsc_dflags)
+import GHC.Driver.Make (downsweep)
+import GHC.Driver.Types
+  ( CompleteMatch (..)
+  , ExternalPackageState (..)
+  , HscEnv (..)
+  , ModSummary (ms_hspp_opts)
+  , ModuleGraph
+  , PackageCompleteMatchMap
+  , handleFlagWarnings
+  , handleSourceError
+  , hsc_dflags
+  , mgModSummaries
+  , mi_module
+  , mkModuleGraph
+  )
+import GHC.Driver.Plugins (PluginWithArgs (..), StaticPlugin (..))
+import GHC.Iface.Load (initExternalPackageState)
+import GHC.Parser.Header (getOptionsFromFile)
+import GHC.Types.Name.Cache (NameCache (nsNames))
+import GHC.Types.Name.Occurrence (occEnvElts)
+import GHC.Types.Unique.FM (eltsUFM, emptyUFM, listToUFM_Directly, nonDetUFMToList)
+import GHC.Unit.Module (Module, UnitId, moduleUnit, toUnitId)
+import GHC.Unit.Module.Env (ModuleNameEnv)
+import GHC.Unit.State (UnitDatabase (..), UnitState (wireMap))
+import GHC.Unit.Info (unitId)
+import GHC.Unit.Types (ModuleNameWithIsBoot)
+#endif
+
+#if MIN_VERSION_ghc(9,2,0) && !MIN_VERSION_ghc(9,4,0)
+import GHC.Core.InstEnv (emptyInstEnv, extendInstEnvList, instEnvElts)
+import Data.IORef (readIORef)
+import GHC.Driver.Errors (handleFlagWarnings)
+import GHC.Types.Name.Cache (NameCache (nsNames))
+import GHC.Types.Name.Occurrence (occEnvElts)
+import GHC.Types.Unique.FM (emptyUFM)
+import GHC.Unit.Env (UnitEnv (ue_units))
+import GHC.Unit.Module.Env (ModuleNameEnv)
+import GHC.Unit.State (UnitDatabase (..), listUnitInfo, unwireUnit)
+import GHC.Unit.Info (unitId)
+import GHC.Unit.Types (ModuleNameWithIsBoot)
+import GHC.Driver.Env (HscEnv (..))
 #endif
 
 #if MIN_VERSION_ghc(9,4,0)
+import Control.Concurrent.MVar (readMVar)
+import Data.IORef (atomicModifyIORef', writeIORef)
+import GHC.Core.InstEnv (filterInstEnv)
 import GHC.Driver.Config.Diagnostic (initDiagOpts)
 import GHC.Driver.Config.Logger (initLogFlags)
-import GHC.Driver.Env (hsc_NC, hsc_dflags, hsc_logger, hsc_units)
+import GHC.Driver.Env (HscEnv (..), hsc_NC, hsc_logger, hsc_units)
+import GHC.Driver.Make (downsweep)
+import GHC.Driver.Monad (modifySession)
+import GHC.Driver.Pipeline.Execute (getFileArgs)
+import GHC.Types.Name.Cache (NameCache (nsNames))
+import GHC.Unit.Env (UnitEnv (ue_eps), ue_setUnitDbs, ue_unit_dbs)
+import GHC.Unit.External (ExternalUnitCache (..), initExternalUnitCache)
+import GHC.Unit.Info (unitId)
+import GHC.Unit.Module.Env (InstalledModuleEnv, emptyInstalledModuleEnv)
+import GHC.Unit.Module.Graph (mkModuleGraph)
+import GHC.Unit.State (UnitDatabase (..), listUnitInfo, unwireUnit)
+import GHC.Unit.Types (ModuleNameWithIsBoot)
 import GHC.Utils.Logger (Logger, setLogFlags)
-#elif MIN_VERSION_ghc(9,2,0)
-import GHC.Driver.Errors (handleFlagWarnings)
+import System.IO.Unsafe (unsafePerformIO)
 #endif
 
 #if MIN_VERSION_ghc(9,8,0)
@@ -136,107 +186,39 @@ import GHC.Driver.CmdLine (Warn)
 import GHC.Driver.Errors (handleFlagWarnings)
 #endif
 
+#if MIN_VERSION_ghc(9,6,0) && !MIN_VERSION_ghc(9,12,0)
+import Unsafe.Coerce (unsafeCoerce)
+#endif
+
+#if MIN_VERSION_ghc(9,4,0)
+import GHC.Utils.TmpFs (TempDir (..))
+#endif
+
 #if MIN_VERSION_ghc(9,6,0)
 import GHC.Runtime.Loader (initializeSessionPlugins)
+import GHC.Types.Name.Occurrence (nonDetOccEnvElts)
+#elif MIN_VERSION_ghc(9,4,0)
+import GHC.Types.Name.Occurrence (occEnvElts)
 #endif
 
-#if MIN_VERSION_ghc(9,2,0) && !MIN_VERSION_ghc(9,4,0)
-import GHC.Driver.Env (hsc_dflags)
-#endif
-#if MIN_VERSION_ghc(9,4,0)
-import Control.Concurrent.MVar (readMVar)
-import Control.Exception (SomeException, evaluate, try)
-import Control.Monad (filterM, when)
-import Data.IORef (IORef, atomicModifyIORef', newIORef, readIORef, writeIORef)
-import qualified Data.Map.Strict as Map
-import Data.Maybe (fromMaybe)
-import qualified Data.Set as Set
-import GHC.Core (isBuiltinRule, ru_origin)
-import GHC.Core.FamInstEnv (emptyFamInstEnv, extendFamInstEnvList, famInstEnvElts)
-import GHC.Core.InstEnv (ClsInst, InstEnv, filterInstEnv, instEnvElts, is_dfun_name)
-import GHC.Driver.Env (HscEnv (hsc_mod_graph, hsc_unit_env))
-import GHC.Types.Annotations (AnnEnv, AnnPayload)
-import GHC.Types.CompleteMatch (CompleteMatch, cmConLikes)
-import GHC.Types.Name (Name, nameModule_maybe)
-import GHC.Types.Name.Cache (NameCache (nsNames))
-import GHC.Types.Name.Env (NameEnv, delListFromNameEnv, mapNameEnv, mkNameEnv)
-import GHC.Types.Unique.DSet (uniqDSetToList)
-import GHC.Types.Unique.FM (minusUFM, nonDetEltsUFM, sizeUFM)
-import GHC.Unit.Env (UnitEnv (ue_eps), ue_setUnitDbs, ue_unit_dbs)
-import GHC.Driver.Pipeline.Execute (getFileArgs)
-import GHC.Unit.External (ExternalPackageState (..), ExternalUnitCache (..), PackageCompleteMatches, initExternalUnitCache)
-import GHC.Unit.Info (unitId)
-import GHC.Unit.Module.Env (InstalledModuleEnv, ModuleEnv, emptyInstalledModuleEnv, filterModuleEnv, lookupModuleEnv, moduleEnvElts, moduleEnvToList)
-import GHC.Unit.Module.Graph (ModuleGraph, mgModSummaries, mkModuleGraph)
-import GHC.Unit.Module.ModIface (mi_module)
-import GHC.Unit.Module.ModSummary (ModSummary (ms_hspp_opts))
-import GHC.Unit.State (UnitDatabase (..), listUnitInfo, unwireUnit)
-import GHC.Unit.Types (Definite (..), GenUnit (RealUnit), Module, ModuleNameWithIsBoot, UnitId, moduleUnit, toUnitId)
-import System.IO.Unsafe (unsafePerformIO)
-import Unsafe.Coerce (unsafeCoerce)
-#if MIN_VERSION_ghc(9,6,0)
-import GHC.Types.Name.Occurrence (OccEnv, nonDetOccEnvElts)
-#else
-import GHC.Types.Name.Occurrence (OccEnv, occEnvElts)
-#endif
-#if !MIN_VERSION_ghc(9,12,0)
+#if MIN_VERSION_ghc(9,2,0) && !MIN_VERSION_ghc(9,12,0)
 import GHC.Core.ConLike (conLikeName)
-#endif
-#elif MIN_VERSION_ghc(9,2,0)
-import qualified Data.Set as Set
-import GHC (Module, UnitId, setSessionDynFlags)
-import GHC.Unit.Module (moduleUnit, toUnitId)
-#else
-import Control.Exception (SomeException, evaluate, try)
-import Data.IORef (IORef, newIORef, readIORef, writeIORef)
-import GHC.Iface.Load (initExternalPackageState)
-import GHC.Parser.Header (getOptionsFromFile)
-import Data.Maybe (fromMaybe)
-import qualified Data.Set as Set
-import GHC (setSessionDynFlags)
-import GHC.Core (isBuiltinRule, ru_origin)
-import GHC.Core.FamInstEnv (emptyFamInstEnv, extendFamInstEnvList, famInstEnvElts)
-import Data.Either (rights)
-import GHC.Core.InstEnv (ClsInst, InstEnv, emptyInstEnv, extendInstEnvList, instEnvElts, is_dfun_name)
-import GHC.Driver.Types
-  ( CompleteMatch (..)
-  , ExternalPackageState (..)
-  , HscEnv (hsc_mod_graph)
-  , ModSummary (ms_hspp_opts)
-  , ModuleGraph
-  , PackageCompleteMatchMap
-  , hsc_EPS
-  , hsc_NC
-  , mgModSummaries
-  , mi_module
-  , mkModuleGraph
-  )
-import GHC.Types.Annotations (AnnEnv, AnnPayload)
-import Unsafe.Coerce (unsafeCoerce)
-import GHC.Types.Name (Name, nameModule_maybe)
-import GHC.Types.Name.Occurrence (OccEnv, occEnvElts)
-import GHC.Types.Name.Cache (NameCache (nsNames))
-import GHC.Types.Name.Env (NameEnv, delListFromNameEnv, mapNameEnv, mkNameEnv)
-import GHC.Types.Unique.FM (eltsUFM, emptyUFM, mapUFM, minusUFM, nonDetEltsUFM, sizeUFM)
-import GHC.Unit.Module (Module, UnitId, moduleUnit, toUnitId)
-import GHC.Unit.Module.Env (ModuleEnv, ModuleNameEnv, emptyInstalledModuleEnv, filterModuleEnv, lookupModuleEnv, moduleEnvElts, moduleEnvToList)
-import GHC.Unit.Types (ModuleNameWithIsBoot)
-import qualified Data.Map as Map
-import GHC.Unit.State (UnitDatabase (..), UnitState (wireMap))
-import GHC.Unit.Info (unitId)
-#endif
-
-#if MIN_VERSION_ghc(9,4,0) || !MIN_VERSION_ghc(9,2,0)
-import Control.Monad.Catch (finally)
-import GHC.Driver.Make (downsweep)
-import GHC.Driver.Monad (modifySession)
 #endif
 
 #if !MIN_VERSION_ghc(9,4,0)
-import Data.List (isPrefixOf)
-import GHC.Driver.Phases (isSourceFilename, isStopLn, startPhase)
-import GHC.Utils.Misc (looksLikeModuleName)
-import System.FilePath (hasExtension, normalise)
+import Ghcpw.Targets (partitionTargets)
+#endif
+
+import Ghcpw.Stages (Stage (..), inStage)
+#if MIN_VERSION_ghc(9,4,0)
+import GHC.Driver.Hooks (Hooks (runPhaseHook))
+import GHC.Driver.Pipeline.Execute (runPhase)
+import GHC.Driver.Pipeline.Phases (PhaseHook (..), TPhase (..))
+#elif !MIN_VERSION_ghc(9,2,0)
+import GHC.Driver.Hooks (Hooks (runPhaseHook))
+import GHC.Driver.Phases (Phase (..))
+import GHC.Driver.Pipeline (runPhase)
+import GHC.Driver.Pipeline.Monad (CompPipeline (..), PhasePlus (..))
 #endif
 
 -- | Where a one-shot compile stops: -c (object, no link), -E (after preprocessing), -S (assembly).
@@ -246,33 +228,11 @@ data Stop = StopAfterLink | StopBeforeHsc | StopBeforeAs
 -- index links) in diagnostics.
 data Terminal = Terminal {termUnicode :: Bool, termColour :: Bool}
 
-ghcVersion :: String
-ghcVersion = cProjectVersion
+-- | A module's unit as an id.
+moduleUnitId :: Module -> UnitId
+moduleUnitId = toUnitId . moduleUnit
 
--- | A frontend plugin whose action gets its -ffrontend-opt options and the libdir of the GHC it runs in.
-frontendWith :: ([String] -> FilePath -> IO ()) -> FrontendPlugin
-frontendWith serve = defaultFrontendPlugin
-  { frontend = \opts _ -> getSessionDynFlags >>= liftIO . serve opts . topDir }
-
--- | A fresh session as a newly started ghc would have it.
-runSession :: FilePath -> Ghc a -> IO a
-runSession libdir = GHC.runGhc (Just libdir)
-
-defaultErrorHandler' :: IO a -> IO a
-defaultErrorHandler' = GHC.defaultErrorHandler defaultFatalMessager defaultFlushOut
-
-showBanner :: DynFlags -> IO ()
-showBanner dflags =
-  if verbosity dflags >= 2
-    then do
-      hPutStr stderr ("Glasgow Haskell Compiler, Version " ++ cProjectVersion ++ ", stage " ++ cStage)
-      hPutStrLn stderr (" booted by GHC version " ++ cBooterVersion)
-    else pure ()
-
--- | ghc's Main seeds the unique supply from the session's flags. The counter's type changed (Int, Word,
--- Word64), so the conversion is left to 'fromIntegral'.
-initUniques :: DynFlags -> IO ()
-initUniques dflags = initUniqSupply (fromIntegral (initialUnique dflags)) (uniqueIncrement dflags)
+-- * Flags, diagnostics and inputs
 
 -- | ghc's Main hands the DynFlags errors to GHC's pretty printer and prints flag warnings through the
 -- logger; since 9.2 there is a Logger, and since 9.4 it carries its own flags (LogFlags) that Main derives
@@ -323,38 +283,14 @@ printFlagWarnings logger dflags = handleFlagWarnings logger (initDiagOpts dflags
 
 -- | Splits the leftover arguments into sources (with their -x phase) and linker inputs, and adds the
 -- latter to the flags' ldInputs. Since 9.4 this is GHC.parseTargetFiles; before, ghc's Main did it itself
--- and so does this module.
+-- (see Ghcpw.Targets).
 parseTargets :: DynFlags -> [String] -> (DynFlags, [(String, Maybe Phase)], [String])
 #if MIN_VERSION_ghc(9,4,0)
 parseTargets = GHC.parseTargetFiles
 #else
 parseTargets dflags args = (dflags {ldInputs = map (FileOption "") objs ++ ldInputs dflags}, srcs, objs)
   where
-    (srcs, objs) = partitionArgs (map normaliseHyphen args) [] []
-
-partitionArgs :: [String] -> [(String, Maybe Phase)] -> [String] -> ([(String, Maybe Phase)], [String])
-partitionArgs [] srcs objs = (reverse srcs, reverse objs)
-partitionArgs ("-x" : suffix : args) srcs objs
-  | suffix == "none" = partitionArgs args srcs objs
-  | isStopLn phase = partitionArgs args srcs (slurp ++ objs)
-  | otherwise = partitionArgs rest (zip slurp (repeat (Just phase)) ++ srcs) objs
-  where
-    phase = startPhase suffix
-    (slurp, rest) = break (== "-x") args
-partitionArgs (arg : args) srcs objs
-  | looksLikeInput arg = partitionArgs args ((arg, Nothing) : srcs) objs
-  | otherwise = partitionArgs args srcs (arg : objs)
-
-looksLikeInput :: String -> Bool
-looksLikeInput m = isSourceFilename m || looksLikeModuleName m || "-" `isPrefixOf` m || not (hasExtension m)
-
--- | ghc normalises file arguments but keeps "./-foo.hs" from turning into the flag "-foo.hs".
-normaliseHyphen :: FilePath -> FilePath
-normaliseHyphen fp
-  | "./" `isPrefixOf` fp && "-" `isPrefixOf` nfp = "./" ++ nfp
-  | otherwise = nfp
-  where
-    nfp = normalise fp
+    (srcs, objs) = partitionTargets args
 #endif
 
 -- | Since 9.6 plugins given with -fplugin belong to the session: ghc's Main loads them (running their
@@ -367,11 +303,10 @@ initSessionPlugins = initializeSessionPlugins
 initSessionPlugins = pure ()
 #endif
 
--- | Before 9.4 the pipeline's stop point was a Phase (StopLn for -c); since 9.4 it is a StopPhase, and
--- compileFile may return no object (e.g. with -fno-code). The sources' own OPTIONS_GHC pragmas are taken
--- into account first (see 'withFileFlags').
+-- | ghc's one-shot mode. Before 9.4 the pipeline's stop point was a Phase (StopLn for -c); since 9.4 it is
+-- a StopPhase, and compileFile may return no object (e.g. with -fno-code).
 oneShotTo :: HscEnv -> Stop -> [(String, Maybe Phase)] -> IO ()
-oneShotTo hscEnv stop srcs = withFileFlags hscEnv srcs >>= \env -> oneShot env (stopPoint stop) srcs
+oneShotTo hscEnv stop = oneShot hscEnv (stopPoint stop)
 
 compileToObject :: HscEnv -> (FilePath, Maybe Phase) -> IO (Maybe FilePath)
 #if MIN_VERSION_ghc(9,4,0)
@@ -448,59 +383,130 @@ applyTerminal t dflags =
 applyTerminal t dflags = dflags {useUnicode = termUnicode t, canUseColor = termColour t}
 #endif
 
--- * State kept between requests
+-- | The temporary directory the flags name: -tmpdir, else what the session found in TMPDIR (since 9.4
+-- as a TempDir).
+flagsTmpDir :: DynFlags -> FilePath
+#if MIN_VERSION_ghc(9,4,0)
+flagsTmpDir dflags = let TempDir dir = tmpDir dflags in dir
+#else
+flagsTmpDir = tmpDir
+#endif
+
+-- | GHC's map from the temporary directory the flags name to the directory of its own in which the
+-- session's temporary files go (made on first use unless present, removed with the session's files):
+-- 9.0 keeps it in DynFlags, since 9.4 the session's TmpFs holds it. Where this plugin does not know
+-- where it is (9.2, 9.4, 9.12 and later), Nothing.
+temporaryDirectories :: HscEnv -> Maybe (IORef (Map.Map FilePath FilePath))
+#if MIN_VERSION_ghc(9,6,0) && !MIN_VERSION_ghc(9,12,0)
+temporaryDirectories hscEnv = case unsafeCoerce (hsc_tmpfs hscEnv) of TmpFsFirstField dirs -> Just dirs
+
+-- | The first field of GHC's TmpFs, whose constructor GHC does not export: in 9.6 to 9.10 TmpFs is one
+-- constructor with four lazy fields, tmp_dirs_to_clean first. Reading the first field through a
+-- one-field constructor is sound for any such layout.
+data TmpFsFirstField = TmpFsFirstField (IORef (Map.Map FilePath FilePath))
+#elif MIN_VERSION_ghc(9,2,0)
+temporaryDirectories _ = Nothing
+#else
+temporaryDirectories = Just . dirsToClean . hsc_dflags
+#endif
+
+-- | The session with GHC's phase hook timing each pipeline phase as a stage (see Ghcpw.Stages); the hook
+-- runs GHC's own phase unchanged. Since 9.4 the pipeline has a phase per step of the compiler proper (type
+-- checking; desugaring and Core-to-Core; code generation); up to 9.2 one phase runs everything from
+-- parsing to the interface, so there 'Frontend' covers desugaring and simplifying too and
+-- 'DesugarSimplify' stays empty. 9.2 (untested here) is not timed beyond the driver's own steps.
+withStageTimes :: HscEnv -> HscEnv
+#if MIN_VERSION_ghc(9,4,0)
+withStageTimes hscEnv =
+  hscEnv {hsc_hooks = (hsc_hooks hscEnv) {runPhaseHook = Just (PhaseHook (\p -> inStage (phaseStage p) (runPhase p)))}}
+
+phaseStage :: TPhase a -> Stage
+phaseStage p = case p of
+  T_Unlit {} -> Preprocess
+  T_FileArgs {} -> Preprocess
+  T_Cpp {} -> Preprocess
+  T_HsPp {} -> Preprocess
+  T_HscRecomp {} -> Frontend
+  T_Hsc {} -> Frontend
+  T_HscPostTc {} -> DesugarSimplify
+  T_HscBackend {} -> Codegen
+  T_CmmCpp {} -> Codegen
+  T_Cmm {} -> Codegen
+  T_LlvmOpt {} -> Codegen
+  T_LlvmLlc {} -> Codegen
+  T_LlvmMangle {} -> Codegen
+  T_Cc {} -> CCompile
+  T_As {} -> Assemble
+  _ -> Driver
+#elif MIN_VERSION_ghc(9,2,0)
+withStageTimes = id
+#else
+withStageTimes hscEnv = hscEnv {hsc_dflags = dflags {hooks = (hooks dflags) {runPhaseHook = Just timed}}}
+  where
+    dflags = hsc_dflags hscEnv
+    timed phase input flags = P (\env st -> inStage (phaseStage phase) (unP (runPhase phase input flags) env st))
+
+phaseStage :: PhasePlus -> Stage
+phaseStage (HscOut {}) = Codegen
+phaseStage (RealPhase p) = case p of
+  Unlit _ -> Preprocess
+  Cpp _ -> Preprocess
+  HsPp _ -> Preprocess
+  Hsc _ -> Frontend
+  As _ -> Assemble
+  Cc -> CCompile
+  Ccxx -> CCompile
+  Cobjc -> CCompile
+  Cobjcxx -> CCompile
+  HCc -> CCompile
+  LlvmOpt -> Codegen
+  LlvmLlc -> Codegen
+  LlvmMangle -> Codegen
+  CmmCpp -> Codegen
+  Cmm -> Codegen
+  _ -> Driver
+#endif
+
+-- * Where the kept state lives
 --
--- Ghcpw.Warm decides what to keep; these say where each GHC keeps it. Until a GHC's layout is covered
--- here, its workers keep nothing ('keepsNames' is False) and start every request fresh: 9.2 is such a
--- GHC. The 9.4, 9.8 and 9.12 layouts below follow those releases' sources (not compiled here); 9.6 and
--- 9.10 are built and tested.
+-- The name cache and the EPS variable ("interface store"): 9.0 and 9.2 keep both as IORefs in HscEnv;
+-- since 9.4 the name cache is a value (its names in an MVar) and the EPS variable is the
+-- ExternalUnitCache of the session's UnitEnv. 9.2 keeps nothing between requests ('keepsState'): its
+-- layout is written from the documentation only, and a worker that keeps nothing cannot go wrong.
 
--- | The package database flags (-package-db, -no-user-package-db, ...) in a comparable form.
-packageDbFlagsKey :: DynFlags -> String
-packageDbFlagsKey = show . map flag . packageDBFlags
-  where
-    flag (PackageDB GlobalPkgDb) = "global"
-    flag (PackageDB UserPkgDb) = "user"
-    flag (PackageDB (PkgDbPath p)) = "db " ++ p
-    flag NoUserPackageDB = "no-user"
-    flag NoGlobalPackageDB = "no-global"
-    flag ClearPackageDBs = "clear"
+-- | Whether workers of this GHC keep names and interfaces between requests.
+keepsState :: Bool
+#if MIN_VERSION_ghc(9,2,0) && !MIN_VERSION_ghc(9,4,0)
+keepsState = False
+#else
+keepsState = True
+#endif
 
--- | What decides which interface files (and which of their contents) a compile loads.
-interfaceKey :: DynFlags -> String
-interfaceKey dflags =
-  show (Set.toList (ways dflags), gopt Opt_IgnoreInterfacePragmas dflags, gopt Opt_BuildDynamicToo dflags)
+-- | Whether the package modules an interface records as used depend on which interfaces happen to be
+-- loaded. Up to 9.4, GHC.HsToCore.Usage.mk_mod_usage_info records a used or imported module only when
+-- 'lookupIfaceByModule' finds its interface in the EPS (or home package table) already; since 9.6 its
+-- mkUsageM loads each such interface first (GHC #22217), so the EPS's history no longer shows. Whether
+-- 9.4's later releases took that change is not known here, so 9.4 counts as before.
+usagesFollowLoadedInterfaces :: Bool
+#if MIN_VERSION_ghc(9,6,0)
+usagesFollowLoadedInterfaces = False
+#else
+usagesFollowLoadedInterfaces = True
+#endif
 
-globalPackageDb :: DynFlags -> FilePath
-globalPackageDb = globalPackageDatabasePath
-
-moduleUnitIdOf :: Module -> UnitId
-moduleUnitIdOf = toUnitId . moduleUnit
-
-#if MIN_VERSION_ghc(9,4,0) || !MIN_VERSION_ghc(9,2,0)
--- | The session for a one-shot compile of these sources. The interfaces resumed into the session were
--- kept under the interface key of the command line's flags; a source whose OPTIONS_GHC pragmas change
--- that key (say {-# OPTIONS_GHC -O2 #-} in a -O0 build, which must read interfaces with their unfoldings)
--- is compiled with interfaces of its own, loaded afresh as a cold ghc would, and the kept ones stay as
--- they were. The pragmas are read the way GHC's pipeline reads them before compiling (from the source
--- as it is, before any CPP); a source GHC cannot read them from is left to GHC to report.
-withFileFlags :: HscEnv -> [(String, Maybe Phase)] -> IO HscEnv
-withFileFlags hscEnv srcs = do
-  keys <- mapM fileKey [file | src@(file, _) <- srcs, isHaskellishTarget src]
-  if all (== interfaceKey (hsc_dflags hscEnv)) (concat keys) then pure hscEnv else freshInterfaces hscEnv
-  where
-    fileKey file = do
-      r <- try (fileFlags hscEnv file) :: IO (Either SomeException DynFlags)
-      pure (either (const []) (\d -> [interfaceKey d]) r)
+-- | How a plugin of the worker's own joins those GHC runs for each module, where this plugin knows how
+-- and needs to (9.0 keeps them in DynFlags; see Ghcpw.Usages).
+addStaticPlugin :: Maybe (Plugin -> HscEnv -> HscEnv)
+#if MIN_VERSION_ghc(9,2,0)
+addStaticPlugin = Nothing
+#else
+addStaticPlugin = Just (\plugin hscEnv ->
+  let dflags = hsc_dflags hscEnv
+   in hscEnv {hsc_dflags = dflags {staticPlugins = StaticPlugin (PluginWithArgs plugin []) : staticPlugins dflags}})
 #endif
 
 #if MIN_VERSION_ghc(9,4,0)
--- 9.4 and later: the name cache is a value (its names sit in an MVar) in HscEnv; the EPS variable is the
--- ExternalUnitCache of the session's UnitEnv; the parsed databases belong to the home unit's entry in the
--- UnitEnv, where setSessionDynFlags reuses them when present (and keeps the EPS and the name cache).
 type KeptNames = NameCache
-type Interfaces = ExternalPackageState
-type UnitDatabases = [UnitDatabase UnitId]
 
 -- | Where a set of interfaces lives across requests: the EPS variable itself, not a copy of its value.
 -- Declarations read from interfaces are type-checked lazily, and each deferred check loads further
@@ -508,43 +514,8 @@ type UnitDatabases = [UnitDatabase UnitId]
 -- interface key, what those checks load lands where later requests look for it.
 type InterfaceStore = ExternalUnitCache
 
-keepsNames :: Bool
-keepsNames = True
-
--- | Since 9.4 the databases are part of the session rather than of its DynFlags, and the driver sets the
--- flags right after asking Ghcpw.Warm for databases: so the databases are offered here, and the next
--- 'setSessionDynFlags' of this process puts them into the fresh session before GHC initialises its units
--- (which then reads no database from disk).
-withUnitDatabases :: UnitDatabases -> DynFlags -> IO DynFlags
-withUnitDatabases dbs dflags = writeIORef offeredUnitDatabases (Just dbs) >> pure dflags
-
-offeredUnitDatabases :: IORef (Maybe UnitDatabases)
-offeredUnitDatabases = unsafePerformIO (newIORef Nothing)
-{-# NOINLINE offeredUnitDatabases #-}
-
--- | GHC's setSessionDynFlags, after taking the databases offered by 'withUnitDatabases' (once: a later
--- call, such as --make's after compiling non-Haskell inputs, finds them in the session anyway).
-setSessionDynFlags :: GhcMonad m => DynFlags -> m ()
-setSessionDynFlags dflags = do
-  offered <- liftIO (atomicModifyIORef' offeredUnitDatabases (\o -> (Nothing, o)))
-  case offered of
-    Just dbs -> modifySession (\h -> h {hsc_unit_env = ue_setUnitDbs (Just dbs) (hsc_unit_env h)})
-    Nothing -> pure ()
-  GHC.setSessionDynFlags dflags
-
-sessionUnitDatabases :: HscEnv -> UnitDatabases
-sessionUnitDatabases = fromMaybe [] . ue_unit_dbs . hsc_unit_env
-
--- | A unit's id as modules know it: wired-in units (base, ghc-prim, ...) by their wired-in ids. The unit
--- state knows wired-in units by those ids; unwiring one gives its database id.
-wiredUnitId :: HscEnv -> UnitId -> UnitId
-wiredUnitId hscEnv u = Map.findWithDefault u u wiredIds
-  where
-    units = hsc_units hscEnv
-    wiredIds = Map.fromList [(toUnitId (unwireUnit units (RealUnit (Definite w))), w) | w <- map unitId (listUnitInfo units)]
-
-sessionHomeUnit :: HscEnv -> UnitId
-sessionHomeUnit = homeUnitId_ . hsc_dflags
+storeRef :: InterfaceStore -> IORef ExternalPackageState
+storeRef (ExternalUnitCache store) = store
 
 resumeState :: Maybe KeptNames -> Maybe InterfaceStore -> HscEnv -> HscEnv
 resumeState names store hscEnv =
@@ -558,26 +529,12 @@ resumeState names store hscEnv =
 takeState :: HscEnv -> (KeptNames, InterfaceStore)
 takeState hscEnv = (hsc_NC hscEnv, ue_eps (hsc_unit_env hscEnv))
 
--- | The interface table of a store.
-storeRef :: InterfaceStore -> IORef Interfaces
-storeRef (ExternalUnitCache store) = store
+-- | The session with an EPS of its own, empty.
+freshInterfaces :: HscEnv -> IO HscEnv
+freshInterfaces hscEnv = initExternalUnitCache >>= \cache -> pure (resumeState Nothing (Just cache) hscEnv)
 
--- | The names the name cache holds, by module.
 cachedNames :: KeptNames -> IO (ModuleEnv (OccEnv Name))
 cachedNames = readMVar . nsNames
-
-type CompleteMatchTable = PackageCompleteMatches
-
--- | The COMPLETE pragmas of kept modules. Since 9.4 they hold ConLikes, type-checked lazily, and not
--- their module: so they are settled first, before the store is read for pruning, and whatever settling
--- them loads is pruned with the rest.
-keptCompleteMatches :: (Module -> Bool) -> IORef Interfaces -> IO CompleteMatchTable
-keptCompleteMatches keep store = do
-  settleCompleteMatches store
-  filterM (keepCompleteMatch keep) . eps_complete_matches =<< readIORef store
-
-completeMatchCount :: CompleteMatchTable -> Int
-completeMatchCount = length
 
 noBootModules :: InstalledModuleEnv ModuleNameWithIsBoot
 noBootModules = emptyInstalledModuleEnv
@@ -585,113 +542,19 @@ noBootModules = emptyInstalledModuleEnv
 filterInstances :: (ClsInst -> Bool) -> InstEnv -> InstEnv
 filterInstances = filterInstEnv
 
--- | Evaluates every COMPLETE pragma of the store and the names of its constructors, until evaluating
--- them loads no more (each interface loaded appends its own). A pragma that fails to evaluate is left
--- failed; 'keepCompleteMatch' drops it.
-settleCompleteMatches :: IORef Interfaces -> IO ()
-settleCompleteMatches store = go 0
-  where
-    go settled = do
-      matches <- eps_complete_matches <$> readIORef store
-      mapM_ settle (drop settled matches)
-      now <- length . eps_complete_matches <$> readIORef store
-      when (now > length matches) (go (length matches))
-    settle m = try (evaluate (foldr (seq . nameModule_maybe) () (completeMatchNames m))) :: IO (Either SomeException ())
-
--- | Whether a (settled) COMPLETE pragma is about kept modules' constructors only. GHC rejects orphan
--- COMPLETE pragmas (each names a constructor or pattern synonym of its own module), and kept modules do
--- not depend on dropped ones: so this keeps exactly the pragmas of kept modules.
-keepCompleteMatch :: (Module -> Bool) -> CompleteMatch -> IO Bool
-keepCompleteMatch keep m = do
-  r <- try (evaluate (all (maybe False keep . nameModule_maybe) (completeMatchNames m))) :: IO (Either SomeException Bool)
-  pure (either (const False) id r)
-
--- | The names of the constructors and pattern synonyms a COMPLETE pragma lists (since 9.12 the EPS holds
--- them as names).
-completeMatchNames :: CompleteMatch -> [Name]
-#if MIN_VERSION_ghc(9,12,0)
-completeMatchNames = uniqDSetToList . cmConLikes
-#else
-completeMatchNames = map conLikeName . uniqDSetToList . cmConLikes
-#endif
-
 -- | The session's flags with a source's OPTIONS_GHC pragmas applied, as GHC's pipeline applies them.
 fileFlags :: HscEnv -> FilePath -> IO DynFlags
 fileFlags hscEnv file = (\(dflags, _, _) -> dflags) <$> getFileArgs hscEnv file
 
--- | The session with an EPS of its own, empty.
-freshInterfaces :: HscEnv -> IO HscEnv
-freshInterfaces hscEnv = initExternalUnitCache >>= \cache -> pure (resumeState Nothing (Just cache) hscEnv)
-
 -- | GHC's downsweep of the session's targets; its errors are left for load to report.
 downsweepGraph :: HscEnv -> IO ModuleGraph
 downsweepGraph hscEnv = mkModuleGraph . snd <$> downsweep hscEnv [] [] False
-
-#elif MIN_VERSION_ghc(9,2,0)
-type KeptNames = ()
-type InterfaceStore = ()
-type UnitDatabases = ()
-
-keepsNames :: Bool
-keepsNames = False
-
-withUnitDatabases :: UnitDatabases -> DynFlags -> IO DynFlags
-withUnitDatabases _ = pure
-
-sessionUnitDatabases :: HscEnv -> UnitDatabases
-sessionUnitDatabases _ = ()
-
-unitDatabasePaths :: UnitDatabases -> [FilePath]
-unitDatabasePaths _ = []
-
-unitDatabaseContents :: HscEnv -> [(FilePath, [UnitId])]
-unitDatabaseContents _ = []
-
-resumeState :: Maybe KeptNames -> Maybe InterfaceStore -> HscEnv -> HscEnv
-resumeState _ _ = id
-
-takeState :: HscEnv -> (KeptNames, InterfaceStore)
-takeState _ = ((), ())
-
-pruneStore :: (Module -> Bool) -> KeptNames -> InterfaceStore -> IO ()
-pruneStore _ _ _ = pure ()
-
-storeSize :: InterfaceStore -> IO Int
-storeSize _ = pure 0
-
-withFileFlags :: HscEnv -> [(String, Maybe Phase)] -> IO HscEnv
-withFileFlags hscEnv _ = pure hscEnv
-
-loadTargets :: Ghc SuccessFlag
-loadTargets = load LoadAllTargets
 #else
--- 9.0: the name cache and the EPS are IORefs in HscEnv; the parsed databases are a DynFlags field that
--- initUnits reuses when set.
 type KeptNames = IORef NameCache
-type Interfaces = ExternalPackageState
-type UnitDatabases = [UnitDatabase UnitId]
-
--- | Where a set of interfaces lives across requests: the EPS variable itself, not a copy of its value.
--- Declarations read from interfaces are type-checked lazily, and each deferred check loads further
--- interfaces into the EPS variable of the session that read the declaration; with one variable per
--- interface key, what those checks load lands where later requests look for it.
 type InterfaceStore = IORef ExternalPackageState
 
-keepsNames :: Bool
-keepsNames = True
-
-withUnitDatabases :: UnitDatabases -> DynFlags -> IO DynFlags
-withUnitDatabases dbs dflags = pure dflags {unitDatabases = Just dbs}
-
-sessionUnitDatabases :: HscEnv -> UnitDatabases
-sessionUnitDatabases = fromMaybe [] . unitDatabases . hsc_dflags
-
--- | A unit's id as modules know it: wired-in units (base, ghc-prim, ...) by their wired-in ids.
-wiredUnitId :: HscEnv -> UnitId -> UnitId
-wiredUnitId hscEnv u = Map.findWithDefault u u (wireMap (unitState (hsc_dflags hscEnv)))
-
-sessionHomeUnit :: HscEnv -> UnitId
-sessionHomeUnit = homeUnitId . hsc_dflags
+storeRef :: InterfaceStore -> IORef ExternalPackageState
+storeRef = id
 
 resumeState :: Maybe KeptNames -> Maybe InterfaceStore -> HscEnv -> HscEnv
 resumeState names store hscEnv =
@@ -700,78 +563,44 @@ resumeState names store hscEnv =
 takeState :: HscEnv -> (KeptNames, InterfaceStore)
 takeState hscEnv = (hsc_NC hscEnv, hsc_EPS hscEnv)
 
-storeRef :: InterfaceStore -> IORef Interfaces
-storeRef = id
-
 cachedNames :: KeptNames -> IO (ModuleEnv (OccEnv Name))
 cachedNames = fmap nsNames . readIORef
-
-type CompleteMatchTable = PackageCompleteMatchMap
-
--- | The COMPLETE pragmas of kept modules' types (in 9.0 each is filed under its type constructor).
-keptCompleteMatches :: (Module -> Bool) -> IORef Interfaces -> IO CompleteMatchTable
-keptCompleteMatches keep store =
-  mapUFM (filter (maybe False keep . nameModule_maybe . completeMatchTyCon)) . eps_complete_matches <$> readIORef store
-
-completeMatchCount :: CompleteMatchTable -> Int
-completeMatchCount = sum . map length . eltsUFM
 
 noBootModules :: ModuleNameEnv ModuleNameWithIsBoot
 noBootModules = emptyUFM
 
+-- | Without filterInstEnv (9.4), by rebuilding the environment from the kept instances.
 filterInstances :: (ClsInst -> Bool) -> InstEnv -> InstEnv
 filterInstances keep = extendInstEnvList emptyInstEnv . filter keep . instEnvElts
+#endif
 
--- | The session's flags with a source's OPTIONS_GHC pragmas applied, as GHC's pipeline applies them.
+#if MIN_VERSION_ghc(9,2,0) && !MIN_VERSION_ghc(9,4,0)
+-- | A 9.2 session never holds kept interfaces ('keepsState'), so its own EPS is already fresh.
+freshInterfaces :: HscEnv -> IO HscEnv
+freshInterfaces = pure
+
+-- | Only consulted to choose between kept and fresh interfaces, which 9.2 never needs to.
+fileFlags :: HscEnv -> FilePath -> IO DynFlags
+fileFlags hscEnv _ = pure (hsc_dflags hscEnv)
+
+-- | Only consulted to choose between kept and fresh interfaces, which 9.2 never needs to.
+downsweepGraph :: HscEnv -> IO ModuleGraph
+downsweepGraph = pure . hsc_mod_graph
+#elif !MIN_VERSION_ghc(9,2,0)
+freshInterfaces :: HscEnv -> IO HscEnv
+freshInterfaces hscEnv = newIORef (initExternalPackageState (hsc_dflags hscEnv)) >>= \ref -> pure hscEnv {hsc_EPS = ref}
+
 fileFlags :: HscEnv -> FilePath -> IO DynFlags
 fileFlags hscEnv file = do
   let dflags = hsc_dflags hscEnv
   opts <- getOptionsFromFile dflags file
   (\(dflags', _, _) -> dflags') <$> parseDynamicFilePragma dflags opts
 
--- | The session with an EPS of its own, empty.
-freshInterfaces :: HscEnv -> IO HscEnv
-freshInterfaces hscEnv = newIORef (initExternalPackageState (hsc_dflags hscEnv)) >>= \ref -> pure hscEnv {hsc_EPS = ref}
-
--- | GHC's downsweep of the session's targets; its errors are left for load to report.
 downsweepGraph :: HscEnv -> IO ModuleGraph
 downsweepGraph hscEnv = mkModuleGraph . rights <$> downsweep hscEnv [] [] False
-
 #endif
 
-#if MIN_VERSION_ghc(9,4,0) || !MIN_VERSION_ghc(9,2,0)
-unitDatabasePaths :: UnitDatabases -> [FilePath]
-unitDatabasePaths = map unitDatabasePath
-
--- | Each of the session's databases with the ids its units have in modules: wired-in units (base,
--- ghc-prim, ...) are known by their wired-in ids. The unit being compiled is never among them, even if a
--- database has a unit of the same id (its interfaces are the request's own).
-unitDatabaseContents :: HscEnv -> [(FilePath, [UnitId])]
-unitDatabaseContents hscEnv =
-  [ (unitDatabasePath db, [u | info <- unitDatabaseUnits db, unitId info /= home, let u = wiredUnitId hscEnv (unitId info), u /= home])
-  | db <- sessionUnitDatabases hscEnv
-  ]
-  where
-    home = sessionHomeUnit hscEnv
-
--- | Prunes a store in place (see 'pruneInterfaces'), its tables fully evaluated.
---
--- Nothing here may force a declaration once the store has been read: declarations are type-checked
--- lazily, and forcing one can load further interfaces into the very store being replaced. So the type
--- environment is pruned by the names the name cache holds for the dropped modules, never by looking at
--- the declarations themselves (see 'keptCompleteMatches' for the one table that needs a look).
-pruneStore :: (Module -> Bool) -> KeptNames -> InterfaceStore -> IO ()
-pruneStore keep names store = do
-  completes <- keptCompleteMatches keep (storeRef store)
-  cache <- cachedNames names
-  eps <- readIORef (storeRef store)
-  let dropped =
-        concat [if m == mi_module iface then [m] else [m, mi_module iface] | (m, iface) <- moduleEnvToList (eps_PIT eps), not (keep m)]
-      droppedNames = concat [occNames occs | m <- dropped, Just occs <- [lookupModuleEnv cache m]]
-      pruned = pruneInterfaces keep droppedNames completes eps
-  forceInterfaces pruned
-  writeIORef (storeRef store) pruned
-
+-- | The names in an OccEnv (9.6 renamed the listing, which was never in a stable order).
 occNames :: OccEnv Name -> [Name]
 #if MIN_VERSION_ghc(9,6,0)
 occNames = nonDetOccEnvElts
@@ -779,79 +608,111 @@ occNames = nonDetOccEnvElts
 occNames = occEnvElts
 #endif
 
--- | The interfaces of kept modules only, with every table derived from them filtered alike.
-pruneInterfaces :: (Module -> Bool) -> [Name] -> CompleteMatchTable -> Interfaces -> Interfaces
-pruneInterfaces keep droppedNames completes eps =
-  eps
-    { eps_is_boot = noBootModules
-    , eps_PIT = filterModuleEnv (\m _ -> keep m) (eps_PIT eps)
-    , eps_free_holes = emptyInstalledModuleEnv
-    , eps_PTE = delListFromNameEnv (eps_PTE eps) droppedNames
-    , eps_inst_env = filterInstances (keepName . is_dfun_name) (eps_inst_env eps)
-    , eps_fam_inst_env = extendFamInstEnvList emptyFamInstEnv (concatMap famInstEnvElts (moduleEnvElts modFamInsts))
-    , eps_rule_base = mapNameEnv (filter (\r -> isBuiltinRule r || keep (ru_origin r))) (eps_rule_base eps)
-    , eps_ann_env = filterAnnotations keep (mkNameEnv [(n, ()) | n <- droppedNames]) (eps_ann_env eps)
-    , eps_complete_matches = completes
-    , eps_mod_fam_inst_env = modFamInsts
-    }
+-- | The EPS table of COMPLETE pragmas: 9.0 files each pragma under its result type constructor; since
+-- 9.2 it is a list of pragmas that hold their constructors (type-checked lazily since 9.4).
+completeMatchList :: CompleteMatchTable -> [CompleteMatch]
+filterCompleteMatchesM :: (CompleteMatch -> IO Bool) -> CompleteMatchTable -> IO CompleteMatchTable
+
+-- | The names that tie a COMPLETE pragma to modules: 9.0 its type constructor, since 9.2 its
+-- constructors and pattern synonyms (held as names again since 9.12).
+completeMatchNames :: CompleteMatch -> [Name]
+#if MIN_VERSION_ghc(9,2,0)
+type CompleteMatchTable = PackageCompleteMatches
+
+completeMatchList = id
+filterCompleteMatchesM = filterM
+#else
+type CompleteMatchTable = PackageCompleteMatchMap
+
+completeMatchList = concat . eltsUFM
+filterCompleteMatchesM keep =
+  fmap listToUFM_Directly . mapM (\(u, ms) -> (,) u <$> filterM keep ms) . nonDetUFMToList
+#endif
+#if MIN_VERSION_ghc(9,12,0)
+completeMatchNames = uniqDSetToList . cmConLikes
+#elif MIN_VERSION_ghc(9,2,0)
+completeMatchNames = map conLikeName . uniqDSetToList . cmConLikes
+#else
+completeMatchNames m = [completeMatchTyCon m]
+#endif
+
+-- * Package databases
+--
+-- The parsed databases are a DynFlags field in 9.0, which initUnits reuses when set; since 9.4 they
+-- belong to the home unit's entry in the UnitEnv, where setSessionDynFlags reuses them when present. 9.2
+-- reuses none.
+
+type UnitDatabases = [UnitDatabase UnitId]
+
+-- | Hands databases parsed by an earlier request to the coming 'setSessionDynFlags'.
+withUnitDatabases :: UnitDatabases -> DynFlags -> IO DynFlags
+
+-- | GHC's setSessionDynFlags (since 9.4 after taking the databases offered by 'withUnitDatabases').
+setSessionDynFlags :: GhcMonad m => DynFlags -> m ()
+
+sessionUnitDatabases :: HscEnv -> UnitDatabases
+
+-- | A unit's id as modules know it: wired-in units (base, ghc-prim, ...) by their wired-in ids.
+wiredUnitId :: HscEnv -> UnitId -> UnitId
+
+sessionHomeUnit :: HscEnv -> UnitId
+
+#if MIN_VERSION_ghc(9,4,0)
+-- | The driver sets the flags right after asking Ghcpw.Warm for databases: so the databases are offered
+-- here, and the next 'setSessionDynFlags' of this process puts them into the fresh session before GHC
+-- initialises its units (which then reads no database from disk).
+withUnitDatabases dbs dflags = writeIORef offeredUnitDatabases (Just dbs) >> pure dflags
+
+offeredUnitDatabases :: IORef (Maybe UnitDatabases)
+offeredUnitDatabases = unsafePerformIO (newIORef Nothing)
+{-# NOINLINE offeredUnitDatabases #-}
+
+-- | Takes the offered databases once: a later call, such as --make's after compiling non-Haskell inputs,
+-- finds them in the session anyway.
+setSessionDynFlags dflags = do
+  offered <- liftIO (atomicModifyIORef' offeredUnitDatabases (\o -> (Nothing, o)))
+  case offered of
+    Just dbs -> modifySession (\h -> h {hsc_unit_env = ue_setUnitDbs (Just dbs) (hsc_unit_env h)})
+    Nothing -> pure ()
+  GHC.setSessionDynFlags dflags
+
+sessionUnitDatabases = fromMaybe [] . ue_unit_dbs . hsc_unit_env
+
+-- | The unit state knows wired-in units by those ids; unwiring one gives its database id.
+wiredUnitId hscEnv u = Map.findWithDefault u u wiredIds
   where
-    keepName n = maybe False keep (nameModule_maybe n)
-    modFamInsts = filterModuleEnv (\m _ -> keep m) (eps_mod_fam_inst_env eps)
+    units = hsc_units hscEnv
+    wiredIds = Map.fromList [(toUnitId (unwireUnit units (RealUnit (Definite w))), w) | w <- map unitId (listUnitInfo units)]
 
--- | Evaluates the filtered tables all the way, so no thunk keeps the unfiltered ones alive.
-forceInterfaces :: Interfaces -> IO ()
-forceInterfaces eps = do
-  _ <- evaluate (sizeUFM (eps_PTE eps))
-  _ <- evaluate (length (instEnvElts (eps_inst_env eps)))
-  _ <- evaluate (length (famInstEnvElts (eps_fam_inst_env eps)))
-  _ <- evaluate (sum (map length (nonDetEltsUFM (eps_rule_base eps))))
-  _ <- evaluate (completeMatchCount (eps_complete_matches eps))
-  _ <- evaluate (length (moduleEnvElts (eps_PIT eps)))
-  pure ()
+sessionHomeUnit = homeUnitId_ . hsc_dflags
+#elif MIN_VERSION_ghc(9,2,0)
+withUnitDatabases _ = pure
 
-storeSize :: InterfaceStore -> IO Int
-storeSize store = length . moduleEnvElts . eps_PIT <$> readIORef (storeRef store)
+setSessionDynFlags dflags = () <$ GHC.setSessionDynFlags dflags
 
--- | --make's load of all targets. As in 'withFileFlags', a module whose own OPTIONS_GHC change the
--- interface key must not read the interfaces kept for the command line's key: if any module of the build
--- has such pragmas, the whole build gets interfaces of its own, loaded afresh as a cold ghc --make loads
--- them, and the kept ones are put back afterwards. The modules are found by GHC's own downsweep; its
--- summaries are left in the session, where load reuses them (re-reading only sources changed since).
--- At -v2 and above that early downsweep would show its work out of ghc's order, so there the build always
--- gets interfaces of its own.
-loadTargets :: Ghc SuccessFlag
-loadTargets = do
-  hscEnv <- getSession
-  let dflags = hsc_dflags hscEnv
-  sameKey <-
-    if verbosity dflags >= 2
-      then pure False
-      else do
-        graph <- liftIO (downsweepGraph hscEnv)
-        setSession hscEnv {hsc_mod_graph = graph}
-        pure (all ((== interfaceKey dflags) . interfaceKey . ms_hspp_opts) (mgModSummaries graph))
-  if sameKey
-    then load LoadAllTargets
-    else do
-      kept <- snd . takeState <$> getSession
-      setSession =<< liftIO . freshInterfaces =<< getSession
-      load LoadAllTargets `finally` modifySession (resumeState Nothing (Just kept))
+sessionUnitDatabases = fromMaybe [] . hsc_unit_dbs
+
+wiredUnitId hscEnv u = Map.findWithDefault u u wiredIds
+  where
+    units = ue_units (hsc_unit_env hscEnv)
+    wiredIds = Map.fromList [(toUnitId (unwireUnit units (RealUnit (Definite w))), w) | w <- map unitId (listUnitInfo units)]
+
+sessionHomeUnit = homeUnitId_ . hsc_dflags
+#else
+withUnitDatabases dbs dflags = pure dflags {unitDatabases = Just dbs}
+
+setSessionDynFlags dflags = () <$ GHC.setSessionDynFlags dflags
+
+sessionUnitDatabases = fromMaybe [] . unitDatabases . hsc_dflags
+
+wiredUnitId hscEnv u = Map.findWithDefault u u (wireMap (unitState (hsc_dflags hscEnv)))
+
+sessionHomeUnit = homeUnitId . hsc_dflags
 #endif
 
-#if MIN_VERSION_ghc(9,4,0) || !MIN_VERSION_ghc(9,2,0)
--- | GHC's AnnEnv, field for field. GHC exports no way to filter or list an AnnEnv, so its fields are read
--- and written through this identically laid out type (one constructor, the same two strict, boxed
--- fields: data MkAnnEnv !(ModuleEnv [AnnPayload]) !(NameEnv [AnnPayload]) in 9.0 to 9.10).
-data AnnEnvFields = AnnEnvFields {-# NOUNPACK #-} !(ModuleEnv [AnnPayload]) {-# NOUNPACK #-} !(NameEnv [AnnPayload])
+unitDatabasePaths :: UnitDatabases -> [FilePath]
+unitDatabasePaths = map unitDatabasePath
 
--- | The annotations of kept modules, and of names other than those of dropped modules.
-filterAnnotations :: (Module -> Bool) -> NameEnv a -> AnnEnv -> AnnEnv
-filterAnnotations keep droppedNames anns =
-  case unsafeCoerce anns of
-    AnnEnvFields byModule byName ->
-      unsafeCoerce
-        ( AnnEnvFields
-            (filterModuleEnv (\m _ -> keep m) byModule)
-            (minusUFM byName droppedNames)
-        )
-#endif
+-- | Each database with the ids of its units.
+databaseUnits :: UnitDatabases -> [(FilePath, [UnitId])]
+databaseUnits dbs = [(unitDatabasePath db, map unitId (unitDatabaseUnits db)) | db <- dbs]

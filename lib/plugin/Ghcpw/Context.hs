@@ -11,6 +11,7 @@ module Ghcpw.Context
   , send
   , RequestContext (..)
   , withRequestContext
+  , Output (..)
   ) where
 
 import Control.Concurrent (forkIO, threadDelay)
@@ -18,6 +19,7 @@ import Control.Concurrent.MVar
 import Control.Exception (bracket, finally)
 import Control.Monad (unless, void)
 import qualified Data.ByteString as B
+import Data.IORef
 import Foreign.C.String (CString, peekCString, withCString)
 import Foreign.C.Types (CInt (..))
 import GHC.Foreign (peekCStringLen)
@@ -28,8 +30,9 @@ import System.FilePath ((</>))
 import System.IO
 import System.Posix.Directory.ByteString (changeWorkingDirectory, getWorkingDirectory)
 import qualified System.Posix.Env.ByteString as PosixEnv
+import System.Posix.Files (fileSize, getFdStatus, setFdSize)
 import System.Posix.IO
-import System.Posix.Types (Fd)
+import System.Posix.Types (Fd, FileOffset)
 
 import Ghcpw.Frame
 
@@ -79,13 +82,25 @@ data RequestContext = RequestContext
 
 -- | Runs an action with the request's environment, cwd, locale and captured stdio, streaming the captured
 -- output to the server. The action gets a decoder for the request's byte strings (argv), which must use
--- the request's file-system encoding exactly as a freshly started ghc's 'getArgs' would.
-withRequestContext :: Channel -> RequestContext -> ((B.ByteString -> IO String) -> IO a) -> IO a
+-- the request's file-system encoding exactly as a freshly started ghc's 'getArgs' would, and control
+-- over the streaming of its output.
+withRequestContext :: Channel -> RequestContext -> ((B.ByteString -> IO String) -> Output -> IO a) -> IO a
 withRequestContext ch rc action =
   withEnvironment (rcEnv rc) $
     withWorkingDirectory (rcCwd rc) $
       withLocale $ \decode ->
         withCapturedStdio ch (rcTmpDir rc) (action decode)
+
+-- | Control over the output a request writes: a part of the compile that may have to be run again writes
+-- its output held back, so that a second run's output can replace the first's rather than follow it.
+data Output = Output
+  { holdOutput :: IO ()
+  -- ^ What is written from now on stays unsent until released or discarded.
+  , releaseOutput :: IO ()
+  -- ^ Sends what was held, and streams again.
+  , discardHeldOutput :: IO ()
+  -- ^ Forgets what was written since the hold, which goes on.
+  }
 
 withEnvironment :: [(B.ByteString, B.ByteString)] -> IO a -> IO a
 withEnvironment env action = bracket PosixEnv.getEnvironment replaceEnv (\_ -> replaceEnv env >> action)
@@ -122,7 +137,7 @@ withLocale action = bracket save restore $ \_ -> do
       setFileSystemEncoding f
       setForeignEncoding g
 
-withCapturedStdio :: Channel -> FilePath -> IO a -> IO a
+withCapturedStdio :: Channel -> FilePath -> (Output -> IO a) -> IO a
 withCapturedStdio ch tmp action = do
   let outPath = tmp </> "ghcpw-stdout"
       errPath = tmp </> "ghcpw-stderr"
@@ -132,9 +147,25 @@ withCapturedStdio ch tmp action = do
     configureHandleEncoding
     done <- newEmptyMVar
     finished <- newEmptyMVar
-    _ <- forkIO (stream outPath errPath done `finally` putMVar finished ())
-    (action <* (hFlush stdout >> hFlush stderr)) `finally` (putMVar done () >> takeMVar finished)
+    -- Where the streaming stops while output is held: the sizes of the capture files at the hold.
+    held <- newIORef Nothing
+    let output = Output (hold held) (writeIORef held Nothing) (discard held)
+    _ <- forkIO (stream outPath errPath held done `finally` putMVar finished ())
+    (action output <* (hFlush stdout >> hFlush stderr))
+      `finally` (writeIORef held Nothing >> putMVar done () >> takeMVar finished)
   where
+    hold held = do
+      hFlush stdout
+      hFlush stderr
+      sizes <- (,) <$> captured stdOutput <*> captured stdError
+      writeIORef held (Just sizes)
+    discard held = do
+      hFlush stdout
+      hFlush stderr
+      readIORef held >>= mapM_ (\(out, err) -> truncateTo stdOutput out >> truncateTo stdError err)
+    captured fd = fileSize <$> getFdStatus fd
+    truncateTo :: Fd -> FileOffset -> IO ()
+    truncateTo fd size = setFdSize fd size >> void (fdSeek fd AbsoluteSeek size)
     redirect outPath errPath = do
       hFlush stdout
       hFlush stderr
@@ -148,16 +179,19 @@ withCapturedStdio ch tmp action = do
       hFlush stdout `finally` hFlush stderr
       void (dupTo (chLog ch) stdOutput)
       void (dupTo (chLog ch) stdError)
-    stream outPath errPath done =
+    stream outPath errPath held done =
       withBinaryFile outPath ReadMode $ \outH ->
         withBinaryFile errPath ReadMode $ \errH -> do
-          let pump h t = do
-                chunk <- B.hGetSome h chunkBytes
+          let pump h t limit = do
+                at <- hTell h
+                let wanted = maybe chunkBytes (\l -> fromIntegral (max 0 (min (toInteger chunkBytes) (toInteger l - at)))) limit
+                chunk <- if wanted == 0 then pure B.empty else B.hGetSome h wanted
                 unless (B.null chunk) (sendRaw ch t chunk)
                 pure (B.length chunk)
               loop = do
                 finishing <- not <$> isEmptyMVar done
-                n <- (+) <$> pump outH Stdout <*> pump errH Stderr
+                limits <- readIORef held
+                n <- (+) <$> pump outH Stdout (fst <$> limits) <*> pump errH Stderr (snd <$> limits)
                 -- 'finishing' was read before the pumps, so an empty read after it means fully drained.
                 if n > 0 then loop else unless finishing (threadDelay 10000 >> loop)
           loop

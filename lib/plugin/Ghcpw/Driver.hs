@@ -15,14 +15,35 @@ import Control.Exception (Exception, catch, throwIO, try)
 import Control.Monad (filterM, unless, when)
 import Control.Monad.Catch (finally)
 import Control.Monad.IO.Class (liftIO)
-import Data.List (partition)
+import Data.List (isPrefixOf, partition)
 import Data.Maybe (isJust, maybeToList)
-import System.Directory (doesDirectoryExist)
+import System.Directory (createDirectory, doesDirectoryExist)
 import System.Exit (ExitCode (..), exitWith)
-import System.FilePath (takeDirectory)
-import System.IO (hPutStrLn, stderr)
+import Data.IORef (modifyIORef')
+import qualified Data.Map as Map
+import System.FilePath (takeDirectory, (</>))
+import GHC
+  ( Ghc
+  , getSession
+  , getSessionDynFlags
+  , printException
+  , setSession
+  , setTargets
+  )
+import qualified GHC
+import GHC.Driver.MakeFile (doMkDependHS)
+import GHC.Driver.Phases (Phase, isHaskellishTarget)
+import GHC.Driver.Session
+import GHC.Settings.Config (cBooterVersion, cProjectVersion, cStage)
+import GHC.Types.Basic (failed)
+import GHC.Types.SrcLoc (mkGeneralLocated, unLoc)
+import GHC.Types.Unique.Supply (initUniqSupply)
+import System.IO (hPutStr, hPutStrLn, stderr)
 
 import Ghcpw.Compat
+import Ghcpw.Context (Output)
+import Ghcpw.Interfaces (loadTargets, runOneShot)
+import Ghcpw.Stages (Stage (..), switchStage)
 import Ghcpw.Warm
 
 -- | The mode flags the server has already taken out of argv (see lib/ghc/mode.ts).
@@ -44,22 +65,25 @@ newtype DeferToGhc = DeferToGhc String deriving (Show)
 instance Exception DeferToGhc
 
 -- | Runs the invocation in a fresh GHC session into which the worker's kept state is resumed (see
--- Ghcpw.Warm); GHC's own error handler prints errors as ghc would.
-invoke :: Warm -> FilePath -> Mode -> [String] -> Terminal -> IO Outcome
-invoke warm libdir mode args terminal = do
-  r <- try (defaultErrorHandler' (run `catch` \(DeferToGhc why) -> pure (Deferred why)))
+-- Ghcpw.Warm); GHC's own error handler prints errors as ghc would. GHC's temporary files go into the
+-- request's own directory (see 'placeTemporaries').
+invoke :: Warm -> FilePath -> FilePath -> Output -> Mode -> [String] -> Terminal -> IO Outcome
+invoke warm libdir requestDir output mode args terminal = do
+  switchStage Init
+  r <- try (GHC.defaultErrorHandler defaultFatalMessager defaultFlushOut (run `catch` \(DeferToGhc why) -> pure (Deferred why)))
   pure $ case r of
     Left ExitSuccess -> Exited 0
     Left (ExitFailure n) -> Exited n
     Right outcome -> outcome
   where
-    run = runSession libdir (compile warm mode args terminal) >> pure (Exited 0)
+    run = GHC.runGhc (Just libdir) (compile warm requestDir output mode args terminal) >> pure (Exited 0)
 
 exitFailure1 :: IO a
 exitFailure1 = exitWith (ExitFailure 1)
 
-compile :: Warm -> Mode -> [String] -> Terminal -> Ghc ()
-compile warm mode args terminal = do
+compile :: Warm -> FilePath -> Output -> Mode -> [String] -> Terminal -> Ghc ()
+compile warm requestDir output mode args terminal = do
+  liftIO (switchStage Session)
   dflags0 <- getSessionDynFlags
   let dflags1 =
         applyTerminal terminal dflags0
@@ -75,28 +99,52 @@ compile warm mode args terminal = do
     liftIO (showBanner dflags2)
     (dflags3', dbKey) <- liftIO (reuseUnitDatabases warm dflags3)
     _ <- setSessionDynFlags dflags3'
+    liftIO . placeTemporaries requestDir =<< getSession
     (warmNames, saveState) <- resumeInterfaces warm dbKey
     dflags4 <- getSessionDynFlags
     -- Kept names hold uniques from the supply: reseeding it would hand the same uniques out again.
     unless warmNames (liftIO (initUniques dflags4))
     initSessionPlugins
+    setSession . withStageTimes =<< getSession
     hscEnv <- getSession
     liftIO (warnUnusedLinkerInputs mode dflags4 objs)
-    flip finally saveState $ onSourceError $ case mode of
+    liftIO (switchStage Driver)
+    flip finally (liftIO (switchStage Save) >> saveState) $ onSourceError $ case mode of
       ModeShowIface file -> liftIO (showInterface hscEnv file)
-      ModeMake -> doMake srcs
+      ModeMake -> doMake output srcs
       ModeDepend -> doMkDependHS (map fst srcs)
-      ModeOneShot stop -> liftIO (oneShotTo hscEnv stop srcs)
+      ModeOneShot stop -> liftIO (runOneShot output hscEnv stop srcs)
   where
     onSourceError = handleSourceError (\e -> printException e >> liftIO exitFailure1)
 
+-- | Puts the session's temporary files into a directory inside the request's own, where their paths
+-- never repeat between requests (a process's dlopen caches libraries by path, and Template Haskell loads
+-- the ones GHC links into temporary files) and the server knows them for per-request files.
+--
+-- GHC itself must still see the temporary directory the client's environment and flags name, as a cold
+-- ghc does: it leaves out of a module's dependent files every CPP include whose path starts with that
+-- directory. So the flags keep naming it, and GHC's map from that directory to the one it actually uses
+-- is given the request's directory in advance. That is only right where the request's directory lies
+-- inside the client's, by GHC's test (a prefix of the path), so that GHC's own temporary files are left
+-- out as a cold ghc's are; otherwise GHC makes a directory of its own in the client's, as ghc would.
+placeTemporaries :: FilePath -> HscEnv -> IO ()
+placeTemporaries requestDir hscEnv =
+  case temporaryDirectories hscEnv of
+    Just dirs | clientDir `isPrefixOf` requestDir -> do
+      let dir = requestDir </> "ghc"
+      createDirectory dir
+      modifyIORef' dirs (Map.insert clientDir dir)
+    _ -> pure ()
+  where
+    clientDir = flagsTmpDir (hsc_dflags hscEnv)
+
 -- | ghc's --make: link-only when there are no Haskell sources, else compile non-Haskell inputs first.
-doMake :: [(String, Maybe Phase)] -> Ghc ()
-doMake srcs = do
+doMake :: Output -> [(String, Maybe Phase)] -> Ghc ()
+doMake output srcs = do
   let (hsSrcs, otherSrcs) = partition isHaskellishTarget srcs
   hscEnv <- getSession
   if null hsSrcs
-    then liftIO (oneShotTo hscEnv StopAfterLink srcs)
+    then liftIO (runOneShot output hscEnv StopAfterLink srcs)
     else do
       objs <- liftIO (concat <$> mapM (fmap maybeToList . compileToObject hscEnv) otherSrcs)
       dflags <- getSessionDynFlags
@@ -127,12 +175,26 @@ deferUnlessReproducible mode dflags srcs objs = do
           ++ [ "output directory missing" | not (null missingDirs) ]
           ++ [ "verbosity 4 or more" | verbosity dflags >= 4 ]
           ++ [ "final statistics (-dfaststring-stats, -ddump-faststrings)" | wantsFinalStats dflags ]
+          ++ [ "temporary files to keep (they go to a directory the server removes)" | gopt Opt_KeepTmpFiles dflags ]
   unless (null reasons) $ throwIO (DeferToGhc (unwords reasons))
 
 warnUnusedLinkerInputs :: Mode -> DynFlags -> [String] -> IO ()
 warnUnusedLinkerInputs mode dflags objs = do
   when ((not (isLinkMode mode) || isNoLink (ghcLink dflags)) && not (null objs)) $
     hPutStrLn stderr ("Warning: the following files would be used as linker inputs, but linking is not being done: " ++ unwords objs)
+
+showBanner :: DynFlags -> IO ()
+showBanner dflags =
+  if verbosity dflags >= 2
+    then do
+      hPutStr stderr ("Glasgow Haskell Compiler, Version " ++ cProjectVersion ++ ", stage " ++ cStage)
+      hPutStrLn stderr (" booted by GHC version " ++ cBooterVersion)
+    else pure ()
+
+-- | ghc's Main seeds the unique supply from the session's flags. The counter's type changed (Int, Word,
+-- Word64), so the conversion is left to 'fromIntegral'.
+initUniques :: DynFlags -> IO ()
+initUniques dflags = initUniqSupply (fromIntegral (initialUnique dflags)) (uniqueIncrement dflags)
 
 isLinkMode :: Mode -> Bool
 isLinkMode ModeMake = True

@@ -1,6 +1,7 @@
 -- | The state a worker keeps between requests, and the rules that keep it correct.
 --
--- Kept: the name cache (so interface loading finds names already made), the loaded interfaces of units
+-- What is kept is the server's choice ('Share', from @-ffrontend-opt share=...@, lib/share.ts); by
+-- default everything below. Kept: the name cache (so interface loading finds names already made), the loaded interfaces of units
 -- from immutable package databases (GHC's global database and those the server declares immutable), one
 -- set per interface key (ways, whether interface pragmas are ignored, the package database stack and the
 -- identity of its files), and the parsed package databases. Everything else is new in every request:
@@ -8,25 +9,63 @@
 -- starts each request from a fresh session and then resumes this state into it).
 module Ghcpw.Warm
   ( Warm
+  , Share (..)
+  , parseShare
+  , showShare
   , newWarm
+  , warmFacts
   , reuseUnitDatabases
   , resumeInterfaces
   , lastResumed
   ) where
 
+import Control.Monad (when)
 import Control.Monad.IO.Class (liftIO)
+import Data.List (intercalate)
 import Data.IORef
 import qualified Data.Map.Strict as Map
+import Data.Maybe (isJust)
 import qualified Data.Set as Set
+import GHC (Ghc, getSession, setSession)
+import GHC.Driver.Session
 import System.Directory (doesDirectoryExist, doesFileExist, getModificationTime)
 import System.Environment (lookupEnv)
 import System.FilePath ((</>))
 
 import Ghcpw.Compat
+import Ghcpw.Interfaces (interfaceKey)
+import Ghcpw.Prune (pruneStore, storeSize, storeUnits)
+import GHC.Unit.Types (unitIdString)
+
+-- | What a worker keeps between requests. Without the name cache nothing that holds names (interfaces)
+-- can be kept either, and the unique counter restarts at its start value for every request, as in a
+-- cold ghc: that is what makes objects byte-identical to a cold ghc's (the server refuses interfaces
+-- without names).
+data Share = Share {shareNames :: Bool, shareDatabases :: Bool, shareInterfaces :: Bool}
+
+-- | The value of the @share=@ option: @none@ or a comma-separated set of names, databases, interfaces.
+parseShare :: String -> Either String Share
+parseShare "none" = Right (Share False False False)
+parseShare text = foldr add (Right (Share False False False)) (splitOn text)
+  where
+    add "names" s = (\x -> x {shareNames = True}) <$> s
+    add "databases" s = (\x -> x {shareDatabases = True}) <$> s
+    add "interfaces" s = (\x -> x {shareInterfaces = True}) <$> s
+    add other _ = Left ("unknown share element " ++ show other)
+    splitOn s = case break (== ',') s of
+      (w, []) -> [w]
+      (w, _ : rest) -> w : splitOn rest
+
+-- | The setting as the server writes it (lib/share.ts formatShare).
+showShare :: Share -> String
+showShare s = case [w | (w, True) <- [("names", shareNames s), ("databases", shareDatabases s), ("interfaces", shareInterfaces s)]] of
+  [] -> "none"
+  ws -> intercalate "," ws
 
 -- | What a worker keeps; one per worker process.
 data Warm = Warm
-  { warmImmutableDbs :: Set.Set FilePath
+  { warmShare :: Share
+  , warmImmutableDbs :: Set.Set FilePath
   , warmNames :: IORef (Maybe KeptNames)
   , warmInterfaces :: IORef (Map.Map String InterfaceStore)
   , warmUnitDbs :: IORef (Map.Map String ([String], UnitDatabases))
@@ -37,13 +76,32 @@ data Warm = Warm
 maxInterfaceSets :: Int
 maxInterfaceSets = 6
 
-newWarm :: [FilePath] -> IO Warm
-newWarm immutable =
-  Warm (Set.fromList immutable) <$> newIORef Nothing <*> newIORef Map.empty <*> newIORef Map.empty <*> newIORef 0
+-- | The state of a worker that keeps what the share setting allows (where this GHC keeps any state at
+-- all, see 'keepsState') and may keep interfaces of units from the given immutable databases.
+newWarm :: Share -> [FilePath] -> IO Warm
+newWarm share immutable =
+  Warm effective (Set.fromList immutable) <$> newIORef Nothing <*> newIORef Map.empty <*> newIORef Map.empty <*> newIORef 0
+
+  where
+    effective = if keepsState then share else share {shareNames = False, shareInterfaces = False}
 
 -- | How many kept interfaces the last request started with (reported to the server for its statistics).
 lastResumed :: Warm -> IO Int
 lastResumed = readIORef . warmResumed
+
+-- | What the worker holds now, for `ghcpw status`: its effective share setting, the number of kept
+-- interface sets and interfaces, and the units whose interfaces those are.
+warmFacts :: Warm -> IO [(String, String)]
+warmFacts warm = do
+  stores <- Map.elems <$> readIORef (warmInterfaces warm)
+  sizes <- mapM storeSize stores
+  units <- Set.unions <$> mapM (fmap (Set.fromList . map unitIdString) . storeUnits) stores
+  pure
+    [ ("share", showShare (warmShare warm))
+    , ("interface-sets", show (length stores))
+    , ("interfaces", show (sum sizes))
+    , ("packages", intercalate "," (Set.toList units))
+    ]
 
 -- | The identity of each package database GHC would read: the modification time of its cache file.
 stamps :: [FilePath] -> IO [String]
@@ -59,6 +117,7 @@ stamps = mapM stamp
 -- database flags and environment, if none of the databases has changed since. Returns the flags to set
 -- and the key under which to remember the databases afterwards.
 reuseUnitDatabases :: Warm -> DynFlags -> IO (DynFlags, String)
+reuseUnitDatabases warm dflags | not (shareDatabases (warmShare warm)) = pure (dflags, "")
 reuseUnitDatabases warm dflags = do
   env <- mapM lookupEnv ["GHC_PACKAGE_PATH", "HOME"]
   let key = show (packageDbFlagsKey dflags, env)
@@ -80,23 +139,49 @@ resumeInterfaces warm dbKey = do
   let dflags = hsc_dflags hscEnv
       dbs = sessionUnitDatabases hscEnv
   dbStamps <- liftIO (stamps (unitDatabasePaths dbs))
-  liftIO (modifyIORef' (warmUnitDbs warm) (Map.insert dbKey (dbStamps, dbs)))
-  let key = show (interfaceKey dflags, unitDatabasePaths dbs, dbStamps)
-      immutable = Set.insert (globalPackageDb dflags) (warmImmutableDbs warm)
-      keepUnits = Set.fromList (concatMap snd (filter ((`Set.member` immutable) . fst) (unitDatabaseContents hscEnv)))
-      keep m = moduleUnitIdOf m `Set.member` keepUnits
-  names <- liftIO (readIORef (warmNames warm))
-  kept <- liftIO (Map.lookup key <$> readIORef (warmInterfaces warm))
-  liftIO (writeIORef (warmResumed warm) =<< maybe (pure 0) storeSize kept)
-  setSession (resumeState names kept hscEnv)
-  let save = do
-        now <- getSession
-        liftIO $ do
-          let (names', store) = takeState now
-          writeIORef (warmNames warm) (Just names')
-          pruneStore keep names' store
-          modifyIORef' (warmInterfaces warm) $ \m ->
-            let m' = Map.insert key store m
-                evict = take 1 [k | k <- Map.keys m', k /= key]
-             in if Map.size m' > maxInterfaceSets then foldr Map.delete m' evict else m'
-  pure (maybe False (const keepsNames) names, save)
+  when (shareDatabases share) $ liftIO (modifyIORef' (warmUnitDbs warm) (Map.insert dbKey (dbStamps, dbs)))
+  if not (shareNames share) then pure (False, pure ()) else do
+    let key = show (interfaceKey dflags, unitDatabasePaths dbs, dbStamps)
+        immutable = Set.insert (globalPackageDatabasePath dflags) (warmImmutableDbs warm)
+        keepUnits = Set.fromList (concatMap snd (filter ((`Set.member` immutable) . fst) (unitDatabaseContents hscEnv)))
+        keep m = moduleUnitId m `Set.member` keepUnits
+    names <- liftIO (readIORef (warmNames warm))
+    kept <- if shareInterfaces share then liftIO (Map.lookup key <$> readIORef (warmInterfaces warm)) else pure Nothing
+    liftIO (writeIORef (warmResumed warm) =<< maybe (pure 0) storeSize kept)
+    setSession (resumeState names kept hscEnv)
+    let save = do
+          now <- getSession
+          liftIO $ do
+            let (names', store) = takeState now
+            writeIORef (warmNames warm) (Just names')
+            when (shareInterfaces share) $ do
+              pruneStore keep names' store
+              modifyIORef' (warmInterfaces warm) $ \m ->
+                let m' = Map.insert key store m
+                    evict = take 1 [k | k <- Map.keys m', k /= key]
+                 in if Map.size m' > maxInterfaceSets then foldr Map.delete m' evict else m'
+    pure (isJust names, save)
+  where
+    share = warmShare warm
+
+-- | The package database flags (-package-db, -no-user-package-db, ...) in a comparable form.
+packageDbFlagsKey :: DynFlags -> String
+packageDbFlagsKey = show . map flag . packageDBFlags
+  where
+    flag (PackageDB GlobalPkgDb) = "global"
+    flag (PackageDB UserPkgDb) = "user"
+    flag (PackageDB (PkgDbPath p)) = "db " ++ p
+    flag NoUserPackageDB = "no-user"
+    flag NoGlobalPackageDB = "no-global"
+    flag ClearPackageDBs = "clear"
+
+-- | Each of the session's databases with the ids its units have in modules: wired-in units (base,
+-- ghc-prim, ...) are known by their wired-in ids. The unit being compiled is never among them, even if a
+-- database has a unit of the same id (its interfaces are the request's own).
+unitDatabaseContents :: HscEnv -> [(FilePath, [UnitId])]
+unitDatabaseContents hscEnv =
+  [ (path, [u | unit <- units, unit /= home, let u = wiredUnitId hscEnv unit, u /= home])
+  | (path, units) <- databaseUnits (sessionUnitDatabases hscEnv)
+  ]
+  where
+    home = sessionHomeUnit hscEnv

@@ -1,0 +1,4 @@
+module Text.Banner (banner) where
+
+banner :: String -> String
+banner s = "*** " ++ s ++ " ***"

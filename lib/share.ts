@@ -1,0 +1,83 @@
+/**
+ * What a GHC worker keeps between requests (`--share`), parsed and checked in one place for `serve`,
+ * `bazel`, the client (`ghcpw ghc`, `ghcpw buck2`), `status` and `stop`. A module without imports: the
+ * client loads it on every compile.
+ *
+ * @module
+ */
+
+/** The parts of a worker's state that can be kept, in the order they are written. */
+export const SHARE_ELEMENTS = ["names", "databases", "interfaces"] as const;
+
+/** One part of a worker's state that can be kept. */
+export type ShareElement = typeof SHARE_ELEMENTS[number];
+
+/** A share setting: the set of elements kept, always in {@linkcode SHARE_ELEMENTS} order. */
+export type Share = readonly ShareElement[];
+
+/** The default: everything this version can keep with results equal to cold ghc's (`all`). */
+export const DEFAULT_SHARE: Share = SHARE_ELEMENTS;
+
+/** Elements a user may name that this version does not offer, with the reason it gives. */
+const UNSUPPORTED: Record<string, string> = {
+  "home-interfaces": "nothing keeps interfaces of home modules between requests (they are always read anew)",
+  code: "keeping loaded code (the linker's state) between requests is not supported yet; " +
+    "every request starts a fresh linker",
+};
+
+/** A `--share` value that cannot be accepted; the message says why and what is allowed. */
+export class ShareError extends Error {
+  override name = "ShareError";
+}
+
+/**
+ * Parses a `--share` value: `none`, `all`, or a comma-separated set of {@linkcode SHARE_ELEMENTS}.
+ * Interfaces hold names made by the name cache, so `interfaces` without `names` is refused rather than
+ * quietly widened: the user asked not to share names, maybe for byte-identical objects.
+ */
+export function parseShare(text: string): Share {
+  const words = text.split(",").map((w) => w.trim());
+  if (words.length === 1 && words[0] === "none") return [];
+  if (words.length === 1 && words[0] === "all") return DEFAULT_SHARE;
+  const chosen = new Set<ShareElement>();
+  for (const word of words) {
+    if (word in UNSUPPORTED) throw new ShareError(`--share ${word}: ${UNSUPPORTED[word]}`);
+    if (!(SHARE_ELEMENTS as readonly string[]).includes(word)) {
+      throw new ShareError(
+        `--share takes none, all, or a comma-separated set of ${SHARE_ELEMENTS.join(", ")}; got ` +
+          JSON.stringify(text),
+      );
+    }
+    chosen.add(word as ShareElement);
+  }
+  if (chosen.has("interfaces") && !chosen.has("names")) {
+    throw new ShareError(
+      "--share interfaces needs names too: kept interfaces hold names of the kept name cache " +
+        "(leave out both for byte-identical objects)",
+    );
+  }
+  return SHARE_ELEMENTS.filter((e) => chosen.has(e));
+}
+
+/** The setting as `--share` and the plugin's `share=` option take it: `none` or the elements joined. */
+export function formatShare(share: Share): string {
+  return share.length === 0 ? "none" : share.join(",");
+}
+
+/**
+ * Whether workers with this setting write `.o` files byte-identical to cold ghc's. Only a kept name cache
+ * changes them (local symbol names come from the unique counter, which can restart only with it), so this
+ * is the one part of the setting in the server key.
+ */
+export function deterministicObjects(share: Share): boolean {
+  return !share.includes("names");
+}
+
+/** The setting from a `--share` option, else `$GHCPW_SHARE`, else the default. */
+export function shareSetting(
+  option: string | undefined,
+  env: string | undefined = Deno.env.get("GHCPW_SHARE"),
+): Share {
+  const text = option ?? env;
+  return text === undefined || text === "" ? DEFAULT_SHARE : parseShare(text);
+}

@@ -1,0 +1,89 @@
+/**
+ * The benchmark's Bazel path: a `ghcpw bazel --persistent_worker` process fed work requests as Bazel feeds
+ * them (proto framing; singleplex, one request at a time with id 0, for one job; multiplex, one request
+ * per job in flight with ids of their own, for more), so a per-module compile costs no client process.
+ * The worker lives in one tree: Bazel runs a worker in the execroot, and requests' paths are relative to it.
+ *
+ * @module
+ */
+
+import {
+  decodeResponse,
+  encodeRequest,
+  MessageSplitter,
+  workRequest,
+  type WorkResponse,
+} from "../../lib/bazel/protocol.ts";
+import { killAndWait } from "../../lib/process/kill.ts";
+import type { GhcRunner } from "./server.ts";
+
+/** A running Bazel worker and the runner that sends it one compile. */
+export interface BazelWorker {
+  /** Sends one compile (its arguments, relative to `cwd`) and resolves to its time and output. */
+  runner: GhcRunner;
+  /** Closes the worker's input (Bazel's way of ending a worker) and waits for it to exit. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `ghcpw bazel --persistent_worker` in `cwd` with `jobs` GHC processes: singleplex for one job,
+ * multiplex for more.
+ */
+export function startBazelWorker(ghcpwMain: string, ghc: string, cwd: string, jobs: number): BazelWorker {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", ghcpwMain, "bazel", "--ghc", ghc, "-n", String(jobs), "-q", "--persistent_worker"],
+    cwd,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const stdin = child.stdin.getWriter();
+  const waiting = new Map<number, (r: WorkResponse) => void>();
+  const reading = (async () => {
+    const splitter = new MessageSplitter("proto");
+    for await (const chunk of child.stdout) {
+      splitter.push(chunk);
+      for (let m = splitter.next(); m !== null; m = splitter.next()) {
+        const response = decodeResponse("proto", m);
+        const resolve = waiting.get(response.requestId);
+        waiting.delete(response.requestId);
+        resolve?.(response);
+      }
+    }
+  })();
+  const multiplex = jobs > 1;
+  let nextId = 1;
+  let singleplexTurn: Promise<unknown> = Promise.resolve();
+  const send = async (args: string[]) => {
+    const requestId = multiplex ? nextId++ : 0;
+    const answered = new Promise<WorkResponse>((resolve) => waiting.set(requestId, resolve));
+    const started = performance.now();
+    await stdin.write(encodeRequest("proto", workRequest({ arguments: args, requestId })));
+    const response = await Promise.race([
+      answered,
+      reading.then(async () => {
+        throw new Error(`ghcpw bazel exited without answering:\n${await stderr}`);
+      }),
+    ]);
+    return { ms: performance.now() - started, code: response.exitCode, stdout: "", stderr: response.output };
+  };
+  return {
+    runner: (args, dir) => {
+      if (dir !== cwd) throw new Error(`the Bazel worker runs in ${cwd}, not ${dir}`);
+      if (multiplex) return send(args);
+      // Bazel sends a singleplex worker its next request only after the last response.
+      const turn = singleplexTurn.then(() => send(args));
+      singleplexTurn = turn.catch(() => {});
+      return turn;
+    },
+    async stop() {
+      await stdin.close().catch(() => {});
+      const timer = setTimeout(() => killAndWait(child), 20_000);
+      await child.status;
+      clearTimeout(timer);
+      await reading.catch(() => {});
+      await stderr.catch(() => "");
+    },
+  };
+}

@@ -1,0 +1,85 @@
+/**
+ * The `--share` setting: what it accepts and refuses, its one written form, and which part of it goes
+ * into the server key (lib/share.ts, lib/address/server_key.ts).
+ */
+
+import { assert, assertEquals, assertThrows } from "../support/assert.ts";
+import {
+  DEFAULT_SHARE,
+  deterministicObjects,
+  formatShare,
+  parseShare,
+  ShareError,
+  shareSetting,
+} from "../../lib/share.ts";
+import { serverKey } from "../../lib/address/server_key.ts";
+import { holdingsOf } from "../../lib/pool/worker.ts";
+
+Deno.test("share: none, all and sets, written in one order", () => {
+  assertEquals(parseShare("none"), []);
+  assertEquals(parseShare("all"), ["names", "databases", "interfaces"]);
+  assertEquals(parseShare("interfaces,names"), ["names", "interfaces"]);
+  assertEquals(parseShare(" databases , databases"), ["databases"]);
+  assertEquals(formatShare(parseShare("interfaces,databases,names")), "names,databases,interfaces");
+  assertEquals(formatShare([]), "none");
+  assertEquals(DEFAULT_SHARE, parseShare("all"));
+});
+
+Deno.test("share: unknown, unsupported and inconsistent settings are refused with the reason", () => {
+  const refusal = (text: string) => {
+    try {
+      parseShare(text);
+    } catch (e) {
+      assert(e instanceof ShareError, String(e));
+      return e.message;
+    }
+    throw new Error(`${text} was accepted`);
+  };
+  for (const bad of ["", "nmes", "names,", "none,names", "all,code"]) {
+    assert(refusal(bad).includes("none, all, or a comma-separated set"), refusal(bad));
+  }
+  assert(refusal("names,code").includes("not supported yet"));
+  assert(refusal("home-interfaces").includes("home modules"));
+  assert(refusal("interfaces").includes("needs names too"));
+  assert(refusal("databases,interfaces").includes("needs names too"));
+});
+
+Deno.test("share: the option wins over GHCPW_SHARE, which wins over the default", () => {
+  assertEquals(shareSetting("none", "all"), []);
+  assertEquals(shareSetting(undefined, "databases"), ["databases"]);
+  assertEquals(shareSetting(undefined, undefined), DEFAULT_SHARE);
+  assertEquals(shareSetting(undefined, ""), DEFAULT_SHARE);
+  assertThrows(() => shareSetting(undefined, "bogus"), ShareError);
+});
+
+Deno.test("share: only whether names are kept changes the server key, and the default keeps its key", async () => {
+  const identity = { realPath: "/usr/bin/ghc", version: "9.0.2", libdir: "/usr/lib/ghc" };
+  const key = (share: string) =>
+    serverKey(identity, { packageDbs: [], deterministicObjects: deterministicObjects(parseShare(share)) });
+  assertEquals(await key("all"), await serverKey(identity, { packageDbs: [] }));
+  assertEquals(await key("names,databases"), await key("all"));
+  assertEquals(await key("none"), await key("databases"));
+  assert(await key("none") !== await key("all"));
+});
+
+Deno.test("a worker's reported holdings: counts, packages and heap, or nothing it did not report", () => {
+  assertEquals(
+    holdingsOf({
+      "interfaces-resumed": "3",
+      "interface-sets": "2",
+      interfaces: "40",
+      packages: "base,ghc-prim",
+      "heap-live-bytes": "100",
+      "heap-max-live-bytes": "200",
+      "heap-collections": "7",
+      "heap-allocated-bytes": "9000",
+    }),
+    {
+      interfaceSets: 2,
+      interfaces: 40,
+      packages: ["base", "ghc-prim"],
+      heap: { liveBytes: 100, maxLiveBytes: 200, collections: 7, allocatedBytes: 9000 },
+    },
+  );
+  assertEquals(holdingsOf({}), { interfaceSets: 0, interfaces: 0, packages: [], heap: null });
+});
