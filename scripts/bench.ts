@@ -18,7 +18,15 @@ import { benchRow, type ConfigResult } from "./bench/builds.ts";
 import { measureWorkerMemory, type MemoryResult } from "./bench/memory.ts";
 import { measureOverhead, type OverheadResult, type SmallProject, smallProject } from "./bench/overhead.ts";
 import { chooseGhc } from "../lib/ghc/installation.ts";
-import { cpuTimes, loadAverage, progress, seconds, stealPercent, timeCommand } from "./bench/process.ts";
+import {
+  attachDashValues,
+  cpuTimes,
+  loadAverage,
+  progress,
+  seconds,
+  stealPercent,
+  timeCommand,
+} from "./bench/process.ts";
 import {
   type BenchConfig,
   type BenchProject,
@@ -39,6 +47,7 @@ import {
   resultsTable,
 } from "./bench/report.ts";
 import { GHCPW_MAIN, type RunningServer, startServer, stopServer } from "./bench/server.ts";
+import { INCREMENTAL_BENCH_HELP, parseIncrementalArgs, runIncrementalBench } from "./bench/incremental.ts";
 import { DEFAULT_SHARE, formatShare, parseShare } from "../lib/share.ts";
 
 /** The benchmark's options, from the command line. */
@@ -163,6 +172,9 @@ Options:
   --keep             keep the temporary directory (its path is printed)
   -v, --verbose      show every compile and the server's log on stderr
   -h, --help         show this help
+  --scenario incremental
+                     instead, the benchmark of incremental --make builds
+                     (options: --scenario incremental --help)
 
 Progress goes to stderr; the report (Markdown) to stdout. The full default
 run takes roughly 40 minutes on a 2-core machine (about half of it aeson's
@@ -170,19 +182,6 @@ rows, a quarter the 2,000 requests of the memory measurement).
 Exit code: 0 if every build succeeded and every check passed (whether or not
 the bars are met), 1 otherwise, 2 for a bad command line or a failed set-up.
 `;
-
-/**
- * Joins `--flags VALUE` into `--flags=VALUE`: parseArgs refuses a separate value that starts with a dash,
- * and GHC flags always do.
- */
-export function attachDashValues(args: readonly string[], options: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    if (options.includes(args[i]) && i + 1 < args.length) out.push(`${args[i]}=${args[++i]}`);
-    else out.push(args[i]);
-  }
-  return out;
-}
 
 /** Parses the command line (null for --help); throws with a message naming the bad option. */
 export function parseBenchArgs(args: string[]): BenchOptions | null {
@@ -245,6 +244,28 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     keep: values.keep ?? false,
     verbose: values.verbose ?? false,
   };
+}
+
+/** The scenarios other than the default one, by `--scenario NAME`. */
+const SCENARIOS = ["incremental"];
+
+/**
+ * Takes `--scenario NAME` (or `--scenario=NAME`) out of the arguments: null for the default benchmark.
+ * Throws for an unknown name.
+ */
+export function splitScenario(args: readonly string[]): { scenario: string | null; rest: string[] } {
+  const rest: string[] = [];
+  let scenario: string | null = null;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--scenario" || arg.startsWith("--scenario=")) {
+      scenario = arg === "--scenario" ? args[++i] ?? "" : arg.slice("--scenario=".length);
+      if (!SCENARIOS.includes(scenario)) {
+        throw new Error(`--scenario: "${scenario}" is not one of ${SCENARIOS.join(", ")}`);
+      }
+    } else rest.push(arg);
+  }
+  return { scenario, rest };
 }
 
 /** Things to clean up if the benchmark is interrupted. */
@@ -449,12 +470,15 @@ if (import.meta.main) {
   Deno.addSignalListener("SIGINT", interrupted);
   Deno.addSignalListener("SIGTERM", interrupted);
   try {
-    const options = parseBenchArgs(Deno.args);
-    if (options === null) {
-      console.log(BENCH_HELP);
-      code = 0;
+    const { scenario, rest } = splitScenario(Deno.args);
+    if (scenario === "incremental") {
+      const options = parseIncrementalArgs(rest);
+      if (options === null) console.log(INCREMENTAL_BENCH_HELP);
+      code = options === null ? 0 : await runIncrementalBench(options, live);
     } else {
-      code = await runBench(options);
+      const options = parseBenchArgs(rest);
+      if (options === null) console.log(BENCH_HELP);
+      code = options === null ? 0 : await runBench(options);
     }
   } catch (e) {
     console.error(`bench.ts: ${e instanceof Error ? e.message : e}`);

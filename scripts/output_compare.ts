@@ -1,7 +1,9 @@
 /**
  * The oracle's comparison of output trees: whether a file ghcpw wrote equals the one plain ghc wrote for
- * the same invocation. The tests (tests/support/helpers.ts) and the benchmark (scripts/bench/builds.ts) judge
- * with this one definition, so the benchmark's "byte-identical" means what the tests check.
+ * the same invocation; and of diagnostics as a set, for builds that print some of them in another order
+ * (an incremental build replays the warnings of modules it did not compile after GHC's own). The tests
+ * (tests/support/helpers.ts) and the benchmarks (scripts/bench/) judge with these one definitions, so a
+ * benchmark's "byte-identical" means what the tests check.
  *
  * @module
  */
@@ -109,4 +111,17 @@ export async function outputMismatch(
     }
   }
   return null;
+}
+
+/** GHC's progress lines (`[1 of 3] Compiling A ...`, `Linking ...`), which a mixed output may hold. */
+const PROGRESS = /^(\[\s*\d+ of \d+\] Compiling |Linking ).*$/gm;
+
+/** The messages in GHC's output (it prints a blank line before each), sorted; progress lines left out. */
+export function diagnosticSet(output: string): string[] {
+  return output.replace(PROGRESS, "").split(/\n\s*\n/).map((m) => m.trim()).filter((m) => m !== "").sort();
+}
+
+/** The modules GHC says it compiled (`[i of n] Compiling M`), in its order. */
+export function compiledNames(output: string): string[] {
+  return [...output.matchAll(/^\[\s*\d+ of \d+\] Compiling (\S+)/gm)].map((m) => m[1]);
 }

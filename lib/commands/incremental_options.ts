@@ -10,7 +10,7 @@ import { DEFAULT_CACHE_BYTES } from "../incremental/store.ts";
 import { byteSize, UsageError } from "./options.ts";
 
 /** Whether `--make` builds are incremental when neither the options nor the invocation say. */
-export const INCREMENTAL_BY_DEFAULT = false;
+export const INCREMENTAL_BY_DEFAULT = true;
 
 /** The options, for a command's option table. */
 export const INCREMENTAL_OPTIONS = {
@@ -20,9 +20,12 @@ export const INCREMENTAL_OPTIONS = {
 } as const;
 
 /** Their lines in a command's `--help`, aligned with the other options. */
-export const INCREMENTAL_HELP = `  --incremental       make every --make build with output directories
-                      incremental (default: only those whose environment
-                      sets ${INCREMENTAL_ENV}=1; ${INCREMENTAL_ENV}=0 opts one out)
+export const INCREMENTAL_HELP = `  --incremental       make --make builds that name output directories
+                      incremental: restore unchanged modules' outputs from
+                      a cache (${
+  INCREMENTAL_BY_DEFAULT ? "the default" : `default: only if ${INCREMENTAL_ENV}=1`
+}); ${INCREMENTAL_ENV}=0 in
+                      an invocation's environment opts that build out
   --no-incremental    never restore or save outputs of --make builds
   --incremental-cache-size SIZE
                       bound of the per-user cache of build outputs, least

@@ -82,7 +82,7 @@ export async function startCompiler(
     packageDbs: dbs,
     incremental: incremental === null ? undefined : new IncrementalBuilds(
       new Store(`${cacheDir()}/incremental`, incremental.cacheBytes),
-      prepared.installation,
+      { ...prepared.installation, share: formatShare(share) },
       incremental.byDefault,
     ),
   };

@@ -12,12 +12,19 @@ import { getLogger } from "@logtape/logtape";
 import { resolve } from "node:path";
 import { type Diagnostic, mentions, parseDiagnostics, replayText, warningsOf } from "./diagnostics.ts";
 import { sha256 } from "./hash.ts";
-import { keyEnvironment, packageStateOf, packageStatePaths, targetKey } from "./key.ts";
-import { readMakeArgs } from "./make_args.ts";
+import {
+  describeKeyChange,
+  keyEnvironment,
+  type KeyParts,
+  packageStateOf,
+  packageStatePaths,
+  targetKey,
+} from "./key.ts";
+import { type MakeArgs, readMakeArgs } from "./make_args.ts";
 import { type Manifest, MANIFEST_VERSION, type ModuleRecord, type OutputFile } from "./manifest.ts";
 import { readModuleHeader } from "./module_header.ts";
 import { type FoundOutput, restoreOutputs, scanOutputs } from "./outputs.ts";
-import { type CurrentSource, planRestore } from "./plan.ts";
+import { type CurrentSource, describeSkipped, planRestore } from "./plan.ts";
 import type { Store } from "./store.ts";
 import type { OutputSink } from "../output.ts";
 
@@ -57,11 +64,26 @@ export interface CachedGhc {
   ghc: string;
   version: string;
   libdir: string;
+  /**
+   * What its workers keep between requests (`--share`, as written): with names kept, objects differ from a
+   * fresh ghc's in local symbol names, which a server asked for byte-identical objects must not restore.
+   */
+  share: string;
 }
 
 /** A module source as read before the build. */
 interface ReadSource extends CurrentSource {
   mtimeMs: number;
+}
+
+/** A build as read before it waits for its target. */
+interface KeyedBuild extends MakeInvocation {
+  make: MakeArgs;
+  sources: ReadSource[];
+  parts: KeyParts;
+  key: string;
+  /** Its working and output directories, hashed: what two builds must not write at once. */
+  target: string;
 }
 
 /** Incremental builds for one GHC, through one store. */
@@ -79,6 +101,8 @@ export class IncrementalBuilds {
   #identity: Promise<string> | null = null;
   /** Saves and evictions one at a time, so eviction never counts a half-saved entry of this process. */
   #saving: Promise<void> = Promise.resolve();
+  /** By target (working and output directories): the end of the last build queued to write there. */
+  #writing = new Map<string, Promise<void>>();
 
   /** `enabled`: the default for invocations that do not set GHCPW_INCREMENTAL. */
   constructor(readonly store: Store, readonly ghc: CachedGhc, readonly enabled: boolean) {}
@@ -110,15 +134,40 @@ export class IncrementalBuilds {
       make.packageEnv,
       invocation.env,
     );
-    const key = targetKey({
+    const parts: KeyParts = {
       ghc: await this.#ghcIdentity(),
       args: make.keyArgs,
       cwd,
       env: keyEnvironment(invocation.env),
       colour: invocation.stderrIsTerminal,
       packageState: await Promise.all(statePaths.map(async (p) => [p, await packageStateOf(p)] as const)),
-    });
+    };
+    const key = targetKey(parts);
+    // Builds that write the same directories run one after the other, as one build tool would run them:
+    // two GHCs writing the same files at once would break each other (plain ghc as much as this).
+    const target = sha256(JSON.stringify([cwd, make.outputDirs.map((d) => resolve(cwd, d))]));
+    const turn = this.#writing.get(target) ?? Promise.resolve();
+    let done!: () => void;
+    const mine = turn.then(() => new Promise<void>((r) => done = r));
+    this.#writing.set(target, mine);
+    await turn;
+    try {
+      return await this.#build({ ...invocation, make, sources, parts, key, target }, sink, run);
+    } finally {
+      done();
+      if (this.#writing.get(target) === mine) this.#writing.delete(target);
+    }
+  }
+
+  /** {@linkcode build} once the target is this build's alone. */
+  async #build(
+    b: KeyedBuild,
+    sink: OutputSink,
+    run: (sink: OutputSink) => Promise<number>,
+  ): Promise<number> {
+    const { cwd, make, sources, key } = b;
     const saved = await this.store.readManifest(key);
+    if (saved === null) await this.#explainMiss(b.target, key, b.parts);
     const before = await scanOutputs(cwd, make.outputDirs);
     const plan = planRestore(saved?.modules ?? [], sources, new Set(before.keys()));
     // One time for every restored file, no older than any source: GHC 9.0 compares an object's time with
@@ -127,11 +176,19 @@ export class IncrementalBuilds {
     const restored = await restoreOutputs(this.store, cwd, plan.restore, timeMs);
     if (restored.length > 0) this.stats.hits++;
     this.stats.modulesRestored += restored.length;
-    log.debug("Incremental build {key}: restored {restored} of {saved} saved modules", {
-      key: key.slice(0, 12),
-      restored: restored.length,
-      saved: saved?.modules.length ?? 0,
-    });
+    const unrestorable = plan.restore.filter((r) => !restored.includes(r))
+      .map((r) => ({ module: r.module, reason: "a stored file is missing or damaged" }));
+    log.debug(
+      "Incremental build {key}: restored {restored} of {saved} saved modules, {kept} kept in the output " +
+        "directories; not restored: {skipped}",
+      {
+        key: key.slice(0, 12),
+        restored: restored.length,
+        saved: saved?.modules.length ?? 0,
+        kept: plan.kept.length,
+        skipped: describeSkipped([...plan.skipped, ...unrestorable]) || "none",
+      },
+    );
 
     // With nothing restored this is a clean build already: its output streams as it comes. Otherwise it
     // is held back until GHC's exit code says whether this attempt stands.
@@ -145,30 +202,26 @@ export class IncrementalBuilds {
       return await run(sink);
     }
     await captured.flush(sink);
+    // A failed build prints what GHC printed, as in a developer's tree: which warnings a clean build
+    // would print before failing depends on how far it would get, which nothing here knows.
+    if (code !== 0) return code;
     const after = await scanOutputs(cwd, make.outputDirs);
     const compiled = compiledModules(captured.printedStdout(), after, before, restored, timeMs);
     this.stats.modulesRecompiled += compiled.size;
     const diagnostics = parseDiagnostics(captured.printedStderr());
+    const skippedKept = await keptAsSaved(cwd, plan.kept.filter((r) => !compiled.has(r.module)), after);
     // A skipped module prints nothing: its warnings come from the build that compiled it. Printed after
     // GHC's own, as the set a clean build prints (the order of modules is GHC's to choose).
-    const replay = restored.filter((r) => !compiled.has(r.module) && !mentions(diagnostics, r.source));
+    const replay = [...restored.filter((r) => !compiled.has(r.module)), ...skippedKept]
+      .filter((r) => !mentions(diagnostics, r.source));
     const warnings = replay.flatMap((r) => r.warnings);
     if (warnings.length > 0) {
       this.stats.warningsReplayed += warnings.length;
       await sink.stderr(encoder.encode(replayText(warnings)));
     }
-    if (code !== 0) return code;
 
     const save = this.#saving.then(() =>
-      this.#save(
-        key,
-        cwd,
-        sources,
-        after,
-        compiled,
-        restored,
-        diagnostics,
-      )
+      this.#save(b, after, compiled, [...restored, ...skippedKept], diagnostics)
     );
     this.#saving = save.catch(() => {});
     await save.catch((e) => {
@@ -180,14 +233,28 @@ export class IncrementalBuilds {
     return code;
   }
 
-  /** Saves a successful build's outputs under `key`, unless a source changed while GHC ran. */
+  /** Logs why nothing is saved under `key`: what changed since the target's last saved build. */
+  async #explainMiss(target: string, key: string, parts: KeyParts): Promise<void> {
+    const last = await this.store.readTarget(target);
+    const why = last === null
+      ? "no earlier build of this target (working and output directories) is saved"
+      : last.key === key
+      ? "its saved entry is gone (evicted, or damaged and dropped)"
+      : `since the last saved build of this target: ${
+        describeKeyChange(last.parts, parts).join("; ") || "nothing known changed"
+      }`;
+    log.debug("Incremental build {key}: nothing saved under this key; {why}", { key: key.slice(0, 12), why });
+  }
+
+  /**
+   * Saves a successful build's outputs under `key`, unless a source changed while GHC ran: each module
+   * GHC compiled anew, and each it skipped whose files are known (`unchanged`: restored, or kept as saved).
+   */
   async #save(
-    key: string,
-    cwd: string,
-    sources: readonly ReadSource[],
+    { target, parts, key, cwd, sources }: KeyedBuild,
     after: ReadonlyMap<string, FoundOutput[]>,
     compiled: ReadonlySet<string>,
-    restored: readonly ModuleRecord[],
+    unchanged: readonly ModuleRecord[],
     diagnostics: readonly Diagnostic[],
   ): Promise<void> {
     const now = await readSources(cwd, sources.map((s) => s.source));
@@ -198,17 +265,18 @@ export class IncrementalBuilds {
       log.debug("Not saving: a source changed during the build");
       return;
     }
-    const restoredBy = new Map(restored.map((r) => [r.module, r]));
+    const unchangedBy = new Map(unchanged.map((r) => [r.module, r]));
     const modules: ModuleRecord[] = [];
     for (const s of sources) {
-      // Never restored, so not worth keeping.
-      if (s.module === null || s.usesSplices) continue;
+      // Modules with splices are saved too, never to be restored, but for their warnings when a build
+      // tool keeps their outputs and GHC skips them.
+      if (s.module === null) continue;
       const found = after.get(s.module);
       if (found === undefined) continue;
-      const kept = restoredBy.get(s.module);
+      const known = unchangedBy.get(s.module);
       let record: ModuleRecord;
-      if (kept !== undefined && !compiled.has(s.module)) {
-        record = kept;
+      if (known !== undefined && !compiled.has(s.module)) {
+        record = known;
       } else if (compiled.has(s.module)) {
         const files: OutputFile[] = [];
         for (const f of found) {
@@ -226,25 +294,36 @@ export class IncrementalBuilds {
           warnings: warningsOf(diagnostics, s.source),
         };
       } else {
-        // Outputs the build tool kept and GHC did not touch: their warnings are unknown here.
+        // Outputs the build tool kept from a build not saved here: their warnings are unknown.
         continue;
       }
       modules.push(record);
     }
     const manifest: Manifest = { version: MANIFEST_VERSION, key, modules };
     await this.store.writeManifest(manifest);
+    await this.store.writeTarget(target, { key, parts });
     this.stats.saves++;
     await this.store.evict();
   }
 
-  /** The GHC's identity for the key: its binary and its settings (which name the C toolchain). */
+  /**
+   * The GHC's identity for the key: its binary and its settings (which name the C toolchain), and what
+   * its workers keep.
+   */
   #ghcIdentity(): Promise<string> {
     return this.#identity ??= (async () => {
       const real = await Deno.realPath(this.ghc.ghc).catch(() => this.ghc.ghc);
       const info = await Deno.stat(real);
       const settings = await Deno.readFile(`${this.ghc.libdir}/settings`).catch(() => new Uint8Array());
-      return [real, info.size, info.mtime?.getTime(), this.ghc.version, this.ghc.libdir, sha256(settings)]
-        .join("|");
+      return [
+        real,
+        info.size,
+        info.mtime?.getTime(),
+        this.ghc.version,
+        this.ghc.libdir,
+        sha256(settings),
+        this.ghc.share,
+      ].join("|");
     })();
   }
 }
@@ -307,6 +386,35 @@ export function compiledModules(
     }
   }
   return compiled;
+}
+
+/**
+ * The kept modules whose files in the output directories are exactly the saved ones (same names and
+ * content): what GHC skipped of them is what that saved build wrote, warnings included.
+ */
+async function keptAsSaved(
+  cwd: string,
+  kept: readonly ModuleRecord[],
+  after: ReadonlyMap<string, readonly FoundOutput[]>,
+): Promise<ModuleRecord[]> {
+  const same: ModuleRecord[] = [];
+  for (const record of kept) {
+    const files = after.get(record.module) ?? [];
+    if (files.length !== record.files.length) continue;
+    let matches = true;
+    for (const f of files) {
+      const saved = record.files.find((s) => s.dir === f.dir && s.path === f.path);
+      const bytes = saved?.size === f.size
+        ? await Deno.readFile(`${resolve(cwd, f.dir)}/${f.path}`).catch(() => null)
+        : null;
+      if (bytes === null || sha256(bytes) !== saved!.hash) {
+        matches = false;
+        break;
+      }
+    }
+    if (matches) same.push(record);
+  }
+  return same;
 }
 
 /** Deletes every file of the output directories that was not there before the build. */

@@ -13,7 +13,7 @@ import { sha256 } from "./hash.ts";
 
 /** What the key hashes. */
 export interface KeyParts {
-  /** The GHC: its real path, version, libdir, and the identity of its binary and settings. */
+  /** The GHC: its real path, version, libdir, the identity of its binary and settings, its workers' share. */
   ghc: string;
   /** The command line without the module sources ({@linkcode MakeArgs.keyArgs}). */
   args: readonly string[];
@@ -38,6 +38,52 @@ export function targetKey(parts: KeyParts): string {
     colour: parts.colour,
     packageState: parts.packageState,
   }));
+}
+
+/**
+ * What differs between the key parts of two builds of one target, one phrase per difference (empty if
+ * none): why a build found nothing saved under its key, for the debug log.
+ */
+export function describeKeyChange(before: KeyParts, after: KeyParts): string[] {
+  const changes: string[] = [];
+  if (before.ghc !== after.ghc) changes.push("the GHC (binary, version, libdir or settings) or --share");
+  if (JSON.stringify(before.args) !== JSON.stringify(after.args)) {
+    const added = multisetMinus(after.args, before.args);
+    const removed = multisetMinus(before.args, after.args);
+    changes.push(
+      added.length === 0 && removed.length === 0
+        ? "the order of the command line's flags"
+        : `the command line (${[...added.map((a) => `+${a}`), ...removed.map((r) => `-${r}`)].join(" ")})`,
+    );
+  }
+  if (before.cwd !== after.cwd) changes.push(`the working directory (was ${before.cwd})`);
+  for (const name of new Set([...Object.keys(before.env), ...Object.keys(after.env)])) {
+    const [was, now] = [before.env[name], after.env[name]];
+    if (was === now) continue;
+    changes.push(
+      was === undefined ? `${name} set` : now === undefined ? `${name} unset` : `${name} (was ${was})`,
+    );
+  }
+  if (before.colour !== after.colour) changes.push(`coloured diagnostics ${after.colour ? "on" : "off"}`);
+  const was = new Map(before.packageState);
+  const now = new Map(after.packageState);
+  for (const [path, state] of now) {
+    if (!was.has(path)) changes.push(`package state ${path} now read`);
+    else if (was.get(path) !== state) changes.push(`package state ${path} changed`);
+  }
+  for (const path of was.keys()) if (!now.has(path)) changes.push(`package state ${path} no longer read`);
+  return changes;
+}
+
+/** The elements of `a` left after taking out one occurrence of each element of `b`. */
+function multisetMinus(a: readonly string[], b: readonly string[]): string[] {
+  const left = new Map<string, number>();
+  for (const x of b) left.set(x, (left.get(x) ?? 0) + 1);
+  return a.filter((x) => {
+    const n = left.get(x) ?? 0;
+    if (n > 0) left.set(x, n - 1);
+    return n === 0;
+  });
 }
 
 /** The variables of an invocation's environment that GHC reads: its own (GHC_*) and the locale's. */

@@ -10,14 +10,17 @@ export interface ModuleHeader {
   /** The module's name, or null where it cannot be read safely (CPP before the header, literate source). */
   name: string | null;
   /**
-   * Whether the source mentions TemplateHaskell or QuasiQuotes anywhere. Such a module may read files,
-   * the environment or anything else a splice reaches, which nothing records, so its outputs are never
-   * restored (see README, "Incremental builds").
+   * Whether the source may run code while it is compiled: it mentions TemplateHaskell or QuasiQuotes
+   * anywhere, or has an `ANN` pragma (annotations are evaluated by the compiler). Such a module may read
+   * files, the environment or anything else that code reaches, which nothing records, so its outputs are
+   * never restored (see README, "Incremental builds"). TemplateHaskellQuotes alone only builds syntax
+   * for later and runs nothing.
    */
   usesSplices: boolean;
 }
 
-const SPLICES = /\b(TemplateHaskell|TemplateHaskellQuotes|QuasiQuotes)\b/;
+/** Not anchored in front: `-XTemplateHaskell` in an OPTIONS_GHC pragma counts (so does `NoTemplateHaskell`). */
+const SPLICES = /(TemplateHaskell|QuasiQuotes)(?![\w'])|\{-#\s*ANN\b/;
 
 /** Reads the header of a Haskell source (`.hs`; a literate source gives no name). */
 export function readModuleHeader(text: string, literate = false): ModuleHeader {

@@ -17,17 +17,26 @@ export interface CurrentSource {
   usesSplices: boolean;
 }
 
-/** What to restore, and why each other saved module is not restored. */
+/** What to restore, and why each other module (saved, or of the source list) is not restored. */
 export interface RestorePlan {
   restore: ModuleRecord[];
+  /**
+   * Saved modules unchanged since, whose outputs the directories already hold (a build tool kept them):
+   * left in place for GHC to judge; if GHC skips one and its files are still the saved ones, its saved
+   * warnings are what a clean build would print for it.
+   */
+  kept: ModuleRecord[];
+  /** By module name (a source's path where its name cannot be read). */
   skipped: { module: string; reason: string }[];
 }
 
 /**
  * Chooses the saved modules to restore: only a module of the current source list whose source and boot
  * file hash exactly as when its outputs were made, whose name is unambiguous, that runs no splices, and
- * of which the output directories hold nothing yet (a build tool that kept its outputs keeps them).
- * Everything else (deleted, renamed, edited modules) is left for GHC to compile.
+ * of which the output directories hold nothing yet (a build tool that kept its outputs keeps them: such
+ * a module is `kept`, splices or not).
+ * Everything else (deleted, renamed, edited modules) is left for GHC to compile; so is every module of
+ * the source list that nothing was saved for.
  */
 export function planRestore(
   saved: readonly ModuleRecord[],
@@ -38,6 +47,7 @@ export function planRestore(
   const names = new Map<string, number>();
   for (const c of current) if (c.module !== null) names.set(c.module, (names.get(c.module) ?? 0) + 1);
   const restore: ModuleRecord[] = [];
+  const kept: ModuleRecord[] = [];
   const skipped: { module: string; reason: string }[] = [];
   for (const record of saved) {
     const c = bySource.get(record.source);
@@ -47,17 +57,34 @@ export function planRestore(
       ? "its name changed or cannot be read"
       : names.get(record.module) !== 1
       ? "more than one source has its name"
-      : c.usesSplices
-      ? "it may run Template Haskell"
       : c.sourceHash !== record.sourceHash
       ? "its source changed"
       : c.bootHash !== record.bootHash
       ? "its boot file changed"
-      : present.has(record.module)
-      ? "its outputs are already there"
       : null;
-    if (reason === null) restore.push(record);
-    else skipped.push({ module: record.module, reason });
+    if (reason !== null) skipped.push({ module: record.module, reason });
+    else if (present.has(record.module)) kept.push(record);
+    else if (c!.usesSplices) skipped.push({ module: record.module, reason: "it may run Template Haskell" });
+    else restore.push(record);
   }
-  return { restore, skipped };
+  const savedSources = new Set(saved.map((r) => r.source));
+  for (const c of current) {
+    if (savedSources.has(c.source)) continue;
+    skipped.push({
+      module: c.module ?? c.source,
+      reason: c.module === null
+        ? "its name cannot be read"
+        : c.usesSplices
+        ? "it may run Template Haskell"
+        : "nothing saved for it",
+    });
+  }
+  return { restore, kept, skipped };
+}
+
+/** The modules not restored, grouped by reason (`reason: A, B; reason: C`), for the debug log. */
+export function describeSkipped(skipped: readonly { module: string; reason: string }[]): string {
+  const byReason = new Map<string, string[]>();
+  for (const { module, reason } of skipped) byReason.set(reason, [...byReason.get(reason) ?? [], module]);
+  return [...byReason].map(([reason, modules]) => `${reason}: ${modules.join(", ")}`).join("; ");
 }

@@ -13,6 +13,7 @@ import { getLogger } from "@logtape/logtape";
 import { dirNames } from "./dir.ts";
 import { sha256 } from "./hash.ts";
 import { chooseEviction, type EntryUse } from "./lru.ts";
+import type { KeyParts } from "./key.ts";
 import { decodeManifest, encodeManifest, type Manifest, ManifestError } from "./manifest.ts";
 
 const log = getLogger(["ghcpw", "incremental"]);
@@ -22,6 +23,12 @@ export const DEFAULT_CACHE_BYTES = 2 * 1024 ** 3;
 
 /** Unreferenced files younger than this may belong to a save still writing its manifest. */
 const ORPHAN_GRACE_MS = 10 * 60 * 1000;
+
+/** The last saved build of a target: its key and what the key was made of. */
+export interface TargetRecord {
+  key: string;
+  parts: KeyParts;
+}
 
 /** The cache directory of incremental builds. */
 export class Store {
@@ -36,6 +43,28 @@ export class Store {
 
   #entryPath(key: string): string {
     return `${this.root}/entries/${key}`;
+  }
+
+  #targetPath(target: string): string {
+    return `${this.root}/targets/${target}`;
+  }
+
+  /**
+   * What the last saved build of `target` (a working directory and output directories) was keyed on, so
+   * a build that finds nothing under its own key can say what changed; null if unknown or unreadable.
+   */
+  async readTarget(target: string): Promise<TargetRecord | null> {
+    try {
+      const record = JSON.parse(await Deno.readTextFile(this.#targetPath(target))) as TargetRecord;
+      return typeof record?.key === "string" && typeof record.parts === "object" ? record : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Records `record` as the last saved build of `target` (after its manifest is written). */
+  async writeTarget(target: string, record: TargetRecord): Promise<void> {
+    await this.#writeAtomically(this.#targetPath(target), new TextEncoder().encode(JSON.stringify(record)));
   }
 
   /** The manifest saved for `key`, marked as just used; null if there is none or it is unusable. */
@@ -147,5 +176,15 @@ export class Store {
       });
     }
     this.sizeBytes = eviction.remainingBytes;
+    // A target's record only explains misses of entries still here (a young one may be another process's
+    // save in progress).
+    const kept = new Set(entries.map((e) => e.key).filter((k) => !eviction.entries.includes(k)));
+    for (const name of await dirNames(`${this.root}/targets`)) {
+      const path = this.#targetPath(name);
+      const info = await Deno.stat(path).catch(() => null);
+      if (info === null || now - (info.mtime?.getTime() ?? 0) <= ORPHAN_GRACE_MS) continue;
+      const record = await this.readTarget(name);
+      if (record === null || !kept.has(record.key)) await Deno.remove(path).catch(() => {});
+    }
   }
 }

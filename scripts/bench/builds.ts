@@ -168,7 +168,7 @@ const INTERFACE_SUFFIXES = [".hi", ".dyn_hi", ".hi-boot", ".dyn_hi-boot"];
  * which are missing on either side (`missing`, `extra`) and why others differ (`differing`), out of
  * `compared`; `allowed` counts those equal but for the hashes of home object files that GHC 9.4+ records.
  */
-async function compareInterfaces(
+export async function compareInterfaces(
   ghc: string,
   expectedDir: string,
   actualDir: string,

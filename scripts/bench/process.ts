@@ -1,6 +1,6 @@
 /**
  * Small helpers of the benchmark (scripts/bench.ts): timing a process, scheduling compiles over a
- * dependency graph, medians and progress lines.
+ * dependency graph, medians and progress lines, and reading options whose values are GHC flags.
  *
  * @module
  */
@@ -121,4 +121,17 @@ export function stealPercent(before: number[] | null, after: number[] | null): s
   // user, nice, system, idle, iowait, irq, softirq, steal (guest time is already in user and nice).
   const total = delta.slice(0, 8).reduce((a, b) => a + b, 0);
   return total > 0 ? `${(100 * delta[7] / total).toFixed(0)}%` : "?";
+}
+
+/**
+ * Joins `--flags VALUE` into `--flags=VALUE`: parseArgs refuses a separate value that starts with a dash,
+ * and GHC flags always do.
+ */
+export function attachDashValues(args: readonly string[], options: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (options.includes(args[i]) && i + 1 < args.length) out.push(`${args[i]}=${args[++i]}`);
+    else out.push(args[i]);
+  }
+  return out;
 }

@@ -165,7 +165,7 @@ export async function realLibraryProject(name: string, ghc: string): Promise<Ben
 }
 
 /** The project of an already prepared library. */
-function realLibraryFrom(lib: RealLibrary): BenchProject {
+export function realLibraryFrom(lib: RealLibrary): BenchProject {
   const hsCount = lib.steps.filter((s) => s.module !== null).length;
   return {
     name: lib.name,

@@ -18,12 +18,12 @@ export const MEDIAN_BAR = 4;
 export const MAKE_BAR = 1.25;
 
 /** A ratio such as `3.10x`, or "-". */
-function ratio(a: number, b: number): string {
+export function ratio(a: number, b: number): string {
   return Number.isFinite(a / b) ? `${(a / b).toFixed(2)}x` : "-";
 }
 
 /** Lays out rows as a Markdown table with padded columns. */
-function formatTable(header: string[], rows: string[][]): string {
+export function formatTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
   return [line(header), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...rows.map(line)].join("\n");

@@ -5,12 +5,25 @@
  * @module
  */
 
+import { cacheDir } from "../../lib/address/paths.ts";
 import { killAndWait } from "../../lib/process/kill.ts";
 import { progress, timeCommand, type Timed } from "./process.ts";
 import { DEFAULT_SHARE, formatShare } from "../../lib/share.ts";
 
 /** ghcpw's entry point (this checkout's), run with `deno run -A` for the server and every client call. */
 export const GHCPW_MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+/**
+ * Makes `dir` a cache home (`XDG_CACHE_HOME`) for a server of its own: an empty incremental cache, so its
+ * counts and size are that server's alone, and the user's plugin build, so it need not build the plugin.
+ * Resolves to `dir`.
+ */
+export async function privateCacheHome(dir: string): Promise<string> {
+  await Deno.mkdir(`${dir}/ghcpw`, { recursive: true });
+  await Deno.mkdir(`${cacheDir()}/plugins`, { recursive: true });
+  await Deno.symlink(`${cacheDir()}/plugins`, `${dir}/ghcpw/plugins`);
+  return dir;
+}
 
 /** A running `ghcpw serve`. */
 export interface RunningServer {
@@ -53,8 +66,9 @@ export function ghcpwRunner(
 }
 
 /**
- * Starts `ghcpw serve` on `socket` with `jobs` workers (and `extraArgs`, and `--share share`) and resolves once it says
- * "Serving GHC"; its log (at debug level with `verbose`, which also echoes it) is kept in memory for
+ * Starts `ghcpw serve` on `socket` with `jobs` workers (and `extraArgs`, `--share share`, and `env` added to
+ * its environment) and resolves once it says "Serving GHC"; its log (at debug level with `verbose`, which
+ * also echoes it) is kept in memory for
  * the error message of a server that fails.
  */
 export async function startServer(
@@ -65,6 +79,7 @@ export async function startServer(
   verbose: boolean,
   extraArgs: string[] = [],
   share = formatShare(DEFAULT_SHARE),
+  env: Record<string, string> = {},
 ): Promise<RunningServer> {
   const started = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
@@ -84,6 +99,7 @@ export async function startServer(
       "--share",
       share,
     ],
+    env,
     stdin: "null",
     stdout: "null",
     stderr: "piped",

@@ -69,6 +69,9 @@ export function ghcpwCli(args: string[], options: { cwd?: string; env?: Record<s
 export interface TestServer {
   socket: string;
   dir: string;
+  /** What the server has logged so far (it runs with -v). */
+  log(): string;
+  /** Stops the server; resolves to its whole log. */
   stop(): Promise<string>;
 }
 
@@ -108,6 +111,7 @@ export async function startServer(
   return {
     socket,
     dir,
+    log: () => log.join(""),
     async stop() {
       await killAndWait(child, { signal: "SIGTERM" });
       await logDone;

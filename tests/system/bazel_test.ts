@@ -21,6 +21,8 @@ import {
   type WorkResponse,
 } from "../../lib/bazel/protocol.ts";
 import { concat } from "../support/bytes.ts";
+import { compiledNames, diagnosticSet } from "../../scripts/output_compare.ts";
+import { privateCacheHome } from "../../scripts/bench/server.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const EXAMPLE = `${ROOT}/examples/bazel`;
@@ -283,11 +285,15 @@ interface WorkerProcess {
   kill(): Promise<void>;
 }
 
-/** Starts the worker in `cwd` (`--protocol` not given: it must detect the protocol). */
-function startWorker(cwd: string, protocol: BazelProtocol): WorkerProcess {
+/**
+ * Starts the worker in `cwd` (`--protocol` not given: it must detect the protocol), `env` added to its
+ * environment.
+ */
+function startWorker(cwd: string, protocol: BazelProtocol, env: Record<string, string> = {}): WorkerProcess {
   const child = new Deno.Command("deno", {
     args: ["run", "-A", `${ROOT}/main.ts`, "bazel", "--ghc", GHC, "--persistent_worker"],
     cwd,
+    env,
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
@@ -484,3 +490,56 @@ for (const protocol of ["proto", "json"] as const) {
     }
   });
 }
+
+/** A library target for the incremental test: a chain of modules, one with warnings. */
+const LIBRARY_SOURCES: Record<string, string> = {
+  "src/Base.hs": "module Base (base) where\n\nbase :: Int\nbase = 1\n",
+  "src/Middle.hs":
+    "module Middle (middle) where\n\nimport Base\nimport Data.List (sort)\n\nmiddle = base + 1\n",
+  "src/Leaf.hs": "module Leaf (leaf) where\n\nimport Middle\n\nleaf :: Int\nleaf = middle * 2\n",
+  "src/Top.hs": "module Top (top) where\n\nimport Base\nimport Leaf\n\ntop :: Int\ntop = leaf + base\n",
+};
+
+Deno.test("ghcpw bazel --persistent_worker: a --make request repeated after an edit restores what did not change", async () => {
+  const root = await Deno.makeTempDir({ prefix: "ghcpw-bazel-incremental-" });
+  // A cache of the test's own (the plugin build is shared), so only this test's builds are in it.
+  const cache = await privateCacheHome(`${root}/cache`);
+  const execroot = `${root}/execroot`;
+  const cold = `${root}/cold`;
+  await writeTree(execroot, LIBRARY_SOURCES);
+  await writeTree(cold, LIBRARY_SOURCES);
+  // rules_haskell's shape: one --make per library, every module named, outputs in a directory of its own.
+  const args = ["--make", "-Wall", "-no-link", "-outputdir", "out", ...Object.keys(LIBRARY_SOURCES)];
+  // Incremental builds are the worker's default: nothing in its options or environment asks for them.
+  const worker = startWorker(execroot, "proto", { XDG_CACHE_HOME: cache });
+  try {
+    const edits: Record<string, string>[] = [
+      {},
+      {},
+      { "src/Leaf.hs": LIBRARY_SOURCES["src/Leaf.hs"].replace("middle * 2", "middle * 3") },
+    ];
+    for (const [i, edit] of edits.entries()) {
+      await writeTree(execroot, edit);
+      await writeTree(cold, edit);
+      // Bazel deletes an action's outputs before running it.
+      for (const tree of [execroot, cold]) {
+        await Deno.remove(`${tree}/out`, { recursive: true }).catch(() => {});
+      }
+      await worker.send([workRequest({ arguments: args, requestId: 0 })]);
+      const response = (await worker.responses(i + 1))[i];
+      const expected = await run(GHC, args, { cwd: cold });
+      const expectedOutput = expected.stdout + expected.stderr;
+      assertEquals(response.exitCode, expected.code, response.output);
+      assertEquals(diagnosticSet(response.output), diagnosticSet(expectedOutput), `build ${i}`);
+      await assertSameOutputs(`${cold}/out`, `${execroot}/out`, [".hi"]);
+      const compiled = compiledNames(response.output);
+      assertEquals(compiledNames(expectedOutput).length, 4);
+      // The first build compiles everything; then only what changed (GHC prints what it compiles).
+      assertEquals(compiled, [[...compiledNames(expectedOutput)], [], ["Leaf"]][i], response.output);
+    }
+    await worker.finish();
+  } finally {
+    await worker.kill();
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -6,12 +6,23 @@
  * same; the server's counters show that modules really were restored and skipped.
  */
 
-import { assert, assertEquals } from "../support/assert.ts";
-import { ghc, ghcpw, type Run, serverStatus, startServer, type TestServer } from "../support/helpers.ts";
+import { assert, assertEquals, assertMatch } from "../support/assert.ts";
+import { GHC, ghc, ghcpw, type Run, run, serverStatus, type TestServer } from "../support/helpers.ts";
+import { baseUnits, buildMyLib } from "../support/my_lib.ts";
+import { diagnosticSet } from "../../scripts/output_compare.ts";
+import { inspectGhc } from "../../lib/ghc/installation.ts";
 import { Twins } from "../support/twins.ts";
-import { cacheDir } from "../../lib/address/paths.ts";
+import {
+  type Counters,
+  counters,
+  countersDelta,
+  emptyOutputs,
+  incrementalLog,
+  incrementalServer,
+} from "../support/incremental.ts";
 
 const OUT = ["-outputdir", "out", "-o", "bin/prog"];
+const OUTPUT_DIRS = ["out", "bin"];
 
 /** The target: a class and instance, a boot-file cycle, a leaf used by a splice, a splice reading a file. */
 const PROJECT: Record<string, string> = {
@@ -49,98 +60,93 @@ const SOURCES = [
   "src/ReadsFile.hs",
 ];
 
-/** GHC's diagnostics on stderr as a set: each message (GHC prints a blank line before each). */
-function diagnosticSet(stderr: string): string[] {
-  return stderr.split(/\n\s*\n/).map((m) => m.trim()).filter((m) => m !== "").sort();
-}
-
-interface Counters {
-  builds: number;
-  hits: number;
-  modulesRestored: number;
-  modulesRecompiled: number;
-  warningsReplayed: number;
-}
-
-async function counters(server: TestServer): Promise<Counters> {
-  return (await serverStatus(server.socket)).incremental as Counters;
-}
-
-/** Empties the output directories of a tree, as Bazel does before every action. */
-async function emptyOutputs(tree: string): Promise<void> {
-  for (const dir of ["out", "bin"]) {
-    await Deno.remove(`${tree}/${dir}`, { recursive: true }).catch(() => {});
-    await Deno.mkdir(`${tree}/${dir}`, { recursive: true });
-  }
+/** How a step runs and what it expects. */
+interface StepOptions {
+  /** The exit code expected of cold ghc (default 0). */
+  code?: number;
+  /** Leave ghcpw's output directories as the last step left them, as Buck2 does (default: emptied). */
+  keep?: boolean;
+  /** Where the program's shared libraries are, relative to each tree. */
+  libDir?: string;
+  /** Builds through ghcpw at once (default 1), each checked against cold ghc. */
+  concurrent?: number;
 }
 
 /**
- * One step: cold ghc and ghcpw from emptied directories; same exit code, diagnostics, interfaces and
- * program. Resolves to what the step changed in the server's counters.
+ * One step: cold ghc from emptied directories, and ghcpw; same exit code, diagnostics, interfaces and
+ * program. Resolves to what the step changed in the server's counters, and its log about it.
  */
 async function step(
   twins: Twins,
   server: TestServer,
   args: string[],
-  expectCode = 0,
-): Promise<{ warm: Run; delta: Counters }> {
-  await emptyOutputs(twins.cold);
-  await emptyOutputs(twins.warm);
+  options: StepOptions = {},
+): Promise<{ warm: Run; delta: Counters; log: string }> {
+  await emptyOutputs(twins.cold, OUTPUT_DIRS);
+  if (!options.keep) await emptyOutputs(twins.warm, OUTPUT_DIRS);
   const before = await counters(server);
+  const logged = server.log().length;
   const cold = await ghc(args, twins.cold);
-  const warm = await ghcpw(server.socket, args, twins.warm);
+  const runs = await Promise.all(
+    Array.from({ length: options.concurrent ?? 1 }, () => ghcpw(server.socket, args, twins.warm)),
+  );
   const after = await counters(server);
-  assertEquals(cold.code, expectCode, `cold ghc:\n${cold.stderr}`);
-  assertEquals(warm.code, cold.code, `ghcpw:\n${warm.stderr}`);
-  assertEquals(diagnosticSet(warm.stderr), diagnosticSet(cold.stderr));
+  const log = incrementalLog(server.log().slice(logged));
+  assertEquals(cold.code, options.code ?? 0, `cold ghc:\n${cold.stderr}`);
+  for (const warm of runs) {
+    assertEquals(warm.code, cold.code, `ghcpw:\n${warm.stderr}`);
+    assertEquals(diagnosticSet(warm.stderr), diagnosticSet(cold.stderr), log);
+  }
   await twins.sameOutputs([".hi", ".dyn_hi", ".hi-boot", ".dyn_hi-boot"]);
-  if (cold.code === 0) await twins.sameProgram("bin/prog");
-  const delta = Object.fromEntries(
-    Object.entries(after).map(([k, v]) => [k, (v as number) - (before[k as keyof Counters] as number)]),
-  ) as unknown as Counters;
-  return { warm, delta };
+  if (cold.code === 0) await twins.sameProgram("bin/prog", [], options.libDir);
+  const delta = countersDelta(before, after);
+  return { warm: runs[0], delta, log };
+}
+
+/** Stops the server and removes the twin trees. */
+async function cleanUp(server: TestServer, twins: Twins): Promise<void> {
+  await server.stop();
+  await Deno.remove(`${twins.cold}/..`, { recursive: true }).catch(() => {});
 }
 
 Deno.test("incremental --make: an edit sequence gives what a cold build into empty directories gives", async (t) => {
-  // A cache of the test's own, so counts and the size are this test's; the plugin build is shared.
-  const cache = await Deno.makeTempDir({ prefix: "ghcpw-inc-cache-" });
-  await Deno.mkdir(`${cache}/ghcpw`);
-  await Deno.symlink(`${cacheDir()}/plugins`, `${cache}/ghcpw/plugins`).catch(() => {});
-  await Deno.mkdir(`${cacheDir()}/plugins`, { recursive: true });
-  const server = await startServer(["--incremental"], { XDG_CACHE_HOME: cache });
+  const server = await incrementalServer();
   const twins = await Twins.create(server, PROJECT, "ghcpw-inc-");
   let sources = [...SOURCES];
   const args = () => ["--make", "-Wall", ...OUT, ...sources];
   try {
     await t.step("first build: nothing saved yet", async () => {
-      const { delta } = await step(twins, server, args());
-      assertEquals(delta.builds, 1);
-      assertEquals(delta.modulesRestored, 0);
+      const { delta, log } = await step(twins, server, args());
+      assertEquals(delta.builds, 1, log);
+      assertEquals(delta.modulesRestored, 0, log);
+      assertMatch(log, /nothing saved under this key; no earlier build of this target/);
+      const status = await serverStatus(server.socket);
+      assertEquals((status.incremental as { byDefault: boolean }).byDefault, true, "on by default");
     });
     await t.step("no change: every module without splices restored, warnings replayed", async () => {
-      const { delta } = await step(twins, server, args());
-      assertEquals(delta.modulesRestored, 7);
+      const { delta, log } = await step(twins, server, args());
+      assertEquals(delta.modulesRestored, 7, log);
       // Only the two modules with splices are compiled again.
-      assertEquals(delta.modulesRecompiled, 2);
+      assertEquals(delta.modulesRecompiled, 2, log);
       assert(delta.warningsReplayed > 0, "Warn's warnings were not replayed");
     });
     await t.step("body edit of a leaf used by a splice", async () => {
       await twins.write({ "src/Leaf.hs": PROJECT["src/Leaf.hs"].replace("leaf = 3", "leaf = 4") });
-      const { delta } = await step(twins, server, args());
-      assertEquals(delta.modulesRestored, 6);
-      assert(delta.modulesRecompiled < 9, `recompiled ${delta.modulesRecompiled}`);
+      const { delta, log } = await step(twins, server, args());
+      assertEquals(delta.modulesRestored, 6, log);
+      assert(delta.modulesRecompiled < 9, `recompiled ${delta.modulesRecompiled}\n${log}`);
     });
     await t.step("export added", async () => {
       await twins.write({
         "src/Types.hs": PROJECT["src/Types.hs"].replace("area) where", "area, sides) where") +
           "\nsides :: Shape -> Int\nsides _ = 4\n",
       });
-      const { delta } = await step(twins, server, args());
-      assertEquals(delta.modulesRestored, 6);
+      const { delta, log } = await step(twins, server, args());
+      assertEquals(delta.modulesRestored, 6, log);
     });
     await t.step("export removed: dependents fail exactly as cold", async () => {
       await twins.write({ "src/Types.hs": PROJECT["src/Types.hs"].replace("area) where", ") where") });
-      await step(twins, server, args(), 1);
+      await step(twins, server, args(), { code: 1 });
       await twins.write({ "src/Types.hs": PROJECT["src/Types.hs"] });
       await step(twins, server, args());
     });
@@ -148,8 +154,8 @@ Deno.test("incremental --make: an edit sequence gives what a cold build into emp
       await twins.write({
         "src/Describe.hs": PROJECT["src/Describe.hs"].replace("shape of area", "a shape of area"),
       });
-      const { delta } = await step(twins, server, args());
-      assertEquals(delta.modulesRestored, 6);
+      const { delta, log } = await step(twins, server, args());
+      assertEquals(delta.modulesRestored, 6, log);
     });
     await t.step("module added", async () => {
       await twins.write({
@@ -158,21 +164,21 @@ Deno.test("incremental --make: an edit sequence gives what a cold build into emp
           .replace("cycTotal)", "cycTotal, extra)"),
       });
       sources = [...sources, "src/Extra.hs"];
-      const { delta } = await step(twins, server, args());
-      assertEquals(delta.modulesRestored, 6);
+      const { delta, log } = await step(twins, server, args());
+      assertEquals(delta.modulesRestored, 6, log);
     });
     await t.step("module deleted: its outputs do not come back", async () => {
       await twins.write({ "src/Main.hs": PROJECT["src/Main.hs"] });
       await twins.remove("src/Extra.hs");
       sources = sources.filter((s) => s !== "src/Extra.hs");
-      const { delta } = await step(twins, server, args());
-      assertEquals(delta.modulesRestored, 6);
+      const { delta, log } = await step(twins, server, args());
+      assertEquals(delta.modulesRestored, 6, log);
     });
     await t.step("module deleted but still imported: fails as cold", async () => {
       await twins.write({
         "src/Main.hs": PROJECT["src/Main.hs"].replace("import Warn\n", "import Warn\nimport Extra\n"),
       });
-      await step(twins, server, args(), 1);
+      await step(twins, server, args(), { code: 1 });
       await twins.write({ "src/Main.hs": PROJECT["src/Main.hs"] });
     });
     await t.step("boot file changed", async () => {
@@ -181,59 +187,191 @@ Deno.test("incremental --make: an edit sequence gives what a cold build into emp
         "src/Cyc.hs": PROJECT["src/Cyc.hs"].replace("cycBase, cycTotal)", "cycBase, cycExtra, cycTotal)") +
           "\ncycExtra :: Int\ncycExtra = 2\n",
       });
-      const { delta } = await step(twins, server, args());
-      assert(delta.modulesRestored >= 4, `restored ${delta.modulesRestored}`);
+      const { delta, log } = await step(twins, server, args());
+      assert(delta.modulesRestored >= 4, `restored ${delta.modulesRestored}\n${log}`);
     });
     await t.step("Template Haskell reading a file: the edited file is read again", async () => {
       await twins.write({ "data.txt": "second\n" });
-      const { delta } = await step(twins, server, args());
-      assertEquals(delta.modulesRestored, 7);
+      const { delta, log } = await step(twins, server, args());
+      assertEquals(delta.modulesRestored, 7, log);
     });
     await t.step("a -W flag changed: nothing restored, warnings as cold", async () => {
-      const { delta } = await step(twins, server, [
+      const { delta, log } = await step(twins, server, [
         "--make",
         "-Wall",
         "-Wno-unused-imports",
         ...OUT,
         ...sources,
       ]);
-      assertEquals(delta.modulesRestored, 0);
+      assertEquals(delta.modulesRestored, 0, log);
+      // The debug log says why: what changed since the target's last saved build.
+      assertMatch(
+        log,
+        /since the last saved build of this target: the command line \(\+-Wno-unused-imports\)/,
+      );
       const again = await step(twins, server, ["--make", "-Wall", "-Wno-unused-imports", ...OUT, ...sources]);
-      assertEquals(again.delta.modulesRestored, 7);
+      assertEquals(again.delta.modulesRestored, 7, again.log);
     });
     await t.step("-fforce-recomp restores nothing", async () => {
-      const { delta } = await step(twins, server, ["--make", "-Wall", "-fforce-recomp", ...OUT, ...sources]);
-      assertEquals(delta.builds, 0);
-      assertEquals(delta.modulesRestored, 0);
+      const { delta, log } = await step(twins, server, [
+        "--make",
+        "-Wall",
+        "-fforce-recomp",
+        ...OUT,
+        ...sources,
+      ]);
+      assertEquals(delta.builds, 0, log);
+      assertEquals(delta.modulesRestored, 0, log);
     });
     await t.step("GHCPW_INCREMENTAL=0 turns it off for one invocation", async () => {
-      await emptyOutputs(twins.warm);
+      await emptyOutputs(twins.warm, OUTPUT_DIRS);
       const before = await counters(server);
       const r = await ghcpw(server.socket, args(), twins.warm, { GHCPW_INCREMENTAL: "0" });
       assertEquals(r.code, 0, r.stderr);
       assertEquals((await counters(server)).builds, before.builds);
     });
     await t.step("corrupt cache files are ignored: the build is correct, just not incremental", async () => {
-      const blobs = `${cache}/ghcpw/incremental/blobs`;
+      const store = ((await serverStatus(server.socket)).incremental as { cacheDir: string }).cacheDir;
+      const blobs = `${store}/blobs`;
       for await (const dir of Deno.readDir(blobs)) {
         for await (const f of Deno.readDir(`${blobs}/${dir.name}`)) {
           await Deno.truncate(`${blobs}/${dir.name}/${f.name}`, 1);
         }
       }
-      const { delta } = await step(twins, server, args());
-      assertEquals(delta.modulesRestored, 0);
-      for await (const f of Deno.readDir(`${cache}/ghcpw/incremental/entries`)) {
-        const path = `${cache}/ghcpw/incremental/entries/${f.name}`;
+      const { delta, log } = await step(twins, server, args());
+      assertEquals(delta.modulesRestored, 0, log);
+      for await (const f of Deno.readDir(`${store}/entries`)) {
+        const path = `${store}/entries/${f.name}`;
         await Deno.writeTextFile(path, (await Deno.readTextFile(path)).slice(0, 100));
       }
       const again = await step(twins, server, args());
-      assertEquals(again.delta.modulesRestored, 0);
+      assertEquals(again.delta.modulesRestored, 0, again.log);
       const third = await step(twins, server, args());
-      assertEquals(third.delta.modulesRestored, 7);
+      assertEquals(third.delta.modulesRestored, 7, third.log);
     });
   } finally {
-    await server.stop();
-    await Deno.remove(cache, { recursive: true }).catch(() => {});
-    await Deno.remove(`${twins.cold}/..`, { recursive: true }).catch(() => {});
+    await cleanUp(server, twins);
+  }
+});
+
+Deno.test("incremental --make: a package rebuilt in place with the same interface changes the key", async (t) => {
+  const server = await incrementalServer();
+  const installation = await inspectGhc(GHC);
+  const depends = await baseUnits(installation.ghcPkg);
+  const twins = await Twins.create(server, {
+    "src/Use.hs": "module Use (used) where\n\nimport MyLib\n\nused :: Int\nused = libValue + 1\n",
+    // The splice runs the package's code: only the package database's identity can tell a rebuild.
+    "src/Splice.hs": "{-# LANGUAGE TemplateHaskell #-}\nmodule Splice (spliced) where\n\nimport MyLib\n\n" +
+      "spliced :: Int\nspliced = $(libSplice)\n",
+    "src/Main.hs": "module Main (main) where\n\nimport Splice\nimport Use\n\nmain :: IO ()\n" +
+      "main = print (used, spliced)\n",
+  }, "ghcpw-inc-pkg-");
+  // Linked dynamically: the package is built as a shared library only.
+  const args = ["--make", "-dynamic", "-package-db", "pkg/db", "-package", "mylib", ...OUT, "src/Main.hs"]
+    .concat(["src/Use.hs", "src/Splice.hs"]);
+  const build = async (version: number) => {
+    await buildMyLib(installation, depends, version, `${twins.cold}/pkg`);
+    await buildMyLib(installation, depends, version, `${twins.warm}/pkg`);
+  };
+  const output = async () =>
+    (await run(`${twins.warm}/bin/prog`, [], {
+      env: { LD_LIBRARY_PATH: `${twins.warm}/pkg/lib` },
+    })).stdout;
+  try {
+    await build(1);
+    // GHC's own fingerprint of the interface (9.4 and later also record the source's hash in the file).
+    const abiHash = async () =>
+      (await run(GHC, ["--show-iface", `${twins.warm}/pkg/build/MyLib.hi`])).stdout.match(/ABI hash: (\S+)/)
+        ?.[1];
+    const abiBefore = await abiHash();
+    assert(abiBefore !== undefined, "no ABI hash in --show-iface's output");
+    await t.step("first build, then no change: restored", async () => {
+      await step(twins, server, args, { libDir: "pkg/lib" });
+      const { delta, log } = await step(twins, server, args, { libDir: "pkg/lib" });
+      assertEquals(delta.modulesRestored, 2, log);
+      assertEquals(await output(), "(2,1000)\n");
+    });
+    await t.step("the package rebuilt in place: nothing restored, the splice sees the new code", async () => {
+      await build(2);
+      assertEquals(
+        await abiHash(),
+        abiBefore,
+        "the rebuilt package must keep its interface: the point is a change GHC's own check cannot see",
+      );
+      const { delta, log } = await step(twins, server, args, { libDir: "pkg/lib" });
+      assertEquals(delta.modulesRestored, 0, log);
+      assertMatch(log, /since the last saved build of this target: package state \S+\/pkg\/db changed/);
+      assertEquals(await output(), "(3,2000)\n");
+    });
+    await t.step("no change after the rebuild: restored again", async () => {
+      const { delta, log } = await step(twins, server, args, { libDir: "pkg/lib" });
+      assertEquals(delta.modulesRestored, 2, log);
+    });
+  } finally {
+    await cleanUp(server, twins);
+  }
+});
+
+Deno.test("incremental --make: two builds of one target at once both give a cold build's results", async (t) => {
+  const server = await incrementalServer();
+  const twins = await Twins.create(server, PROJECT, "ghcpw-inc-twice-");
+  const args = ["--make", "-Wall", ...OUT, ...SOURCES];
+  try {
+    // As two build tool invocations would: the same command in the same directories, at the same time.
+    await t.step("nothing saved yet", async () => {
+      const { delta, log } = await step(twins, server, args, { concurrent: 2 });
+      assertEquals(delta.builds, 2, log);
+      // One after the other: the second finds the first's outputs and replays their warnings.
+      assertMatch(log, /0 kept in the output directories/);
+      assertMatch(log, /9 kept in the output directories/);
+    });
+    await t.step("after an edit, with a saved build to restore", async () => {
+      await twins.write({ "src/Leaf.hs": PROJECT["src/Leaf.hs"].replace("leaf = 3", "leaf = 5") });
+      const { delta, log } = await step(twins, server, args, { concurrent: 2 });
+      assertEquals(delta.modulesRestored, 6, log);
+    });
+  } finally {
+    await cleanUp(server, twins);
+  }
+});
+
+Deno.test("incremental --make: outputs kept by the build tool (Buck2): skipped modules' warnings are replayed", async (t) => {
+  const server = await incrementalServer();
+  const twins = await Twins.create(server, PROJECT, "ghcpw-inc-kept-");
+  const args = ["--make", "-Wall", ...OUT, ...SOURCES];
+  try {
+    await t.step("first build", async () => {
+      await step(twins, server, args);
+    });
+    await t.step("no change: GHC skips every module, every warning is replayed", async () => {
+      const { warm, delta, log } = await step(twins, server, args, { keep: true });
+      assertEquals(delta.modulesRestored, 0, log);
+      assert(delta.warningsReplayed > 0, log);
+      assert(!warm.stdout.includes("Compiling"), warm.stdout);
+    });
+    await t.step("a body edit of one module: its warnings from GHC, the others' replayed", async () => {
+      await twins.write({
+        "src/Warn.hs": PROJECT["src/Warn.hs"].replace("warned = leaf + 1", "warned = leaf + 2"),
+      });
+      const { warm, delta, log } = await step(twins, server, args, { keep: true });
+      assertMatch(warm.stdout, /Compiling Warn /);
+      assert(!warm.stdout.includes("Compiling Types "), warm.stdout);
+      assert(delta.warningsReplayed > 0, log);
+    });
+    await t.step("kept files that are not the saved ones: their warnings are not replayed", async () => {
+      // Warn's object as a build tool might have kept it from some other build: not what the saved build
+      // wrote, so its warnings are unknown. Its time is kept, so GHC still skips it.
+      const object = `${twins.warm}/out/Warn.o`;
+      const info = await Deno.stat(object);
+      await Deno.writeFile(object, new Uint8Array([0]), { append: true });
+      await Deno.utime(object, info.atime!, info.mtime!);
+      const r = await ghcpw(server.socket, args, twins.warm);
+      assertEquals(r.code, 0, r.stderr);
+      assert(!r.stdout.includes("Compiling Warn "), r.stdout);
+      assert(!r.stderr.includes("src/Warn.hs:"), r.stderr);
+      assertMatch(r.stderr, /src\/Leaf\.hs:\d+:\d+: warning/);
+    });
+  } finally {
+    await cleanUp(server, twins);
   }
 });

@@ -22,6 +22,7 @@ import {
 import { Twins } from "../support/twins.ts";
 import type { RealLibrary } from "../../scripts/real_library/library.ts";
 import { type BuildStep, dependentsOf } from "../../scripts/real_library/module_order.ts";
+import { addExport } from "../../scripts/source_edits.ts";
 
 const LIBRARY = "aeson";
 
@@ -68,25 +69,6 @@ function moduleToEdit(steps: BuildStep[]): string {
     .sort((a, b) => a.dependents - b.dependents || a.module.localeCompare(b.module));
   assert(ranked.length > 0, "no low-level module with dependents to edit");
   return ranked[0].module;
-}
-
-/**
- * Adds an exported function to a module's source: first in its export list if it has one (otherwise every
- * top-level binding is exported anyway), defined at the end. Polymorphic so it needs nothing in scope, even
- * under NoImplicitPrelude.
- */
-function addExportedFunction(source: string, module: string): string {
-  const header = new RegExp(`^module\\s+${module.replaceAll(".", "\\.")}\\b`, "m").exec(source);
-  assert(header, `no 'module ${module}' header`);
-  const afterName = header.index + header[0].length;
-  const where = /\bwhere\b/.exec(source.slice(afterName));
-  assert(where, `no 'where' after 'module ${module}'`);
-  const between = source.slice(afterName, afterName + where.index);
-  const open = between.indexOf("(");
-  const exported = open < 0
-    ? source
-    : `${source.slice(0, afterName + open + 1)} ghcpwAdded,${source.slice(afterName + open + 1)}`;
-  return `${exported}\n\nghcpwAdded :: a -> a\nghcpwAdded x = x\n`;
 }
 
 Deno.test("Debian's aeson built module by module through ghcpw gives cold ghc's results", async (t) => {
@@ -137,7 +119,7 @@ Deno.test("Debian's aeson built module by module through ghcpw gives cold ghc's 
         const step = lib.steps.find((s) => s.module === edited)!;
         const before = await Deno.readFile(`${w.cold}/${interfaceFiles(lib, edited, false)[0]}`);
         const source = await Deno.readTextFile(`${w.cold}/${step.file}`);
-        await w.write({ [step.file]: addExportedFunction(source, edited) });
+        await w.write({ [step.file]: addExport(source, edited) });
         // Not -fforce-recomp: GHC's recompilation check decides which dependents really recompile, and
         // ghcpw must decide the same.
         const rebuild = dependentsOf(lib.steps, edited);

@@ -6,37 +6,10 @@
 import { assertEquals, assertMatch } from "../support/assert.ts";
 import { GHC, run, startServer } from "../support/helpers.ts";
 import { Twins } from "../support/twins.ts";
-import { inspectGhc, runTool } from "../../lib/ghc/installation.ts";
-import { buildPackage } from "../../lib/plugin/package_build.ts";
+import { inspectGhc } from "../../lib/ghc/installation.ts";
+import { baseUnits, buildMyLib } from "../support/my_lib.ts";
 
 const TH_FLAGS = ["-dynamic-too"];
-
-/** The unit ids of base and template-haskell in the GHC under test. */
-async function baseUnits(ghcPkg: string): Promise<string[]> {
-  return await Promise.all(
-    ["base", "template-haskell"].map(async (p) =>
-      (await runTool(ghcPkg, ["field", p, "id", "--simple-output", "--global"])).trim().split(/\s+/)[0]
-    ),
-  );
-}
-
-/** A library whose value and splice reveal which build of it a compile saw. */
-function myLib(value: number): Array<[string, string]> {
-  return [[
-    "MyLib",
-    `{-# LANGUAGE TemplateHaskell #-}
-module MyLib (libValue, libSplice, Shout (..)) where
-import Language.Haskell.TH
-libValue :: Int
-libValue = ${value}
-{-# NOINLINE libValue #-}
-libSplice :: Q Exp
-libSplice = litE (integerL (fromIntegral (libValue * 1000)))
-class Shout a where
-  shout :: a -> String
-`,
-  ]];
-}
 
 Deno.test("one warm worker gives cold ghc's results across edits", async (t) => {
   const server = await startServer(["-n", "1"]);
@@ -286,15 +259,8 @@ Deno.test("one warm worker gives cold ghc's results across edits", async (t) => 
         // Without the database the package is unknown, on both sides alike.
         assertEquals((await w.same(["-c", ...pkgArgs.slice(2), "Use.hs"])).code, 1);
         for (const version of [1, 2]) {
-          const spec = {
-            name: "mylib",
-            version: "1.0",
-            unitId: "mylib-1.0-inplace",
-            modules: myLib(version),
-            depends,
-          };
-          await buildPackage(ghc, spec, `${w.cold}/pkg`);
-          await buildPackage(ghc, spec, `${w.warm}/pkg`);
+          await buildMyLib(ghc, depends, version, `${w.cold}/pkg`);
+          await buildMyLib(ghc, depends, version, `${w.warm}/pkg`);
           for (const main of ["Use", "Splice"]) {
             await w.ok(["-c", ...TH_FLAGS, ...pkgArgs, `${main}.hs`]);
             // Linked dynamically: the library is built as a shared library only.

@@ -6,16 +6,18 @@
 import { assert, assertEquals, assertThrows } from "../support/assert.ts";
 import { readMakeArgs } from "../../lib/incremental/make_args.ts";
 import { readModuleHeader } from "../../lib/incremental/module_header.ts";
-import { keyEnvironment, type KeyParts, targetKey } from "../../lib/incremental/key.ts";
-import { planRestore } from "../../lib/incremental/plan.ts";
+import { describeKeyChange, keyEnvironment, type KeyParts, targetKey } from "../../lib/incremental/key.ts";
+import { describeSkipped, planRestore } from "../../lib/incremental/plan.ts";
 import { chooseEviction } from "../../lib/incremental/lru.ts";
 import { parseDiagnostics, replayText, warningsOf } from "../../lib/incremental/diagnostics.ts";
 import {
   decodeManifest,
   encodeManifest,
   type Manifest,
+  MANIFEST_VERSION,
   ManifestError,
 } from "../../lib/incremental/manifest.ts";
+import { Store } from "../../lib/incremental/store.ts";
 import { moduleOfOutput } from "../../lib/incremental/outputs.ts";
 import { compiledModules } from "../../lib/incremental/build.ts";
 
@@ -69,6 +71,10 @@ Deno.test("readModuleHeader reads names past comments and pragmas, and notices s
   assertEquals(readModuleHeader("{- unterminated").name, null);
   assertEquals(readModuleHeader("{-# LANGUAGE TemplateHaskell #-}\nmodule T where").usesSplices, true);
   assertEquals(readModuleHeader("module Q where\n{-# LANGUAGE QuasiQuotes #-}").usesSplices, true);
+  assertEquals(readModuleHeader('module A where\n{-# ANN module "HLint: ignore" #-}').usesSplices, true);
+  assertEquals(readModuleHeader("{-# OPTIONS_GHC -XTemplateHaskell #-}\nmodule T where").usesSplices, true);
+  // Quotes build syntax for later; nothing runs while the module compiles.
+  assertEquals(readModuleHeader("{-# LANGUAGE TemplateHaskellQuotes #-}\nmodule Q where").usesSplices, false);
   assertEquals(readModuleHeader("x", true).name, null);
 });
 
@@ -99,6 +105,43 @@ Deno.test("targetKey changes with every part GHC's own check leaves out", () => 
     GHC_ENVIRONMENT: "-",
     LANG: "C",
   });
+});
+
+Deno.test("describeKeyChange names each part that differs", () => {
+  const base: KeyParts = {
+    ghc: "g",
+    args: ["-Wall", "-outputdir", "o"],
+    cwd: "/w",
+    env: { LANG: "C" },
+    colour: false,
+    packageState: [["/global", "a"], ["/db", "b"]],
+  };
+  assertEquals(describeKeyChange(base, { ...base }), []);
+  assertEquals(
+    describeKeyChange(base, {
+      ghc: "h",
+      args: ["-outputdir", "o", "-Werror"],
+      cwd: "/v",
+      env: { GHC_ENVIRONMENT: "-" },
+      colour: true,
+      packageState: [["/global", "c"], ["/env", "d"]],
+    }),
+    [
+      "the GHC (binary, version, libdir or settings) or --share",
+      "the command line (+-Werror --Wall)",
+      "the working directory (was /w)",
+      "LANG unset",
+      "GHC_ENVIRONMENT set",
+      "coloured diagnostics on",
+      "package state /global changed",
+      "package state /env now read",
+      "package state /db no longer read",
+    ],
+  );
+  assertEquals(describeKeyChange(base, { ...base, args: ["-outputdir", "o", "-Wall"] }), [
+    "the order of the command line's flags",
+  ]);
+  assertEquals(describeKeyChange(base, { ...base, env: { LANG: "en_GB.UTF-8" } }), ["LANG (was C)"]);
 });
 
 const record = (module: string, source: string, sourceHash = H("a"), bootHash: string | null = null) => ({
@@ -140,15 +183,39 @@ Deno.test("planRestore restores only unchanged, unambiguous modules of the sourc
     current("G2.hs", "G"),
   ], new Set(["F"]));
   assertEquals(plan.restore.map((r) => r.module), ["A"]);
-  assertEquals(Object.fromEntries(plan.skipped.map((s) => [s.module, s.reason])), {
-    B: "its source changed",
-    C: "its boot file changed",
-    D: "it may run Template Haskell",
-    Gone: "not in the source list",
-    E: "its name changed or cannot be read",
-    F: "its outputs are already there",
-    G: "more than one source has its name",
-  });
+  // F's outputs are in the directories already: left to GHC, and known if they are F's saved ones.
+  assertEquals(plan.kept.map((r) => r.module), ["F"]);
+  assertEquals(plan.skipped.map((s) => [s.module, s.reason]), [
+    ["B", "its source changed"],
+    ["C", "its boot file changed"],
+    ["D", "it may run Template Haskell"],
+    ["Gone", "not in the source list"],
+    ["E", "its name changed or cannot be read"],
+    ["G", "more than one source has its name"],
+    ["G", "nothing saved for it"],
+  ]);
+  const fresh = planRestore([], [
+    current("N.hs", "N"),
+    current("T.hs", "T", { usesSplices: true }),
+    current("X.hs", null),
+  ], new Set());
+  assertEquals(fresh.skipped.map((s) => [s.module, s.reason]), [
+    ["N", "nothing saved for it"],
+    ["T", "it may run Template Haskell"],
+    ["X.hs", "its name cannot be read"],
+  ]);
+  assertEquals(
+    describeSkipped([...plan.skipped, ...fresh.skipped].slice(0, 3).concat(fresh.skipped[0])),
+    "its source changed: B; its boot file changed: C; it may run Template Haskell: D; nothing saved for it: N",
+  );
+});
+
+Deno.test("planRestore keeps a module with splices whose outputs a build tool kept", () => {
+  const current = { source: "T.hs", module: "T", sourceHash: H("a"), bootHash: null, usesSplices: true };
+  const saved = [record("T", "T.hs")];
+  assertEquals(planRestore(saved, [current], new Set(["T"])).kept.map((r) => r.module), ["T"]);
+  assertEquals(planRestore(saved, [current], new Set()).restore, []);
+  assertEquals(planRestore(saved, [{ ...current, sourceHash: H("b") }], new Set(["T"])).kept, []);
 });
 
 Deno.test("chooseEviction drops least recently used entries and files only they use", () => {
@@ -240,4 +307,28 @@ Deno.test("compiledModules: Compiling lines, rewritten restored files, and new o
     50,
   );
   assertEquals([...compiled].sort(), ["B", "C", "Z"]);
+});
+
+Deno.test("Store keeps each target's last key parts while its entry lives", async () => {
+  const root = await Deno.makeTempDir({ prefix: "ghcpw-store-" });
+  try {
+    const store = new Store(root, 10_000);
+    const parts: KeyParts = { ghc: "g", args: [], cwd: "/w", env: {}, colour: false, packageState: [] };
+    await store.writeManifest({ version: MANIFEST_VERSION, key: "k1", modules: [] });
+    await store.writeTarget("t1", { key: "k1", parts });
+    await store.writeTarget("t2", { key: "gone", parts });
+    assertEquals(await store.readTarget("t1"), { key: "k1", parts });
+    assertEquals(await store.readTarget("missing"), null);
+    await Deno.writeTextFile(`${root}/targets/t3`, "{ not json");
+    assertEquals(await store.readTarget("t3"), null);
+    // Young records may belong to a save in progress; old ones go once their entry is gone or unreadable.
+    await store.evict();
+    assertEquals((await store.readTarget("t2"))?.key, "gone");
+    await store.evict(Date.now() + 60 * 60 * 1000);
+    assertEquals((await store.readTarget("t1"))?.key, "k1");
+    assertEquals(await store.readTarget("t2"), null);
+    assertEquals(await Deno.stat(`${root}/targets/t3`).catch(() => null), null);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });

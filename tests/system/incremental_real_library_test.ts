@@ -1,0 +1,116 @@
+/**
+ * A real library no one here wrote — Debian's aeson (scripts/real_library/), all its modules as one
+ * `ghc --make` target, as rules_haskell builds a library — through an edit sequence, each step built by
+ * plain ghc and through one ghcpw server into emptied output directories (as Bazel empties them): no
+ * change, a body edit and an added export in a module in the middle of its graph. Every step: same exit
+ * code, same diagnostics (as a set), the same interfaces; and ghcpw restored modules and compiled fewer.
+ *
+ * Needs root the first time (apt installs libghc-aeson-dev and fetches the source), as
+ * tests/system/real_library_test.ts does.
+ */
+
+import { assert, assertEquals } from "../support/assert.ts";
+import { ghc, ghcpw, type Run } from "../support/helpers.ts";
+import {
+  type Counters,
+  counters,
+  countersDelta,
+  emptyOutputs,
+  incrementalLog,
+  incrementalServer,
+} from "../support/incremental.ts";
+import {
+  assertSameInterfaces,
+  copySources,
+  fetchRealLibrary,
+  ghcIsDynamic,
+  suiteFlags,
+} from "../support/real_library.ts";
+import { Twins } from "../support/twins.ts";
+import { compiledNames, diagnosticSet } from "../../scripts/output_compare.ts";
+import {
+  addExport,
+  addInternalBinding,
+  chooseEditTargets,
+  hasExportList,
+} from "../../scripts/source_edits.ts";
+
+Deno.test("Debian's aeson as one --make target: an edit sequence restores what did not change, as cold ghc --make builds it", async (t) => {
+  const lib = await fetchRealLibrary("aeson");
+  const dynamic = await ghcIsDynamic();
+  const graph = lib.steps.filter((s) => s.module !== null && !s.module.endsWith("[boot]"));
+  const modules = graph.map((s) => s.module!);
+  // Haskell modules only: -no-link needs no C objects.
+  const args = ["--make", "-no-link", ...suiteFlags(lib, dynamic), ...graph.map((s) => s.file)];
+  const server = await incrementalServer();
+  const w = await Twins.create(server, {}, "ghcpw-inc-aeson-");
+  const root = `${w.cold}/..`;
+  try {
+    for (const tree of [w.cold, w.warm]) await copySources(lib, tree);
+    const middle = chooseEditTargets(
+      graph,
+      (s) => hasExportList(Deno.readTextFileSync(`${w.cold}/${s.file}`), s.module!),
+    ).middle;
+    console.log(
+      `${lib.name}-${lib.version} on GHC ${lib.ghcVersion}: ${modules.length} modules; edits in ${middle.module}`,
+    );
+
+    let cold: Run | null = null;
+    /**
+     * Builds through ghcpw into emptied directories and, unless the sources are those of the last cold
+     * build (`rebuildCold` false), plain ghc at the same time; compares. Resolves to ghcpw's run and counts.
+     */
+    const build = async (rebuildCold: boolean): Promise<{ warm: Run; delta: Counters; log: string }> => {
+      await emptyOutputs(w.warm, [lib.buildDir]);
+      if (rebuildCold) await emptyOutputs(w.cold, [lib.buildDir]);
+      const before = await counters(server);
+      const logged = server.log().length;
+      const [expected, warm] = await Promise.all([
+        rebuildCold ? ghc(args, w.cold) : Promise.resolve(cold!),
+        ghcpw(server.socket, args, w.warm),
+      ]);
+      cold = expected;
+      const log = incrementalLog(server.log().slice(logged));
+      assertEquals(expected.code, 0, `cold ghc --make failed:\n${expected.stderr}`);
+      assertEquals(warm.code, 0, `ghcpw failed:\n${warm.stderr}`);
+      assertEquals(
+        diagnosticSet(warm.stdout + warm.stderr),
+        diagnosticSet(expected.stdout + expected.stderr),
+        log,
+      );
+      await assertSameInterfaces(w.cold, w.warm, lib, modules, dynamic);
+      return { warm, delta: countersDelta(before, await counters(server)), log };
+    };
+    const editBoth = async (change: (source: string) => string) => {
+      const source = await Deno.readTextFile(`${w.cold}/${middle.file}`);
+      await w.write({ [middle.file]: change(source) });
+    };
+
+    await t.step("from scratch", async () => {
+      const { warm } = await build(true);
+      assertEquals(compiledNames(warm.stdout).length, modules.length);
+    });
+    await t.step("no change: restored, nothing but modules with splices compiled", async () => {
+      const { warm, delta, log } = await build(false);
+      assert(delta.modulesRestored > modules.length / 2, `restored ${delta.modulesRestored}\n${log}`);
+      assert(compiledNames(warm.stdout).length < modules.length / 4, warm.stdout);
+    });
+    await t.step(`a body edit in the middle of the graph`, async () => {
+      await editBoth((s) => addInternalBinding(s));
+      const { warm, delta, log } = await build(true);
+      assert(delta.modulesRestored > modules.length / 2, `restored ${delta.modulesRestored}\n${log}`);
+      assert(compiledNames(warm.stdout).includes(middle.module!), warm.stdout);
+      assert(compiledNames(warm.stdout).length < modules.length / 2, warm.stdout);
+    });
+    await t.step("an export added there", async () => {
+      await editBoth((s) => addExport(s, middle.module!));
+      const { warm, delta, log } = await build(true);
+      assert(delta.modulesRestored > 0, log);
+      assert(compiledNames(warm.stdout).length < modules.length, warm.stdout);
+    });
+  } finally {
+    const log = await server.stop();
+    await Deno.remove(root, { recursive: true }).catch(() => {});
+    if (/panic|uncaught/i.test(log)) console.error(log);
+  }
+});
