@@ -46,6 +46,17 @@ async function locate(path: string, ...trees: string[]): Promise<string | null> 
   return null;
 }
 
+/** The lines of `xs` that `ys` lacks, counting repeats: what a report of two interfaces' difference shows. */
+function missingFrom(ys: string[], xs: string[]): string[] {
+  const left = new Map<string, number>();
+  for (const y of ys) left.set(y, (left.get(y) ?? 0) + 1);
+  return xs.filter((x) => {
+    const n = left.get(x) ?? 0;
+    left.set(x, n - 1);
+    return n <= 0;
+  });
+}
+
 /** `ghc --show-iface FILE` run in `cwd`, or null if it fails. */
 async function showInterface(ghc: string, file: string, cwd: string): Promise<string | null> {
   const out = await new Deno.Command(ghc, {
@@ -81,7 +92,13 @@ export async function outputMismatch(
   const [a, b] = await Promise.all([showInterface(ghc, file, cold), showInterface(ghc, file, warm)]);
   if (a === null || b === null) return differs;
   const [la, lb] = [a.split("\n"), b.split("\n")];
-  if (la.length !== lb.length) return differs;
+  if (la.length !== lb.length) {
+    const lines = [
+      ...missingFrom(lb, la).map((l) => `  ghc:   ${l}`),
+      ...missingFrom(la, lb).map((l) => `  ghcpw: ${l}`),
+    ];
+    return `${differs}:\n${lines.join("\n")}`;
+  }
   for (let i = 0; i < la.length; i++) {
     if (la[i] === lb[i] || /^\s*interface hash: /.test(la[i]) && /^\s*interface hash: /.test(lb[i])) continue;
     const object = /^addDependentFile "(.*\.(?:dyn_)?o)" [0-9a-f]+$/.exec(la[i])?.[1];

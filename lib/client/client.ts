@@ -14,30 +14,21 @@
  * @module
  */
 
-import { runGhcCaptured, runGhcInherited } from "../ghc/run.ts";
+import { runRealGhc } from "../ghc/run.ts";
 import { GhcError } from "../ghc/installation.ts";
 import { deferredLogger } from "../log/logging.ts";
 import { type OutputSink, processSink } from "../output.ts";
 import { serverLogFile } from "../address/paths.ts";
 import {
-  decodeExit,
-  decodeFailure,
-  decodeProperties,
-  encodeCompileRequest,
-  encodeHello,
-  FrameType,
-  frameTypeName,
-  MessageStream,
-} from "../wire/protocol.ts";
-import { expandResponseFiles, ResponseFileError } from "../ghc/response_file.ts";
-import { ensureRuntimeDir, UnsafeRuntimeDir } from "../address/runtime_dir.ts";
-import {
-  compareVersions,
-  ghcIdentity,
-  keyedSocketPath,
-  serverKey,
-  versionedSocketPath,
-} from "../address/server_key.ts";
+  type CompileRequest,
+  decodeServerMessage,
+  encodeClientMessage,
+  greeting,
+} from "../wire/client_protocol.ts";
+import { MessageStream } from "../wire/stream.ts";
+import { locateServer } from "../address/locate.ts";
+import { UnsafeRuntimeDir } from "../address/runtime_dir.ts";
+import { compareVersions, versionedSocketPath } from "../address/server_key.ts";
 import { withDeadline } from "../timeout.ts";
 import { ensureToken, readToken } from "../address/token.ts";
 import { connectUnix } from "../address/unix_socket.ts";
@@ -112,31 +103,9 @@ export async function runClient(options: ClientOptions): Promise<number> {
     if (e.outputWritten) {
       await sink.stderr(encoder.encode(`ghcpw: ${e.message}; running ghc directly\n`));
     }
-    return await fallback(options, env, cwd, sink);
+    // As the server would have run it, its --package-db options included.
+    return await runRealGhc(options.ghc, { argv: options.argv, cwd, env }, options.packageDbs ?? [], sink);
   }
-}
-
-/** The real ghc with the same argv (response files expanded as GHC 9.4+ does), env, cwd and stdio. */
-async function fallback(
-  options: ClientOptions,
-  env: Record<string, string>,
-  cwd: string,
-  sink: OutputSink,
-): Promise<number> {
-  let args: string[];
-  try {
-    args = await expandResponseFiles(options.argv, cwd);
-  } catch (e) {
-    if (!(e instanceof ResponseFileError)) throw e;
-    await sink.stderr(encoder.encode(`${e.message}\n`));
-    return 1;
-  }
-  // As the server would: its --package-db options come first on every command line.
-  const packageDbArgs = (options.packageDbs ?? []).flatMap((db) => ["-package-db", db]);
-  const ghcArgs = [...packageDbArgs, ...args];
-  return sink === processSink
-    ? await runGhcInherited(options.ghc, ghcArgs, { cwd, env })
-    : await runGhcCaptured(options.ghc, ghcArgs, { cwd, env }, sink);
 }
 
 /** Everything a request on one socket needs, worked out once per client run. */
@@ -158,13 +127,13 @@ async function viaServer(
   sink: OutputSink,
 ): Promise<number> {
   const target = { ...await locate(options), sink };
-  const request = encodeCompileRequest({
+  const request: CompileRequest = {
     argv: options.argv,
     env,
     cwd,
     // GHC colours its diagnostics only for a terminal, as it would if run in the client's place.
     stderrIsTerminal: sink === processSink && Deno.stderr.isTerminal(),
-  });
+  };
   try {
     return await onSocket(target, target.socket, request);
   } catch (e) {
@@ -198,14 +167,16 @@ async function locate(options: ClientOptions): Promise<Omit<Target, "sink">> {
   const packageDbs = options.packageDbs ?? [];
   const autostart = options.autostart ?? options.socketPath === undefined;
   try {
-    const runtime = await ensureRuntimeDir();
-    const identity = await ghcIdentity(options.ghc, runtime);
-    const key = await serverKey(identity, { packageDbs });
+    const { runtime, identity, key, socket } = await locateServer(
+      options.ghc,
+      packageDbs,
+      options.socketPath,
+    );
     // Without auto-start a missing token is not an error yet: if no server answers either, that is the
     // better message; if one does, it refuses a client without a token and says so.
     const token = autostart ? await ensureToken(runtime) : await readToken(runtime);
     return {
-      socket: options.socketPath ?? keyedSocketPath(runtime, identity, key),
+      socket,
       token,
       hello: { ghc: identity.realPath, key, ...token === null ? {} : { token } },
       serveArgs: ["--ghc", identity.realPath, ...packageDbs.flatMap((db) => ["--package-db", db])],
@@ -219,7 +190,7 @@ async function locate(options: ClientOptions): Promise<Omit<Target, "sink">> {
 }
 
 /** Runs the request on the server at `socket`, starting one there first if allowed and needed. */
-async function onSocket(target: Target, socket: string, request: Uint8Array): Promise<number> {
+async function onSocket(target: Target, socket: string, request: CompileRequest): Promise<number> {
   let conn = await connect(socket);
   if (conn === null) {
     if (!target.autostart) {
@@ -257,34 +228,28 @@ async function connect(socket: string): Promise<Deno.UnixConn | null> {
 }
 
 /** Greets, sends the request, and relays the answer; resolves to GHC's exit code. */
-async function exchange(conn: Deno.UnixConn, target: Target, request: Uint8Array): Promise<number> {
+async function exchange(conn: Deno.UnixConn, target: Target, request: CompileRequest): Promise<number> {
   const stream = new MessageStream(conn, conn);
   let written = false;
   try {
     // Both at once: a server of the right version starts compiling without waiting for a round trip.
     const sent = Promise.all([
-      stream.send(FrameType.Hello, encodeHello(target.hello)),
-      stream.send(FrameType.Request, request),
+      stream.send(encodeClientMessage(greeting(target.hello))),
+      stream.send(encodeClientMessage({ kind: "request", request })),
     ]);
     // If the server refused at once, its reason is worth more than the write error.
     sent.catch(() => {});
-    const greeting = await withDeadline(
+    const first = await withDeadline(
       stream.read(),
       GREETING_TIMEOUT_MS,
       () => new ServerUnavailable(`the server did not greet within ${GREETING_TIMEOUT_MS / 1000} s`),
     );
-    if (greeting === null) throw new ServerUnavailable("the server closed the connection before greeting");
-    if (greeting.type === FrameType.Failure) {
-      throw new ServerUnavailable(
-        `the server refused the request: ${decodeFailure(greeting.payload).message}`,
-      );
+    if (first === null) throw new ServerUnavailable("the server closed the connection before greeting");
+    const hello = decodeServerMessage(first, "the server's greeting", ["hello", "failure"]);
+    if (hello.kind === "failure") {
+      throw new ServerUnavailable(`the server refused the request: ${hello.message}`);
     }
-    if (greeting.type !== FrameType.Hello) {
-      throw new ServerUnavailable(
-        `the server sent a ${frameTypeName(greeting.type)} frame instead of greeting`,
-      );
-    }
-    const server = decodeProperties(greeting.payload);
+    const server = hello.properties;
     if (server.version !== VERSION) {
       throw new VersionMismatch(server.version ?? "?", Number(server.active ?? 0));
     }
@@ -294,31 +259,30 @@ async function exchange(conn: Deno.UnixConn, target: Target, request: Uint8Array
       if (frame === null) {
         throw new ServerUnavailable("the server closed the connection mid-request", written);
       }
-      switch (frame.type) {
-        case FrameType.Stdout:
+      const message = decodeServerMessage(frame, "output or an exit code", [
+        "stdout",
+        "stderr",
+        "exit",
+        "failure",
+      ]);
+      switch (message.kind) {
+        case "stdout":
           written = true;
-          await target.sink.stdout(frame.payload);
+          await target.sink.stdout(message.chunk);
           break;
-        case FrameType.Stderr:
+        case "stderr":
           written = true;
-          await target.sink.stderr(frame.payload);
+          await target.sink.stderr(message.chunk);
           break;
-        case FrameType.Exit:
-          return decodeExit(frame.payload);
-        case FrameType.Failure: {
-          const { message, kind } = decodeFailure(frame.payload);
-          if (kind === "timeout") {
+        case "exit":
+          return message.code;
+        case "failure":
+          if (message.reason === "timeout") {
             // Not a reason to run ghc again: that is what just ran too long.
-            await target.sink.stderr(encoder.encode(`ghcpw: ${message}\n`));
+            await target.sink.stderr(encoder.encode(`ghcpw: ${message.message}\n`));
             return 1;
           }
-          throw new ServerUnavailable(`the server refused the request: ${message}`, written);
-        }
-        default:
-          throw new ServerUnavailable(
-            `the server sent an unexpected ${frameTypeName(frame.type)} frame`,
-            written,
-          );
+          throw new ServerUnavailable(`the server refused the request: ${message.message}`, written);
       }
     }
   } catch (e) {

@@ -7,14 +7,11 @@
 
 import {
   type ControlCommand,
-  decodeControlReply,
-  decodeFailure,
-  encodeControl,
-  encodeHello,
-  FrameType,
-  frameTypeName,
-  MessageStream,
-} from "../wire/protocol.ts";
+  decodeServerMessage,
+  encodeClientMessage,
+  greeting,
+} from "../wire/client_protocol.ts";
+import { MessageStream } from "../wire/stream.ts";
 import { withTimeout } from "../timeout.ts";
 import { connectUnix } from "../address/unix_socket.ts";
 
@@ -40,19 +37,24 @@ export async function sendControl(
   try {
     return await withTimeout(
       (async () => {
-        await stream.send(FrameType.Hello, encodeHello({ token }));
-        await stream.send(FrameType.Control, encodeControl(command));
+        await stream.send(encodeClientMessage(greeting({ token })));
+        await stream.send(encodeClientMessage({ kind: "control", command }));
         for (;;) {
           const frame = await stream.read();
           if (frame === null) throw new ControlRefused("the server closed the connection");
-          if (frame.type === FrameType.Hello) continue;
-          if (frame.type === FrameType.ControlReply) {
-            return decodeControlReply(frame.payload);
+          const message = decodeServerMessage(frame, "the answer to a control command", [
+            "hello",
+            "control-reply",
+            "failure",
+          ]);
+          switch (message.kind) {
+            case "hello":
+              continue;
+            case "control-reply":
+              return message.reply;
+            case "failure":
+              throw new ControlRefused(message.message);
           }
-          if (frame.type === FrameType.Failure) {
-            throw new ControlRefused(decodeFailure(frame.payload).message);
-          }
-          throw new ControlRefused(`the server sent an unexpected ${frameTypeName(frame.type)} frame`);
         }
       })(),
       CONTROL_TIMEOUT_MS,

@@ -13,16 +13,16 @@ import { expandFlagfiles, isFlagfileArgument } from "../bazel/flagfile.ts";
 import { serveBazelWorker, type WorkHandler } from "../bazel/worker.ts";
 import { compile, type Compiler } from "../compile/compile.ts";
 import { type PreparedGhc, prepareGhc, startCompiler } from "../compile/setup.ts";
-import { runGhcInherited } from "../ghc/run.ts";
+import { runRealGhc } from "../ghc/run.ts";
 import { chooseGhc, findGhc } from "../ghc/installation.ts";
 import { setUpLogging } from "../log/logging.ts";
 import { LOG_OPTIONS, logLevelOf } from "./log_options.ts";
-import { CollectingSink } from "../output.ts";
+import { CollectingSink, processSink } from "../output.ts";
 import type { RecycleLimits } from "../pool/pool.ts";
-import { expandResponseFiles, ResponseFileError } from "../ghc/response_file.ts";
 import { VERSION } from "../version.ts";
 import { parseOptions, positiveInteger, UsageError } from "./options.ts";
 import { RECYCLE_HELP, RECYCLE_OPTIONS, recycleLimits } from "./recycling.ts";
+import { INCREMENTAL_HELP, INCREMENTAL_OPTIONS, incrementalSettings } from "./incremental_options.ts";
 
 const log = getLogger(["ghcpw", "bazel"]);
 
@@ -55,6 +55,7 @@ Options:
   --protocol P        proto or json, as Bazel's 'requires-worker-protocol'
                       (default: detected from the first request)
 ${RECYCLE_HELP}
+${INCREMENTAL_HELP}
   --persistent_worker serve Bazel's worker protocol (Bazel adds this flag)
   -v, --verbose       log every request (level debug)
   -q, --quiet         log only warnings and errors
@@ -73,6 +74,7 @@ export async function bazelCommand(args: string[]): Promise<number> {
     protocol: { type: "string" },
     persistent_worker: { type: "boolean" },
     ...RECYCLE_OPTIONS,
+    ...INCREMENTAL_OPTIONS,
     ...LOG_OPTIONS,
     help: { type: "boolean", short: "h" },
   }, true);
@@ -99,6 +101,7 @@ export async function bazelCommand(args: string[]): Promise<number> {
     jobs: values.jobs === undefined ? undefined : positiveInteger("bazel", "--jobs", values.jobs),
     packageDbs: values["package-db"] ?? [],
     limits: recycleLimits("bazel", values),
+    incremental: incrementalSettings("bazel", values),
   };
 
   if (values.persistent_worker) {
@@ -122,25 +125,19 @@ interface BazelOptions {
   packageDbs: string[];
   /** When the worker's pool replaces a GHC process (a one-off compile has none). */
   limits: RecycleLimits;
+  /** Incremental `--make` builds (null: off). */
+  incremental: { byDefault: boolean; cacheBytes: number } | null;
 }
 
 /** One compile without a worker: the real ghc on the expanded arguments, on this process's stdio. */
 async function runOnce(options: BazelOptions, argv: string[]): Promise<number> {
-  const ghc = findGhc(options.ghc);
-  const cwd = Deno.cwd();
-  let args: string[];
-  try {
-    // As compile() prepares arguments for the real ghc, so both modes run the very same command line.
-    args = [
-      ...options.packageDbs.flatMap((db) => ["-package-db", db]),
-      ...await expandResponseFiles(argv, cwd),
-    ];
-  } catch (e) {
-    if (!(e instanceof ResponseFileError)) throw e;
-    console.error(e.message);
-    return 1;
-  }
-  return await runGhcInherited(ghc, args, { cwd, env: Deno.env.toObject() });
+  // As compile() runs the real ghc, so both modes run the very same command line.
+  return await runRealGhc(
+    findGhc(options.ghc),
+    { argv, cwd: Deno.cwd(), env: Deno.env.toObject() },
+    options.packageDbs,
+    processSink,
+  );
 }
 
 /** Serves Bazel until it closes stdin or stops the worker with a signal. */
@@ -162,7 +159,7 @@ async function runPersistentWorker(options: BazelOptions & { protocol?: BazelPro
   const compilerFor = (multiplex: boolean) =>
     compiler ??= prepared.then(async (p) => {
       const jobs = options.jobs ?? (multiplex ? navigator.hardwareConcurrency : 1);
-      const c = await startCompiler(p, jobs, options.packageDbs, options.limits);
+      const c = await startCompiler(p, jobs, options.packageDbs, options.limits, options.incremental);
       log.info("Serving with GHC {version} ({ghc}), {jobs} GHC worker(s), {mode}", {
         version: p.installation.version,
         ghc: p.installation.ghc,

@@ -16,14 +16,14 @@ import { DEFAULT_IDLE_TIMEOUT_MS, superviseServer } from "../server/lifecycle.ts
 import { setUpLogging } from "../log/logging.ts";
 import { LOG_OPTIONS, logLevelOf } from "./log_options.ts";
 import { explicitSocketPath, serverLogFile } from "../address/paths.ts";
-import { ensureRuntimeDir } from "../address/runtime_dir.ts";
+import { locateServer } from "../address/locate.ts";
 import { Server } from "../server/server.ts";
-import { ghcIdentity, keyedSocketPath, serverKey } from "../address/server_key.ts";
 import { bindSocket, prepareSocketPath, ServerRunning } from "../address/socket_path.ts";
 import { statusFields } from "../server/status.ts";
 import { ensureToken } from "../address/token.ts";
 import { durationOption, parseOptions, positiveInteger, UsageError } from "./options.ts";
 import { RECYCLE_HELP, RECYCLE_OPTIONS, recycleLimits } from "./recycling.ts";
+import { INCREMENTAL_HELP, INCREMENTAL_OPTIONS, incrementalSettings } from "./incremental_options.ts";
 
 const log = getLogger(["ghcpw", "serve"]);
 
@@ -65,6 +65,7 @@ Options:
   --request-timeout T kill a compile running longer than T and report an error
                       (default: $GHCPW_REQUEST_TIMEOUT, else 1h; 0: no limit)
 ${RECYCLE_HELP}
+${INCREMENTAL_HELP}
   --daemon            (internal) what --detach and auto-start run
   -v, --verbose       log every request and worker event (level debug)
   -q, --quiet         log only warnings and errors
@@ -86,6 +87,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     "idle-timeout": { type: "string" },
     "request-timeout": { type: "string" },
     ...RECYCLE_OPTIONS,
+    ...INCREMENTAL_OPTIONS,
     ...LOG_OPTIONS,
     help: { type: "boolean", short: "h" },
   });
@@ -113,16 +115,18 @@ export async function serveCommand(args: string[]): Promise<number> {
     DEFAULT_REQUEST_TIMEOUT_MS,
   );
   const limits = recycleLimits("serve", values);
+  const incremental = incrementalSettings("serve", values);
   const packageDbs = values["package-db"] ?? [];
   const ghcName = chooseGhc(values.ghc);
 
   // The socket is found the way clients find it: by this GHC's key, in the checked runtime directory,
   // which also holds the token clients must present.
-  const runtime = await ensureRuntimeDir();
+  const { runtime, identity, key, socket: socketPath } = await locateServer(
+    ghcName,
+    packageDbs,
+    explicitSocketPath(values.socket),
+  );
   const token = await ensureToken(runtime);
-  const identity = await ghcIdentity(ghcName, runtime);
-  const key = await serverKey(identity, { packageDbs });
-  const socketPath = explicitSocketPath(values.socket) ?? keyedSocketPath(runtime, identity, key);
   if (values.detach) return await detach(args, socketPath);
 
   const logFile = values.daemon ? await serverLogFile(socketPath, runtime) : null;
@@ -134,7 +138,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     await prepareSocketPath(socketPath);
     const prepared = await prepareGhc(ghcName, values["ghc-pkg"]);
     const ghc = prepared.installation;
-    const compiler = await startCompiler(prepared, jobs, packageDbs, limits);
+    const compiler = await startCompiler(prepared, jobs, packageDbs, limits, incremental);
     const pool = compiler.pool;
     let bound;
     try {

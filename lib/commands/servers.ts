@@ -11,8 +11,8 @@ import { sendControl } from "../client/control.ts";
 import { chooseGhc } from "../ghc/installation.ts";
 import { explicitSocketPath } from "../address/paths.ts";
 import { ensureRuntimeDir } from "../address/runtime_dir.ts";
-import { ghcIdentity, keyedSocketPath, serverKey } from "../address/server_key.ts";
-import type { ControlCommand } from "../wire/protocol.ts";
+import { locateServer } from "../address/locate.ts";
+import type { ControlCommand } from "../wire/client_protocol.ts";
 import { readToken } from "../address/token.ts";
 
 /** The servers to address, and the token to address them with. */
@@ -36,9 +36,8 @@ export async function selectServers(values: {
   const explicit = explicitSocketPath(values.socket);
   if (explicit !== undefined) return { sockets: [explicit], named: true, runtime, token };
   if (values.ghc !== undefined || values["package-db"] !== undefined) {
-    const identity = await ghcIdentity(chooseGhc(values.ghc), runtime);
-    const key = await serverKey(identity, { packageDbs: values["package-db"] ?? [] });
-    return { sockets: [keyedSocketPath(runtime, identity, key)], named: true, runtime, token };
+    const { socket } = await locateServer(chooseGhc(values.ghc), values["package-db"] ?? []);
+    return { sockets: [socket], named: true, runtime, token };
   }
   const sockets: string[] = [];
   for await (const entry of Deno.readDir(runtime)) {

@@ -8,16 +8,15 @@
 
 import { getLogger } from "@logtape/logtape";
 import { affinityOf } from "./affinity.ts";
-import { runGhcCaptured } from "../ghc/run.ts";
+import { realGhcArguments, runGhcCaptured } from "../ghc/run.ts";
 import { planInvocation } from "../ghc/mode.ts";
 import type { OutputSink } from "../output.ts";
 import type { Pool } from "../pool/pool.ts";
 import { makeRequestDir } from "../pool/request_dir.ts";
-import type { CompileRequest } from "../wire/protocol.ts";
-import { expandResponseFiles, ResponseFileError } from "../ghc/response_file.ts";
+import type { CompileRequest } from "../wire/client_protocol.ts";
+import type { IncrementalBuilds } from "../incremental/build.ts";
 
 const log = getLogger(["ghcpw", "compile"]);
-const encoder = new TextEncoder();
 
 /** Counters for status reports and tests. */
 export interface CompileStats {
@@ -31,8 +30,10 @@ export interface Compiler {
   ghc: string;
   pool: Pool;
   stats: CompileStats;
-  /** Arguments put ahead of every invocation's own (the server's --package-db options). */
-  extraArgs: string[];
+  /** Package databases put ahead of every invocation's own flags (the server's --package-db options). */
+  packageDbs: string[];
+  /** Incremental `--make` builds (lib/incremental/), unless turned off. */
+  incremental?: IncrementalBuilds;
 }
 
 /**
@@ -45,15 +46,19 @@ export async function compile(
   sink: OutputSink,
   signal?: AbortSignal,
 ): Promise<number> {
-  let args: string[];
-  try {
-    args = [...compiler.extraArgs, ...await expandResponseFiles(request.argv, request.cwd)];
-  } catch (e) {
-    if (!(e instanceof ResponseFileError)) throw e;
-    await sink.stderr(encoder.encode(`${e.message}\n`));
-    return 1;
-  }
+  const args = await realGhcArguments(request.argv, request.cwd, compiler.packageDbs, sink);
+  if (args === null) return 1;
   const plan = planInvocation(request.argv, args, request.env);
+  if (compiler.incremental && plan.kind === "worker" && plan.mode[0] === "make") {
+    // lib/incremental/ restores saved outputs first and saves and replays warnings after; the build
+    // itself is this same compile, without the incremental step.
+    const plain = { ...compiler, incremental: undefined };
+    return await compiler.incremental.build(
+      { ...request, args: plan.args },
+      sink,
+      (out) => compile(plain, request, out, signal),
+    );
+  }
   const ctx = { cwd: request.cwd, env: request.env };
   if (plan.kind === "direct") {
     compiler.stats.direct++;

@@ -12,6 +12,9 @@ import { type GhcInstallation, inspectGhc } from "../ghc/installation.ts";
 import { type BuiltPlugin, ensurePlugin, workerArgs } from "../plugin/build.ts";
 import { Pool, type RecycleLimits } from "../pool/pool.ts";
 import { removeStaleRequestDirs } from "../pool/request_dir.ts";
+import { cacheDir } from "../address/paths.ts";
+import { IncrementalBuilds } from "../incremental/build.ts";
+import { Store } from "../incremental/store.ts";
 
 const log = getLogger(["ghcpw", "compiler"]);
 
@@ -30,13 +33,15 @@ export async function prepareGhc(ghc: string, ghcPkg?: string): Promise<Prepared
 /**
  * Starts `jobs` workers for a prepared GHC and returns the compiler serving through them; every
  * invocation gets `-package-db` for each of `packageDbs` ahead of its own flags. `limits` says when
- * workers are replaced (defaults in lib/pool/pool.ts).
+ * workers are replaced (defaults in lib/pool/pool.ts); `incremental` how `--make` builds keep their
+ * outputs in the per-user cache (null: they do not).
  */
 export async function startCompiler(
   prepared: PreparedGhc,
   jobs: number,
   packageDbs: readonly string[] = [],
   limits: RecycleLimits = {},
+  incremental: { byDefault: boolean; cacheBytes: number } | null = null,
 ): Promise<Compiler> {
   // Absolute, so that they mean the same for every invocation's working directory, and so that workers
   // recognise them in GHC's list of databases: these are the databases whose interfaces workers may keep.
@@ -63,6 +68,11 @@ export async function startCompiler(
     ghc: prepared.installation.ghc,
     pool,
     stats: { worker: 0, direct: 0, deferred: 0 },
-    extraArgs: dbs.flatMap((db) => ["-package-db", db]),
+    packageDbs: dbs,
+    incremental: incremental === null ? undefined : new IncrementalBuilds(
+      new Store(`${cacheDir()}/incremental`, incremental.cacheBytes),
+      prepared.installation,
+      incremental.byDefault,
+    ),
   };
 }

@@ -1,11 +1,56 @@
 /**
  * Running the real ghc for an invocation: for what a worker does not serve (lib/ghc/mode.ts), for what
- * a worker defers, and for the client's fallback when no server answers.
+ * a worker defers, for the client's fallback when no server answers, and for a one-off Bazel compile.
+ * All of them run the same command line a worker would have run ({@linkcode realGhcArguments}), so
+ * which path an invocation takes never changes its result.
  *
  * @module
  */
 
-import type { OutputSink } from "../output.ts";
+import { type OutputSink, processSink } from "../output.ts";
+import { killAndWait } from "../process/kill.ts";
+import { expandResponseFiles, ResponseFileError } from "./response_file.ts";
+
+const encoder = new TextEncoder();
+
+/**
+ * The arguments ghc gets for an invocation wherever it runs: `-package-db` for each of the server's
+ * `packageDbs` ahead of the invocation's own arguments, whose response files are expanded (as GHC 9.4+
+ * does, so that older GHCs behave the same). A response file that cannot be read makes it null, after
+ * its error has been written to `sink` as GHC writes it (GHC then exits with 1).
+ */
+export async function realGhcArguments(
+  argv: string[],
+  cwd: string,
+  packageDbs: readonly string[],
+  sink: OutputSink,
+): Promise<string[] | null> {
+  try {
+    return [...packageDbs.flatMap((db) => ["-package-db", db]), ...await expandResponseFiles(argv, cwd)];
+  } catch (e) {
+    if (!(e instanceof ResponseFileError)) throw e;
+    await sink.stderr(encoder.encode(`${e.message}\n`));
+    return null;
+  }
+}
+
+/**
+ * Runs the real ghc on an invocation as a worker would have run it (see {@linkcode realGhcArguments});
+ * resolves to its exit code. With this process's own sink, ghc inherits its stdio (and so a terminal);
+ * otherwise its output is streamed into `sink`.
+ */
+export async function runRealGhc(
+  ghc: string,
+  invocation: DirectContext & { argv: string[] },
+  packageDbs: readonly string[],
+  sink: OutputSink,
+): Promise<number> {
+  const args = await realGhcArguments(invocation.argv, invocation.cwd, packageDbs, sink);
+  if (args === null) return 1;
+  return sink === processSink
+    ? await runGhcInherited(ghc, args, invocation)
+    : await runGhcCaptured(ghc, args, invocation, sink);
+}
 
 /** Where and how to run: the invocation's own working directory and complete environment. */
 export interface DirectContext {
@@ -49,13 +94,7 @@ export async function runGhcCaptured(
 ): Promise<number> {
   signal?.throwIfAborted();
   const child = command(ghc, args, ctx, "piped").spawn();
-  const kill = () => {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // exited meanwhile
-    }
-  };
+  const kill = () => killAndWait(child);
   signal?.addEventListener("abort", kill, { once: true });
   const pump = async (stream: ReadableStream<Uint8Array>, write: (c: Uint8Array) => Promise<void>) => {
     for await (const chunk of stream) await write(chunk);
@@ -67,8 +106,7 @@ export async function runGhcCaptured(
     ]);
   } catch (e) {
     // The receiver is gone: nobody wants this compile any more.
-    kill();
-    await child.status;
+    await killAndWait(child);
     throw e;
   } finally {
     signal?.removeEventListener("abort", kill);

@@ -21,7 +21,8 @@ import Ghcpw.Parent (exitWithServer)
 import Ghcpw.Terminal (requestTerminal)
 import Ghcpw.Warm (Warm, lastResumed, newWarm)
 
--- | Must equal WORKER_PROTOCOL in lib/wire/protocol.ts.
+-- | Must equal WORKER_PROTOCOL_VERSION in lib/wire/worker_protocol.ts (checked by
+-- tests/unit/plugin_contract_test.ts).
 protocolVersion :: B.ByteString
 protocolVersion = B8.pack "1"
 

@@ -47,8 +47,8 @@ export const PLUGIN_SOURCES: ReadonlyArray<readonly [string, string]> = [
 /** The module GHC runs with --frontend. */
 export const PLUGIN_MODULE = "GhcpwPlugin";
 
-/** Packages the plugin imports; terminfo is optional (used when the GHC itself depends on it). */
-const REQUIRED_PACKAGES = [
+/** Packages the plugin always imports: the unconditional build-depends of lib/plugin/ghcpw-plugin.cabal. */
+export const REQUIRED_PACKAGES = [
   "base",
   "bytestring",
   "containers",
@@ -59,7 +59,8 @@ const REQUIRED_PACKAGES = [
   "ghc-boot",
   "unix",
 ];
-const OPTIONAL_PACKAGES = ["terminfo"];
+/** Packages used when the GHC itself depends on them: the cabal file's conditional build-depends. */
+export const OPTIONAL_PACKAGES = ["terminfo"];
 
 /** A built and registered plugin. */
 export interface BuiltPlugin {

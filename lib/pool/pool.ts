@@ -14,8 +14,9 @@
 
 import { getLogger } from "@logtape/logtape";
 import { type OutputSink, TrackingSink } from "../output.ts";
-import type { WorkerRequest } from "../wire/protocol.ts";
-import { Worker, WorkerFailure, type WorkerOutcome, type WorkerSpec } from "./worker.ts";
+import type { WorkerRequest } from "../wire/worker_protocol.ts";
+import { Worker, WorkerFailure, type WorkerOutcome } from "./worker.ts";
+import { spawnWorkerProcess, type StartWorkerProcess, type WorkerSpec } from "./worker_process.ts";
 
 const log = getLogger(["ghcpw", "pool"]);
 
@@ -34,6 +35,8 @@ export interface RecycleLimits {
 /** How the pool is sized and when it replaces workers. */
 export interface PoolOptions extends RecycleLimits {
   size: number;
+  /** How worker processes are started (default: ghc itself; tests give a stand-in). */
+  startProcess?: StartWorkerProcess;
 }
 
 /** Why a worker was replaced. */
@@ -71,6 +74,7 @@ export class Pool {
     recycled: { requests: 0, memory: 0, "stale-libraries": 0, failure: 0, cancelled: 0 },
   };
   #spec: WorkerSpec;
+  #startProcess: StartWorkerProcess;
   #idle: Worker[] = [];
   #waiting: Array<{ affinity: string; resolve: (w: Worker | Error) => void }> = [];
   #starting = 0;
@@ -85,6 +89,7 @@ export class Pool {
       throw new RangeError(`pool size must be a positive integer, got ${options.size}`);
     }
     this.#spec = spec;
+    this.#startProcess = options.startProcess ?? spawnWorkerProcess;
     this.size = options.size;
     this.maxRequests = options.maxRequests ?? DEFAULT_MAX_REQUESTS;
     this.maxRssBytes = options.maxRssBytes ?? DEFAULT_MAX_RSS_BYTES;
@@ -246,7 +251,7 @@ export class Pool {
   async #spawn(): Promise<Worker> {
     this.#starting++;
     try {
-      const worker = await Worker.start(this.#spec);
+      const worker = await Worker.start(this.#spec, this.#startProcess);
       this.stats.workersStarted++;
       this.#all.add(worker);
       const replaced = this.#pendingReasons.shift();

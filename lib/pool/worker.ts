@@ -7,20 +7,23 @@
 
 import { getLogger } from "@logtape/logtape";
 import {
-  decodeMessage,
-  decodeProperties,
-  decodeWorkerExit,
-  encodeWorkerRequest,
-  FrameType,
-  frameTypeName,
-  MessageStream,
-  ProtocolError,
+  decodeWorkerMessage,
+  encodeToWorker,
   WORKER_PROTOCOL_VERSION,
   type WorkerRequest,
-} from "../wire/protocol.ts";
+} from "../wire/worker_protocol.ts";
+import { ProtocolError } from "../wire/fields.ts";
+import { MessageStream } from "../wire/stream.ts";
 import { changedLibraries, type LibrarySnapshot, snapshotLibraries } from "./loaded_libraries.ts";
 import { REQUEST_DIR_PREFIX } from "./request_dir.ts";
 import type { OutputSink } from "../output.ts";
+import { killAndWait } from "../process/kill.ts";
+import {
+  spawnWorkerProcess,
+  type StartWorkerProcess,
+  type WorkerProcess,
+  type WorkerSpec,
+} from "./worker_process.ts";
 import { withTimeout } from "../timeout.ts";
 
 const log = getLogger(["ghcpw", "worker"]);
@@ -38,16 +41,6 @@ export class WorkerFailure extends Error {
   override name = "WorkerFailure";
 }
 
-/** How to start a worker. */
-export interface WorkerSpec {
-  ghc: string;
-  args: string[];
-  /** Directory the worker process starts in (requests set their own). */
-  cwd: string;
-  /** How long the worker may take to start and greet. */
-  startTimeoutMs?: number;
-}
-
 const STDERR_TAIL_LINES = 40;
 
 /** A running worker process. */
@@ -59,14 +52,14 @@ export class Worker {
   serving = false;
   /** The affinity of the last request served (see lib/pool/pool.ts). */
   affinity = "";
-  #child: Deno.ChildProcess;
+  #child: WorkerProcess;
   #stream: MessageStream;
   #status: Promise<Deno.CommandStatus>;
   #exited = false;
   #stderrTail: string[] = [];
   #libraries: LibrarySnapshot = new Map();
 
-  private constructor(child: Deno.ChildProcess, stream: MessageStream, ghcVersion: string, tail: string[]) {
+  private constructor(child: WorkerProcess, stream: MessageStream, ghcVersion: string, tail: string[]) {
     this.#child = child;
     this.#stream = stream;
     this.pid = child.pid;
@@ -78,25 +71,20 @@ export class Worker {
     });
   }
 
-  /** Starts a worker and waits for its greeting. */
-  static async start(spec: WorkerSpec): Promise<Worker> {
-    const child = new Deno.Command(spec.ghc, {
-      args: spec.args,
-      cwd: spec.cwd,
-      // The worker's own session must not pick up an environment file; requests bring their own env.
-      env: { GHC_ENVIRONMENT: "-" },
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+  /** Starts a worker (a ghc process unless `startProcess` says otherwise) and waits for its greeting. */
+  static async start(
+    spec: WorkerSpec,
+    startProcess: StartWorkerProcess = spawnWorkerProcess,
+  ): Promise<Worker> {
+    const child = startProcess(spec);
     const tail: string[] = [];
     collectStderr(child.stderr, tail, child.pid);
     const stream = new MessageStream(child.stdout, child.stdin);
     const timeout = spec.startTimeoutMs ?? 60_000;
     try {
-      const hello = await withTimeout(
+      const props = await withTimeout(
         Promise.race([
-          stream.expect(FrameType.Hello, "the worker's greeting"),
+          readGreeting(stream),
           child.status.then((s) => {
             throw new WorkerFailure(`GHC worker exited during start-up (${describeStatus(s)})`);
           }),
@@ -104,7 +92,6 @@ export class Worker {
         timeout,
         () => new WorkerFailure(`GHC worker did not start within ${timeout} ms`),
       );
-      const props = decodeProperties(hello);
       if (props.protocol !== String(WORKER_PROTOCOL_VERSION)) {
         throw new WorkerFailure(
           `worker speaks protocol ${props.protocol}, expected ${WORKER_PROTOCOL_VERSION}`,
@@ -113,12 +100,7 @@ export class Worker {
       log.debug("Worker {pid} started (GHC {ghc})", { pid: child.pid, ghc: props.ghc });
       return new Worker(child, stream, props.ghc ?? "", tail);
     } catch (e) {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
-      await child.status;
+      await killAndWait(child);
       throw new WorkerFailure(`${e instanceof Error ? e.message : e}${formatTail(tail)}`);
     }
   }
@@ -141,30 +123,35 @@ export class Worker {
     this.requestsServed++;
     this.serving = true;
     try {
-      await this.#stream.send(FrameType.Request, encodeWorkerRequest(request));
+      await this.#stream.send(encodeToWorker({ kind: "request", request }));
       for (;;) {
         const frame = await this.#stream.read();
         if (frame === null) throw new WorkerFailure(`GHC worker ${this.pid} closed its channel mid-request`);
-        switch (frame.type) {
-          case FrameType.Stdout:
-            await sink.stdout(frame.payload);
+        const message = decodeWorkerMessage(frame, "output or an outcome", [
+          "stdout",
+          "stderr",
+          "exit",
+          "defer",
+          "failure",
+        ]);
+        switch (message.kind) {
+          case "stdout":
+            await sink.stdout(message.chunk);
             break;
-          case FrameType.Stderr:
-            await sink.stderr(frame.payload);
+          case "stderr":
+            await sink.stderr(message.chunk);
             break;
-          case FrameType.Exit: {
+          case "exit":
             await this.#recordLibraries(request.tmpDir);
-            const { code, facts } = decodeWorkerExit(frame.payload);
-            return { kind: "exit", code, interfacesResumed: Number(facts["interfaces-resumed"] ?? 0) };
-          }
-          case FrameType.Defer:
-            return { kind: "defer", reason: decodeMessage(frame.payload) };
-          case FrameType.Failure:
-            throw new WorkerFailure(`GHC worker ${this.pid} failed: ${decodeMessage(frame.payload)}`);
-          default:
-            throw new WorkerFailure(
-              `GHC worker ${this.pid} sent an unexpected ${frameTypeName(frame.type)} frame`,
-            );
+            return {
+              kind: "exit",
+              code: message.code,
+              interfacesResumed: Number(message.facts["interfaces-resumed"] ?? 0),
+            };
+          case "defer":
+            return { kind: "defer", reason: message.reason };
+          case "failure":
+            throw new WorkerFailure(`GHC worker ${this.pid} failed: ${message.message}`);
         }
       }
     } catch (e) {
@@ -209,20 +196,10 @@ export class Worker {
 
   /** Stops the worker at once; safe to call more than once. */
   async kill(): Promise<void> {
-    if (this.alive) {
-      try {
-        // A started worker leads a process group (lib/plugin/Ghcpw/Parent.hs): the C compiler, assembler
-        // or iserv it is running must not outlive it and write outputs after it.
-        Deno.kill(-this.pid, "SIGKILL");
-      } catch {
-        // Not yet a group leader, or exited meanwhile.
-        try {
-          this.#child.kill("SIGKILL");
-        } catch {
-          // exited meanwhile
-        }
-      }
-    }
+    // A started worker leads a process group (lib/plugin/Ghcpw/Parent.hs): the C compiler, assembler or
+    // iserv it is running must not outlive it and write outputs after it. Once the worker has exited its
+    // pid may be another's, so only a live one is signalled.
+    if (this.alive) await killAndWait(this.#child, { group: true });
     await this.#status;
   }
 
@@ -238,6 +215,15 @@ export class Worker {
   #settledStatus(): Promise<Deno.CommandStatus | null> {
     return withTimeout(this.#status, 200, () => new Error("still running")).catch(() => null);
   }
+}
+
+/** Reads a worker's greeting properties; a worker that cannot start says why in a Failure instead. */
+async function readGreeting(stream: MessageStream): Promise<Record<string, string>> {
+  const frame = await stream.read();
+  if (frame === null) throw new ProtocolError("connection closed while waiting for the worker's greeting");
+  const message = decodeWorkerMessage(frame, "the worker's greeting", ["hello", "failure"]);
+  if (message.kind === "failure") throw new ProtocolError(message.message);
+  return message.properties;
 }
 
 function describeStatus(status: Deno.CommandStatus): string {

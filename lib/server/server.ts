@@ -15,21 +15,17 @@
 import { getLogger } from "@logtape/logtape";
 import { compile, type Compiler } from "../compile/compile.ts";
 import {
+  type CompileRequest,
   type ControlCommand,
-  decodeCompileRequest,
-  decodeControl,
-  decodeProperties,
-  encodeControlReply,
-  encodeFailure,
-  encodeHello,
-  encodeMessage,
+  decodeClientMessage,
+  encodeServerMessage,
   type FailureKind,
-  FrameType,
-  frameTypeName,
-  MessageStream,
+  greeting,
   PROTOCOL_VERSION,
-  ProtocolError,
-} from "../wire/protocol.ts";
+  type ServerMessage,
+} from "../wire/client_protocol.ts";
+import { ProtocolError } from "../wire/fields.ts";
+import { MessageStream } from "../wire/stream.ts";
 import { type BoundSocket, releaseSocket } from "../address/socket_path.ts";
 import { readToken, sameToken } from "../address/token.ts";
 import { withTimeout } from "../timeout.ts";
@@ -241,9 +237,8 @@ export class Server {
         await this.#control(stream, next.command);
         return;
       }
-      const { hello, payload } = next;
+      const { hello, request } = next;
       this.#checkCompatible(hello);
-      const request = decodeCompileRequest(payload);
       log.debug("Request from client {client}: {argv}", { client: hello.pid ?? "?", argv: request.argv });
       this.stats.requests++;
       this.#compiling++;
@@ -252,15 +247,15 @@ export class Server {
       // The client sends nothing after its request; anything it does now (closing, most likely) ends it.
       stream.read().then(() => cancel.abort(new ClientGone()), () => cancel.abort(new ClientGone()));
       const sink = {
-        stdout: (chunk: Uint8Array) => stream.send(FrameType.Stdout, chunk),
-        stderr: (chunk: Uint8Array) => stream.send(FrameType.Stderr, chunk),
+        stdout: (chunk: Uint8Array) => send(stream, { kind: "stdout", chunk }),
+        stderr: (chunk: Uint8Array) => send(stream, { kind: "stderr", chunk }),
       };
       const timeoutMs = this.#options.requestTimeoutMs ?? 0;
       // A timer of our own, cleared when the request ends: AbortSignal.timeout would keep every
       // request's signal alive for the whole timeout (an hour), thousands of them in a busy build.
       if (timeoutMs > 0) timer = setTimeout(() => cancel.abort(new RequestTimeout()), timeoutMs);
       const code = await compile(this.#options.compiler, request, sink, cancel.signal);
-      await stream.send(FrameType.Exit, encodeMessage(String(code)));
+      await send(stream, { kind: "exit", code });
     } catch (e) {
       const reason = cancel.signal.aborted ? cancel.signal.reason : e;
       if (reason instanceof ClientGone || e instanceof ClientGone) {
@@ -272,7 +267,7 @@ export class Server {
         const message = `the compile ran longer than the request timeout (${seconds} s) and was killed; ` +
           `raise it with 'ghcpw serve --request-timeout SECONDS' (0: no limit)`;
         log.warn("Request timed out after {seconds} s; its GHC was killed", { seconds });
-        await stream.send(FrameType.Failure, encodeFailure(message, "timeout")).catch(() => {});
+        await send(stream, { kind: "failure", message, reason: "timeout" }).catch(() => {});
       } else {
         const message = e instanceof Error ? e.message : String(e);
         const kind: FailureKind = e instanceof Refusal ? e.kind : compiling ? "internal" : "protocol";
@@ -282,7 +277,7 @@ export class Server {
         else this.stats.protocolErrors++;
         if (kind === "version" || kind === "key") log.info("Refusing a request: {error}", { error: message });
         else log.warn("Closing a connection: {error}", { error: message });
-        await stream.send(FrameType.Failure, encodeFailure(message, kind)).catch(() => {});
+        await send(stream, { kind: "failure", message, reason: kind }).catch(() => {});
         // Closing a unix socket with unread input resets the connection, and the client may then lose
         // the Failure before reading it: end our side, and let the client close first (briefly).
         if (!compiling) await drain(stream);
@@ -304,23 +299,24 @@ export class Server {
   }
 
   /** Reads and checks the greeting, greets back, and reads what the client wants. */
-  async #handshake(stream: MessageStream) {
+  async #handshake(stream: MessageStream): Promise<
+    | { kind: "probe" }
+    | { kind: "control"; command: ControlCommand }
+    | { kind: "request"; hello: Record<string, string>; request: CompileRequest }
+  > {
     const first = await stream.read();
     // A connection closed before it sent a byte is someone checking that the server answers.
-    if (first === null) return { kind: "probe" as const };
-    if (first.type !== FrameType.Hello) {
-      throw new ProtocolError(`expected the client's greeting, got a ${frameTypeName(first.type)} frame`);
-    }
-    const hello = decodeProperties(first.payload);
+    if (first === null) return { kind: "probe" };
+    const hello = decodeClientMessage(first, "the client's greeting", ["hello"]).properties;
     if (hello.protocol !== String(PROTOCOL_VERSION) && hello.token === undefined) {
       // A client too old to send a token: say what is wrong rather than "no token".
       throw new Refusal(this.#protocolMismatch(hello), "protocol");
     }
     await this.#authenticate(hello.token);
     stream.maxFrameBytes = MAX_CLIENT_FRAME_BYTES;
-    await stream.send(
-      FrameType.Hello,
-      encodeHello({
+    await send(
+      stream,
+      greeting({
         ghc: this.#options.ghcRealPath,
         "ghc-version": this.#options.ghcVersion,
         key: this.#options.key ?? "",
@@ -332,13 +328,8 @@ export class Server {
     }
     const frame = await stream.read();
     if (frame === null) throw new ProtocolError("connection closed while waiting for a request");
-    if (frame.type === FrameType.Control) {
-      return { kind: "control" as const, command: decodeControl(frame.payload) };
-    }
-    if (frame.type !== FrameType.Request) {
-      throw new ProtocolError(`expected a request, got a ${frameTypeName(frame.type)} frame`);
-    }
-    return { kind: "request" as const, hello, payload: frame.payload };
+    const message = decodeClientMessage(frame, "a request", ["request", "control"]);
+    return message.kind === "control" ? message : { kind: "request", hello, request: message.request };
   }
 
   async #authenticate(presented: string | undefined): Promise<void> {
@@ -408,7 +399,7 @@ export class Server {
         }
         break;
     }
-    await stream.send(FrameType.ControlReply, encodeControlReply(reply));
+    await send(stream, { kind: "control-reply", reply });
   }
 
   /** What `ghcpw status` shows: the server's own facts, then those of `describe`. */
@@ -431,6 +422,11 @@ export class Server {
       ...await this.#options.describe?.(),
     };
   }
+}
+
+/** Sends one of the server's messages. */
+function send(stream: MessageStream, message: ServerMessage): Promise<void> {
+  return stream.send(encodeServerMessage(message));
 }
 
 /** How long a refused client has to close its end before the server closes anyway. */

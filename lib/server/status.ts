@@ -57,6 +57,13 @@ export async function statusFields(
     lastRecycle: pool.stats.lastRecycle ?? null,
     pool: { ...pool.stats },
     compile: { ...compiler.stats },
+    incremental: compiler.incremental === undefined ? null : {
+      byDefault: compiler.incremental.enabled,
+      ...compiler.incremental.stats,
+      cacheBytes: compiler.incremental.store.sizeBytes,
+      cacheLimitBytes: compiler.incremental.store.limitBytes,
+      cacheDir: compiler.incremental.store.root,
+    },
   };
 }
 
@@ -103,6 +110,18 @@ export function formatStatus(status: Record<string, unknown>): string {
       `  workers   ${formatDuration(t.workerMs)} compiling, ${Math.round(t.workerMs / served)} ms per ` +
         `request on average`,
     );
+  }
+  const inc = s.incremental;
+  if (inc) {
+    const size = inc.cacheBytes === null ? "not measured yet" : mib(inc.cacheBytes);
+    lines.push(
+      `  cache     incremental builds ${inc.byDefault ? "on" : "opt-in (GHCPW_INCREMENTAL=1)"}: ` +
+        `${inc.builds} builds, ${inc.hits} hits, ${inc.modulesRestored} modules restored, ` +
+        `${inc.modulesRecompiled} compiled, ${inc.warningsReplayed} warnings replayed, ` +
+        `${inc.redoneClean} failed builds redone clean; size ${size} of ${mib(inc.cacheLimitBytes)}`,
+    );
+  } else if (inc === null) {
+    lines.push("  cache     incremental builds off (--no-incremental)");
   }
   lines.push("");
   const rows = [["PID", "STATE", "REQUESTS", "RSS", "LAST RECYCLE REASON"]];

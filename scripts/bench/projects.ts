@@ -8,7 +8,7 @@
  */
 
 import { generateProject, type ModuleSpec, type Project, writeProject } from "../gen_project.ts";
-import { prepareRealLibrary, type RealLibrary } from "../real_library.ts";
+import { prepareRealLibrary, type RealLibrary } from "../real_library/library.ts";
 import type { GhcRunner } from "./server.ts";
 import { timeCommand, type Timed } from "./process.ts";
 

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { killAndWait } from "../../lib/process/kill.ts";
 import { progress, timeCommand, type Timed } from "./process.ts";
 
 /** ghcpw's entry point (this checkout's), run with `deno run -A` for the server and every client call. */
@@ -95,12 +96,7 @@ export async function startServer(
   try {
     await ready.promise;
   } catch (e) {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // already gone
-    }
-    await child.status;
+    await killAndWait(child);
     throw e;
   } finally {
     clearTimeout(timeout);
@@ -110,19 +106,8 @@ export async function startServer(
 
 /** Stops a server with SIGTERM (it finishes running compiles), or SIGKILL if it takes over 20 s. */
 export async function stopServer(server: RunningServer): Promise<void> {
-  try {
-    server.child.kill("SIGTERM");
-  } catch {
-    return; // already exited
-  }
-  const timer = setTimeout(() => {
-    try {
-      server.child.kill("SIGKILL");
-    } catch {
-      // exited meanwhile
-    }
-  }, 20_000);
-  await server.child.status;
+  const timer = setTimeout(() => killAndWait(server.child), 20_000);
+  await killAndWait(server.child, { signal: "SIGTERM" });
   clearTimeout(timer);
   await server.drained.catch(() => {});
 }

@@ -5,6 +5,12 @@
  * @module
  */
 
-import { deepStrictEqual, match, ok, rejects } from "node:assert/strict";
+import { deepStrictEqual, match, ok, rejects, throws } from "node:assert/strict";
 
-export { deepStrictEqual as assertEquals, match as assertMatch, ok as assert, rejects as assertRejects };
+export {
+  deepStrictEqual as assertEquals,
+  match as assertMatch,
+  ok as assert,
+  rejects as assertRejects,
+  throws as assertThrows,
+};

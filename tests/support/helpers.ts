@@ -6,6 +6,7 @@
  */
 
 import { assertEquals } from "./assert.ts";
+import { killAndWait } from "../../lib/process/kill.ts";
 import { listFiles, outputMismatch as compareOutput } from "../../scripts/output_compare.ts";
 
 export { listFiles };
@@ -71,12 +72,16 @@ export interface TestServer {
   stop(): Promise<string>;
 }
 
-/** Starts `ghcpw serve` on a fresh socket and waits until it accepts connections. */
-export async function startServer(extraArgs: string[] = []): Promise<TestServer> {
+/** Starts `ghcpw serve` on a fresh socket (`env` added to its environment) and waits until it answers. */
+export async function startServer(
+  extraArgs: string[] = [],
+  env: Record<string, string> = {},
+): Promise<TestServer> {
   const dir = await Deno.makeTempDir({ prefix: "ghcpw-test-" });
   const socket = `${dir}/ghcpw.sock`;
   const child = new Deno.Command("deno", {
     args: ["run", "-A", MAIN, "serve", "--socket", socket, "--ghc", GHC, "-n", "2", "-v", ...extraArgs],
+    env,
     stdin: "null",
     stdout: "null",
     stderr: "piped",
@@ -100,12 +105,7 @@ export async function startServer(extraArgs: string[] = []): Promise<TestServer>
     socket,
     dir,
     async stop() {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // already gone
-      }
-      await child.status;
+      await killAndWait(child, { signal: "SIGTERM" });
       await logDone;
       await Deno.remove(dir, { recursive: true }).catch(() => {});
       return log.join("");

@@ -9,6 +9,7 @@
 
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { assertSameOutputs, GHC, listFiles, type Run, run } from "../support/helpers.ts";
+import { killAndWait } from "../../lib/process/kill.ts";
 import { decodeResponse, MessageSplitter, type WorkResponse } from "../../lib/bazel/protocol.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
@@ -280,12 +281,7 @@ Deno.test("ghcpw bazel --persistent_worker with a real GHC: only responses on st
     assertEquals(splitter.pending, false, "stdout held bytes that are not a response");
     assertMatch(await stderr, /Bazel worker, pid \d+/);
   } finally {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // exited
-    }
-    await child.status;
+    await killAndWait(child);
     await stderr.catch(() => "");
     await Deno.remove(dir, { recursive: true });
   }

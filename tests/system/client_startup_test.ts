@@ -10,7 +10,7 @@ import { GHC, ghc, run } from "../support/helpers.ts";
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 
 /** Modules only a server (or the Bazel worker) needs. */
-const SERVER_ONLY = /\/lib\/((server|pool|compile|plugin|bazel)\/[\w/]+|log\/log_file)\.ts$/;
+const SERVER_ONLY = /\/lib\/((server|pool|compile|plugin|bazel|incremental)\/[\w/]+|log\/log_file)\.ts$/;
 
 interface InfoModule {
   specifier: string;

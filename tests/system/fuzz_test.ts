@@ -10,13 +10,9 @@ import { assert, assertEquals } from "../support/assert.ts";
 import { startServer, testToken } from "../support/helpers.ts";
 import { assertHealthy, statusOf } from "../support/service.ts";
 import { encodeFrame } from "../../lib/wire/frame.ts";
-import {
-  encodeCompileRequest,
-  encodeMessage,
-  encodeProperties,
-  FrameType,
-  PROTOCOL_VERSION,
-} from "../../lib/wire/protocol.ts";
+import { encodeProperties, encodeText } from "../../lib/wire/fields.ts";
+import { FrameType } from "../../lib/wire/messages.ts";
+import { encodeClientMessage, PROTOCOL_VERSION } from "../../lib/wire/client_protocol.ts";
 import { VERSION } from "../../lib/version.ts";
 
 const CONNECTIONS = 10_000;
@@ -50,7 +46,10 @@ function malformed(
   );
   const request = encodeFrame(
     FrameType.Request,
-    encodeCompileRequest({ argv: ["-c", "X.hs"], env: {}, cwd: "/", stderrIsTerminal: false }),
+    encodeClientMessage({
+      kind: "request",
+      request: { argv: ["-c", "X.hs"], env: {}, cwd: "/", stderrIsTerminal: false },
+    }).payload,
   );
   const vanish = random.int(10) === 0;
   switch (random.int(12)) {
@@ -97,7 +96,7 @@ function malformed(
         bytes: concat(
           greeting,
           random.int(2)
-            ? encodeFrame(FrameType.Control, encodeMessage(`cmd${random.int(1000)}`))
+            ? encodeFrame(FrameType.Control, encodeText(`cmd${random.int(1000)}`))
             : encodeFrame(FrameType.Exit, random.bytes(8)),
         ),
         vanish,

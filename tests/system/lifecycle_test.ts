@@ -20,6 +20,7 @@ import {
   waitFor,
   workersOf,
 } from "../support/service.ts";
+import { killAndWait } from "../../lib/process/kill.ts";
 import { processAlive } from "../../lib/process/state.ts";
 import { answers } from "../../lib/client/autostart.ts";
 import { VERSION } from "../../lib/version.ts";
@@ -126,8 +127,7 @@ Deno.test("serve replaces a stale socket, refuses what is not a socket", async (
         return false;
       }
     });
-    holder.kill("SIGKILL");
-    await holder.status;
+    await killAndWait(holder);
     const server = await foregroundServer(stale);
     await assertHealthy(stale, 1);
     await ghcpwCli(["stop", "--socket", stale]);

@@ -1,6 +1,6 @@
 /**
  * A real library no one here wrote — Debian's haskell-aeson, fetched with `apt-get source` at test time
- * (scripts/real_library.ts) — compiled module by module with one-shot `ghc -c` in dependency order, once on
+ * (scripts/real_library/) — compiled module by module with one-shot `ghc -c` in dependency order, once on
  * plain ghc and once through ghcpw, in twin trees: every module must give the same exit code and
  * diagnostics, and byte-identical .hi (and .dyn_hi) files. Then an edit of a low-level module and a rebuild
  * of it and its dependents, compared again.
@@ -10,44 +10,20 @@
  */
 
 import { assert, assertEquals } from "../support/assert.ts";
+import { assertSameRun, ghc, ghcpw, type Run, startServer } from "../support/helpers.ts";
 import {
-  assertSameRun,
-  GHC,
-  ghc,
-  ghcpw,
-  listFiles,
-  outputMismatch,
-  type Run,
-  run,
-  startServer,
-} from "../support/helpers.ts";
+  assertSameInterfaces,
+  copySources,
+  fetchRealLibrary,
+  ghcIsDynamic,
+  interfaceFiles,
+  suiteFlags,
+} from "../support/real_library.ts";
 import { Twins } from "../support/twins.ts";
-import {
-  type BuildStep,
-  dependentsOf,
-  prepareRealLibrary,
-  type RealLibrary,
-} from "../../scripts/real_library.ts";
+import type { RealLibrary } from "../../scripts/real_library/library.ts";
+import { type BuildStep, dependentsOf } from "../../scripts/real_library/module_order.ts";
 
 const LIBRARY = "aeson";
-
-/** Fetches the library, turning any failure into a message that says what the test needed. */
-async function fetchLibrary(): Promise<RealLibrary> {
-  try {
-    return await prepareRealLibrary(LIBRARY, { ghc: GHC });
-  } catch (e) {
-    throw new Error(
-      `cannot get Debian's haskell-${LIBRARY} and its dependencies for this test (apt needs root and the ` +
-        `Debian mirror; the test must not pass without them): ${e instanceof Error ? e.message : e}`,
-    );
-  }
-}
-
-/** Whether the GHC under test is dynamically linked: then Template Haskell in one-shot mode needs -dynamic-too. */
-async function ghcIsDynamic(): Promise<boolean> {
-  const info = await run(GHC, ["--info"]);
-  return /\("GHC Dynamic","YES"\)/.test(info.stdout);
-}
 
 /**
  * Like Twins.same, but runs plain ghc and ghcpw at the same time (separate trees, so they cannot interfere):
@@ -66,45 +42,6 @@ async function buildSteps(w: Twins, lib: RealLibrary, steps: BuildStep[], hsFlag
     const r = await sameConcurrently(w, ["-c", ...flags, step.file]);
     assertEquals(r.code, 0, `ghc -c ${step.file} failed (on both sides):\n${r.stderr}`);
   }
-}
-
-/** The interface files a one-shot compile of `module` writes (`X[boot]` is an hs-boot file). */
-function interfaceFiles(lib: RealLibrary, module: string, dynamic: boolean): string[] {
-  const boot = module.endsWith("[boot]");
-  const base = `${lib.buildDir}/${module.replace(/\[boot\]$/, "").replaceAll(".", "/")}`;
-  const suffix = boot ? "-boot" : "";
-  return [`${base}.hi${suffix}`, ...(dynamic ? [`${base}.dyn_hi${suffix}`] : [])];
-}
-
-/** How ghcpw's interface file differs from cold ghc's (see outputMismatch in helpers.ts), or null. */
-async function interfaceMismatch(w: Twins, file: string): Promise<string | null> {
-  const read = (tree: string) => Deno.readFile(`${tree}/${file}`).catch(() => null);
-  const [cold, warm] = await Promise.all([read(w.cold), read(w.warm)]);
-  if (cold === null || warm === null) {
-    return `${file}: missing from ${cold === null ? "ghc's" : "ghcpw's"} tree`;
-  }
-  return await outputMismatch(w.cold, w.warm, file);
-}
-
-/** Asserts both trees hold the same files and every listed module's interfaces match; lists every mismatch. */
-async function assertSameInterfaces(w: Twins, lib: RealLibrary, modules: string[], dynamic: boolean) {
-  assertEquals(
-    await listFiles(w.warm),
-    await listFiles(w.cold),
-    "ghcpw and ghc produced different sets of files",
-  );
-  const mismatches: string[] = [];
-  for (const module of modules) {
-    for (const file of interfaceFiles(lib, module, dynamic)) {
-      const mismatch = await interfaceMismatch(w, file);
-      if (mismatch) mismatches.push(mismatch);
-    }
-  }
-  assertEquals(
-    mismatches,
-    [],
-    `interface files differ between ghcpw and cold ghc:\n${mismatches.join("\n")}`,
-  );
 }
 
 /** A home module of the library's own unit whose splice runs the library's Template Haskell code. */
@@ -153,10 +90,9 @@ function addExportedFunction(source: string, module: string): string {
 }
 
 Deno.test("Debian's aeson built module by module through ghcpw gives cold ghc's results", async (t) => {
-  const lib = await fetchLibrary();
+  const lib = await fetchRealLibrary(LIBRARY);
   const dynamic = await ghcIsDynamic();
-  // -O0 keeps the suite to minutes on three GHCs; -dynamic-too because TH needs it on a dynamic GHC.
-  const hsFlags = [...lib.flags, "-O0", ...(dynamic ? ["-dynamic-too"] : [])];
+  const hsFlags = suiteFlags(lib, dynamic);
   const modules = lib.steps.flatMap((s) => s.module === null ? [] : [s.module]);
   console.log(
     `${lib.name}-${lib.version} (Debian ${lib.debianVersion}) on GHC ${lib.ghcVersion}: ${modules.length} ` +
@@ -167,16 +103,13 @@ Deno.test("Debian's aeson built module by module through ghcpw gives cold ghc's 
   try {
     const w = await Twins.create(server, {}, "ghcpw-real-lib-");
     root = w.cold.slice(0, w.cold.lastIndexOf("/"));
-    for (const tree of [w.cold, w.warm]) {
-      const copy = await run("cp", ["-a", `${lib.dir}/.`, tree]);
-      assertEquals(copy.code, 0, `copying the sources failed: ${copy.stderr}`);
-    }
+    for (const tree of [w.cold, w.warm]) await copySources(lib, tree);
 
     let built = false;
     await t.step("every module, in dependency order", async () => {
       const started = Date.now();
       await buildSteps(w, lib, lib.steps, hsFlags);
-      await assertSameInterfaces(w, lib, modules, dynamic);
+      await assertSameInterfaces(w.cold, w.warm, lib, modules, dynamic);
       console.log(
         `  ${lib.steps.length} compiles on both sides in ${((Date.now() - started) / 1000).toFixed(1)} s`,
       );
@@ -191,7 +124,7 @@ Deno.test("Debian's aeson built module by module through ghcpw gives cold ghc's 
         await w.write({ [SPLICE_FILE]: SPLICE_SOURCE });
         const r = await sameConcurrently(w, ["-c", ...hsFlags, SPLICE_FILE]);
         assertEquals(r.code, 0, `${SPLICE_FILE} failed (on both sides):\n${r.stderr}`);
-        await assertSameInterfaces(w, lib, [SPLICE_MODULE], dynamic);
+        await assertSameInterfaces(w.cold, w.warm, lib, [SPLICE_MODULE], dynamic);
         spliced = true;
       },
     });
@@ -222,7 +155,13 @@ Deno.test("Debian's aeson built module by module through ghcpw gives cold ghc's 
           after.length !== before.length || after.some((b, k) => b !== before[k]),
           `the edit of ${edited} did not change its interface: the step tests nothing`,
         );
-        await assertSameInterfaces(w, lib, [...modules, ...(spliced ? [SPLICE_MODULE] : [])], dynamic);
+        await assertSameInterfaces(
+          w.cold,
+          w.warm,
+          lib,
+          [...modules, ...(spliced ? [SPLICE_MODULE] : [])],
+          dynamic,
+        );
       },
     });
   } finally {

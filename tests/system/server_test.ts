@@ -6,14 +6,14 @@ import { project } from "../support/fixtures.ts";
 import { GHC, ghcpw, startServer, testToken, writeTree } from "../support/helpers.ts";
 import { encodeFrame } from "../../lib/wire/frame.ts";
 import { realExecutablePath } from "../../lib/ghc/installation.ts";
+import { encodeProperties } from "../../lib/wire/fields.ts";
+import { FrameType } from "../../lib/wire/messages.ts";
 import {
-  decodeMessage,
-  encodeCompileRequest,
-  encodeProperties,
-  FrameType,
-  MessageStream,
+  decodeServerMessage,
+  encodeClientMessage,
   PROTOCOL_VERSION,
-} from "../../lib/wire/protocol.ts";
+} from "../../lib/wire/client_protocol.ts";
+import { MessageStream } from "../../lib/wire/stream.ts";
 import { VERSION } from "../../lib/version.ts";
 
 /** Sends raw bytes, ends the connection's writing side, and returns the server's Failure message. */
@@ -24,7 +24,9 @@ async function sendRaw(socket: string, bytes: Uint8Array): Promise<string | null
   await conn.closeWrite().catch(() => {});
   try {
     for (let frame = await stream.read(); frame !== null; frame = await stream.read()) {
-      if (frame.type === FrameType.Failure) return decodeMessage(frame.payload);
+      if (frame.type === FrameType.Failure) {
+        return decodeServerMessage(frame, "a failure", ["failure"]).message;
+      }
     }
     return null;
   } catch {
@@ -48,7 +50,10 @@ Deno.test("bad frames and bad handshakes get an error; the server keeps serving"
     );
   const request = encodeFrame(
     FrameType.Request,
-    encodeCompileRequest({ argv: ["--numeric-version"], env: {}, cwd: "/", stderrIsTerminal: false }),
+    encodeClientMessage({
+      kind: "request",
+      request: { argv: ["--numeric-version"], env: {}, cwd: "/", stderrIsTerminal: false },
+    }).payload,
   );
   try {
     await t.step("a length beyond the limit", async () => {

@@ -1,34 +1,46 @@
-import { assert, assertEquals } from "../support/assert.ts";
+import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import {
-  CONTROL_COMMANDS,
-  decodeCompileRequest,
-  decodeControl,
-  decodeControlReply,
-  decodeFailure,
   decodeFields,
   decodeProperties,
-  encodeCompileRequest,
-  encodeControl,
-  encodeControlReply,
-  encodeFailure,
   encodeFields,
-  encodeHello,
-  encodeMessage,
   encodeProperties,
+  encodeText,
   fieldText,
-  PROTOCOL_VERSION,
   ProtocolError,
-} from "../../lib/wire/protocol.ts";
+} from "../../lib/wire/fields.ts";
+import { FrameType } from "../../lib/wire/messages.ts";
+import {
+  type ClientMessage,
+  CONTROL_COMMANDS,
+  decodeClientMessage,
+  decodeServerMessage,
+  encodeClientMessage,
+  encodeServerMessage,
+  greeting,
+  PROTOCOL_VERSION,
+  type ServerMessage,
+} from "../../lib/wire/client_protocol.ts";
+import {
+  decodeToWorker,
+  decodeWorkerMessage,
+  encodeToWorker,
+  encodeWorkerMessage,
+  type WorkerMessage,
+} from "../../lib/wire/worker_protocol.ts";
 import { VERSION } from "../../lib/version.ts";
 
-function throwsProtocolError(f: () => unknown): boolean {
+function protocolError(f: () => unknown): string | null {
   try {
     f();
   } catch (e) {
-    return e instanceof ProtocolError;
+    return e instanceof ProtocolError ? e.message : null;
   }
-  return false;
+  return null;
 }
+
+const clientKinds = ["hello", "request", "control"] as const;
+const serverKinds = ["hello", "stdout", "stderr", "exit", "failure", "control-reply"] as const;
+const workerKinds = ["hello", "stdout", "stderr", "exit", "defer", "failure"] as const;
 
 Deno.test("fields round-trip, including empty fields, empty items and non-ASCII text", () => {
   const fields = [[], [""], ["a", "ü ‘quoted’", "x=y=z"], [new Uint8Array([0, 255, 10])]];
@@ -37,16 +49,6 @@ Deno.test("fields round-trip, including empty fields, empty items and non-ASCII 
   assertEquals(fieldText(decoded[2]), ["a", "ü ‘quoted’", "x=y=z"]);
   assertEquals([...decoded[3][0]], [0, 255, 10]);
   assertEquals(decoded[1].map((x) => x.length), [0]);
-});
-
-Deno.test("a compile request round-trips with its environment and terminal flag", () => {
-  const request = {
-    argv: ["-c", "A B.hs", "@args", ""],
-    env: { PATH: "/usr/bin", EMPTY: "", WITH_EQ: "a=b" },
-    cwd: "/work/x y",
-    stderrIsTerminal: true,
-  };
-  assertEquals(decodeCompileRequest(encodeCompileRequest(request)), request);
 });
 
 Deno.test("properties round-trip and ignore entries without a key", () => {
@@ -60,22 +62,111 @@ Deno.test("properties round-trip and ignore entries without a key", () => {
 Deno.test("truncated, padded and lying payloads are refused", () => {
   const good = encodeFields([["abc", "de"], ["f"]]);
   for (let cut = 0; cut < good.length; cut++) {
-    assert(throwsProtocolError(() => decodeFields(good.slice(0, cut))), `cut at ${cut}`);
+    assert(protocolError(() => decodeFields(good.slice(0, cut))) !== null, `cut at ${cut}`);
   }
   const padded = new Uint8Array(good.length + 1);
   padded.set(good);
-  assert(throwsProtocolError(() => decodeFields(padded)));
+  assert(protocolError(() => decodeFields(padded)) !== null);
   // A count claiming four billion items in a tiny payload must fail fast, not allocate.
-  assert(throwsProtocolError(() => decodeFields(new Uint8Array([0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff]))));
+  assert(protocolError(() => decodeFields(new Uint8Array([0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff]))) !== null);
 });
 
-Deno.test("a request missing a field is refused", () => {
-  assert(throwsProtocolError(() => decodeCompileRequest(encodeFields([["/"], ["-c"]]))));
-  assert(throwsProtocolError(() => decodeCompileRequest(encodeFields([["/", "/"], [], [], ["0"]]))));
+Deno.test("every client and server message round-trips through its frame", () => {
+  const client: ClientMessage[] = [
+    { kind: "hello", properties: { token: "t", key: "k" } },
+    {
+      kind: "request",
+      request: {
+        argv: ["-c", "A B.hs", "@args", ""],
+        env: { PATH: "/usr/bin", EMPTY: "", WITH_EQ: "a=b" },
+        cwd: "/work/x y",
+        stderrIsTerminal: true,
+      },
+    },
+    ...CONTROL_COMMANDS.map((command) => ({ kind: "control" as const, command })),
+  ];
+  for (const m of client) assertEquals(decodeClientMessage(encodeClientMessage(m), "m", clientKinds), m);
+  const server: ServerMessage[] = [
+    { kind: "hello", properties: { key: "k", active: "0" } },
+    { kind: "stdout", chunk: new Uint8Array([1, 2]) },
+    { kind: "stderr", chunk: new Uint8Array([]) },
+    { kind: "exit", code: -3 },
+    { kind: "failure", message: "too slow\nreally", reason: "timeout" },
+    { kind: "control-reply", reply: { stopping: true, pid: 7 } },
+  ];
+  for (const m of server) assertEquals(decodeServerMessage(encodeServerMessage(m), "m", serverKinds), m);
+});
+
+Deno.test("messages keep their bytes on the wire", () => {
+  const u32 = (n: number) => [0, 0, 0, n];
+  const text = (s: string) => [...u32(s.length), ...new TextEncoder().encode(s)];
+  const exit = encodeServerMessage({ kind: "exit", code: 1 });
+  assertEquals(exit.type, FrameType.Exit);
+  assertEquals([...exit.payload], [...u32(1), ...u32(1), ...text("1")]);
+  const failure = encodeServerMessage({ kind: "failure", message: "no", reason: "auth" });
+  assertEquals([...failure.payload], [...u32(2), ...u32(1), ...text("no"), ...u32(1), ...text("auth")]);
+  const control = encodeClientMessage({ kind: "control", command: "stop" });
+  assertEquals([control.type, ...control.payload], [
+    FrameType.Control,
+    ...u32(1),
+    ...u32(1),
+    ...text("stop"),
+  ]);
+  const request = encodeClientMessage({
+    kind: "request",
+    request: { argv: ["-c"], env: { A: "b" }, cwd: "/", stderrIsTerminal: false },
+  });
+  assertEquals(request.payload, encodeFields([["/"], ["-c"], ["A=b"], ["0"]]));
+  const reply = encodeServerMessage({ kind: "control-reply", reply: { a: 1 } });
+  assertEquals(new TextDecoder().decode(reply.payload), '{"a":1}');
+});
+
+Deno.test("a frame of another kind than expected is named before its payload is read", () => {
+  const emptyRequest = { type: FrameType.Request, payload: new Uint8Array() };
+  assertEquals(
+    protocolError(() => decodeClientMessage(emptyRequest, "the client's greeting", ["hello"])),
+    "expected the client's greeting, got a Request frame",
+  );
+  assertMatch(
+    protocolError(() => decodeServerMessage({ type: 77, payload: new Uint8Array() }, "output", serverKinds))!,
+    /unknown type 77/,
+  );
+  // A server never sends a Request, nor a worker a Control, whatever the number.
+  assert(protocolError(() => decodeServerMessage(emptyRequest, "m", serverKinds)) !== null);
+  assert(
+    protocolError(() =>
+      decodeWorkerMessage({ type: FrameType.Control, payload: encodeText("stop") }, "m", workerKinds)
+    ) !== null,
+  );
+});
+
+Deno.test("a request missing a field, an unknown control command and a bad exit code are refused", () => {
+  const request = (payload: Uint8Array) => ({ type: FrameType.Request, payload });
+  assertMatch(
+    protocolError(() => decodeClientMessage(request(encodeFields([["/"], ["-c"]])), "r", ["request"]))!,
+    /malformed request/,
+  );
+  assert(
+    protocolError(() =>
+      decodeClientMessage(request(encodeFields([["/", "/"], [], [], ["0"]])), "r", ["request"])
+    ) !== null,
+  );
+  assertMatch(
+    protocolError(() =>
+      decodeClientMessage({ type: FrameType.Control, payload: encodeText("reboot") }, "c", ["control"])
+    )!,
+    /unknown control command "reboot"/,
+  );
+  assertMatch(
+    protocolError(() =>
+      decodeServerMessage({ type: FrameType.Exit, payload: encodeText("x") }, "e", ["exit"])
+    )!,
+    /malformed exit code/,
+  );
 });
 
 Deno.test("a greeting carries the protocol and ghcpw versions and the pid, then the sender's own", () => {
-  assertEquals(decodeProperties(encodeHello({ key: "k", token: "t" })), {
+  assertEquals(greeting({ key: "k", token: "t" }).properties, {
     protocol: String(PROTOCOL_VERSION),
     version: VERSION,
     pid: String(Deno.pid),
@@ -84,16 +175,40 @@ Deno.test("a greeting carries the protocol and ghcpw versions and the pid, then 
   });
 });
 
-Deno.test("control commands and replies round-trip; an unknown command is refused", () => {
-  for (const command of CONTROL_COMMANDS) assertEquals(decodeControl(encodeControl(command)), command);
-  assert(throwsProtocolError(() => decodeControl(encodeMessage("reboot"))));
-  assertEquals(decodeControlReply(encodeControlReply({ stopping: true, pid: 7 })), {
-    stopping: true,
-    pid: 7,
-  });
+Deno.test("a failure from a peer that gives no reason has none", () => {
+  assertEquals(
+    decodeServerMessage({ type: FrameType.Failure, payload: encodeText("no") }, "f", ["failure"]),
+    { kind: "failure", message: "no", reason: undefined },
+  );
 });
 
-Deno.test("a failure's message and kind are read back; a peer that gives no kind gives none", () => {
-  assertEquals(decodeFailure(encodeFailure("too slow", "timeout")), { message: "too slow", kind: "timeout" });
-  assertEquals(decodeFailure(encodeMessage("no")), { message: "no", kind: undefined });
+Deno.test("worker messages round-trip; a request travels in the plugin's field order", () => {
+  const request = {
+    mode: ["-c"],
+    args: ["-O", "A.hs"],
+    cwd: "/w",
+    tmpDir: "/tmp/r",
+    env: { HOME: "/h" },
+    stderrIsTerminal: false,
+  };
+  const frame = encodeToWorker({ kind: "request", request });
+  assertEquals(frame.type, FrameType.Request);
+  assertEquals(frame.payload, encodeFields([["-c"], ["/w"], ["/tmp/r"], ["-O", "A.hs"], ["HOME=/h"], ["0"]]));
+  assertEquals(decodeToWorker(frame), { kind: "request", request });
+  const messages: WorkerMessage[] = [
+    { kind: "hello", properties: { protocol: "1", ghc: "9.0.2" } },
+    { kind: "stdout", chunk: new Uint8Array([3]) },
+    { kind: "stderr", chunk: new Uint8Array([4]) },
+    { kind: "exit", code: 0, facts: { "interfaces-resumed": "12" } },
+    { kind: "defer", reason: "--make with hooks" },
+    { kind: "failure", message: "malformed request" },
+  ];
+  for (const m of messages) assertEquals(decodeWorkerMessage(encodeWorkerMessage(m), "m", workerKinds), m);
+  // As the plugin sends it: the code, then one field per fact.
+  const exit = { type: FrameType.Exit, payload: encodeFields([["1"], ["interfaces-resumed=3"], ["x=y"]]) };
+  assertEquals(decodeWorkerMessage(exit, "e", ["exit"]), {
+    kind: "exit",
+    code: 1,
+    facts: { "interfaces-resumed": "3", x: "y" },
+  });
 });

@@ -1,4 +1,4 @@
--- | The Haskell side of ghcpw's frame format (the TypeScript side is lib/wire/frame.ts and lib/wire/protocol.ts):
+-- | The Haskell side of ghcpw's frame format (the TypeScript side is lib/wire/frame.ts, lib/wire/fields.ts and lib/wire/messages.ts):
 -- a frame is a 4-byte big-endian length, a 1-byte type, then (length - 1) bytes of payload. Structured
 -- payloads are lists of fields, each field a list of byte strings, every count and length 4-byte big-endian.
 module Ghcpw.Frame
@@ -18,17 +18,23 @@ import qualified Data.ByteString.Lazy as BL
 import Data.Word (Word32, Word8)
 import System.IO (Handle, hFlush)
 
--- | Frame types; the numbers must match FrameType in lib/wire/protocol.ts.
+-- | Frame types; the numbers on the wire are those of typeCode.
 data FrameType = Hello | Request | Stdout | Stderr | Exit | Failure | Defer
   deriving (Eq, Show, Enum, Bounded)
 
+-- | The one place of the numbers, which must match FrameType in lib/wire/messages.ts (checked by
+-- tests/unit/plugin_contract_test.ts).
 typeCode :: FrameType -> Word8
-typeCode t = fromIntegral (fromEnum t + 1)
+typeCode Hello = 1
+typeCode Request = 2
+typeCode Stdout = 3
+typeCode Stderr = 4
+typeCode Exit = 5
+typeCode Failure = 6
+typeCode Defer = 7
 
 codeType :: Word8 -> Maybe FrameType
-codeType c
-  | c >= 1 && fromIntegral c <= fromEnum (maxBound :: FrameType) + 1 = Just (toEnum (fromIntegral c - 1))
-  | otherwise = Nothing
+codeType c = lookup c [(typeCode t, t) | t <- [minBound .. maxBound]]
 
 -- | Frames above this size are refused rather than buffered, so a corrupt length cannot exhaust memory.
 maxFrameBytes :: Int

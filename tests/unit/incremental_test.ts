@@ -1,0 +1,243 @@
+/**
+ * The pure rules of incremental builds (lib/incremental/): reading a --make command line and a module
+ * header, the cache key, the restore plan, LRU eviction, diagnostics, and manifests that are corrupt.
+ */
+
+import { assert, assertEquals, assertThrows } from "../support/assert.ts";
+import { readMakeArgs } from "../../lib/incremental/make_args.ts";
+import { readModuleHeader } from "../../lib/incremental/module_header.ts";
+import { keyEnvironment, type KeyParts, targetKey } from "../../lib/incremental/key.ts";
+import { planRestore } from "../../lib/incremental/plan.ts";
+import { chooseEviction } from "../../lib/incremental/lru.ts";
+import { parseDiagnostics, replayText, warningsOf } from "../../lib/incremental/diagnostics.ts";
+import {
+  decodeManifest,
+  encodeManifest,
+  type Manifest,
+  ManifestError,
+} from "../../lib/incremental/manifest.ts";
+import { moduleOfOutput } from "../../lib/incremental/outputs.ts";
+import { compiledModules } from "../../lib/incremental/build.ts";
+
+const H = (c: string) => c.repeat(64);
+
+Deno.test("readMakeArgs separates sources from the key and finds the output directories", () => {
+  const m = readMakeArgs([
+    "-Wall",
+    "-odir",
+    "o",
+    "-hidir",
+    "h",
+    "-o",
+    "x.hs",
+    "A.hs",
+    "B.hs-boot",
+    "src/B.hs",
+  ]);
+  assertEquals(m.sources, ["A.hs", "src/B.hs"]);
+  assertEquals(m.keyArgs, ["-Wall", "-odir", "o", "-hidir", "h", "-o", "x.hs", "B.hs-boot"]);
+  assertEquals(m.outputDirs, ["o", "h"]);
+  assertEquals(m.refusal, null);
+  assertEquals(readMakeArgs(["-outputdir", "out", "A.hs"]).outputDirs, ["out"]);
+});
+
+Deno.test("readMakeArgs refuses what must not be restored", () => {
+  const refusal = (args: string[]) => readMakeArgs(["-outputdir", "o", ...args, "A.hs"]).refusal;
+  assert(refusal(["-fforce-recomp"])?.includes("-fforce-recomp"));
+  assertEquals(refusal(["-fforce-recomp", "-fno-force-recomp"]), null);
+  assert(refusal(["-XTemplateHaskell"]) !== null);
+  assert(refusal(["-fplugin=P"]) !== null);
+  assert(refusal(["-ddump-simpl"]) !== null);
+  const hie = (args: string[]) => readMakeArgs(["-odir", "o", "-hidir", "h", ...args, "A.hs"]).refusal;
+  assert(hie(["-fwrite-ide-info"]) !== null);
+  assertEquals(hie(["-fwrite-ide-info", "-hiedir", "e"]), null);
+  assert(readMakeArgs(["A.hs"]).refusal?.includes("-odir"));
+  assert(readMakeArgs(["-odir", "o", "A.hs"]).refusal !== null);
+});
+
+Deno.test("readModuleHeader reads names past comments and pragmas, and notices splices", () => {
+  assertEquals(
+    readModuleHeader("{-# LANGUAGE CPP #-}\n-- hi\n{- a {- nested -} -}\nmodule A.B (x) where\n"),
+    {
+      name: "A.B",
+      usesSplices: false,
+    },
+  );
+  assertEquals(readModuleHeader("main = pure ()\n").name, "Main");
+  assertEquals(readModuleHeader("module X where").name, "X");
+  assertEquals(readModuleHeader("#if 1\nmodule X where\n#endif\n").name, null);
+  assertEquals(readModuleHeader("{- unterminated").name, null);
+  assertEquals(readModuleHeader("{-# LANGUAGE TemplateHaskell #-}\nmodule T where").usesSplices, true);
+  assertEquals(readModuleHeader("module Q where\n{-# LANGUAGE QuasiQuotes #-}").usesSplices, true);
+  assertEquals(readModuleHeader("x", true).name, null);
+});
+
+Deno.test("targetKey changes with every part GHC's own check leaves out", () => {
+  const base: KeyParts = {
+    ghc: "/usr/bin/ghc|9.0.2",
+    args: ["-Wall", "-outputdir", "o"],
+    cwd: "/w",
+    env: {},
+    colour: false,
+    packageState: [["/db", "abc"]],
+  };
+  const key = targetKey(base);
+  assertEquals(targetKey({ ...base }), key);
+  for (
+    const changed of [
+      { args: ["-Wall", "-Werror", "-outputdir", "o"] },
+      { cwd: "/elsewhere" },
+      { env: { GHC_PACKAGE_PATH: "/x" } },
+      { colour: true },
+      { packageState: [["/db", "abd"]] as [string, string][] },
+      { ghc: "/usr/bin/ghc|9.0.3" },
+    ]
+  ) {
+    assert(targetKey({ ...base, ...changed }) !== key, JSON.stringify(changed));
+  }
+  assertEquals(keyEnvironment({ GHC_ENVIRONMENT: "-", LANG: "C", PATH: "/bin", GHCPW_LOG: "x" }), {
+    GHC_ENVIRONMENT: "-",
+    LANG: "C",
+  });
+});
+
+const record = (module: string, source: string, sourceHash = H("a"), bootHash: string | null = null) => ({
+  module,
+  source,
+  sourceHash,
+  bootHash,
+  files: [{ dir: "o", path: `${module}.hi`, hash: H("f"), size: 1 }],
+  warnings: [],
+});
+
+Deno.test("planRestore restores only unchanged, unambiguous modules of the source list", () => {
+  const current = (source: string, module: string | null, over = {}) => ({
+    source,
+    module,
+    sourceHash: H("a"),
+    bootHash: null,
+    usesSplices: false,
+    ...over,
+  });
+  const saved = [
+    record("A", "A.hs"),
+    record("B", "B.hs"),
+    record("C", "C.hs"),
+    record("D", "D.hs"),
+    record("Gone", "Gone.hs"),
+    record("E", "E.hs"),
+    record("F", "F.hs"),
+    record("G", "G.hs"),
+  ];
+  const plan = planRestore(saved, [
+    current("A.hs", "A"),
+    current("B.hs", "B", { sourceHash: H("b") }),
+    current("C.hs", "C", { bootHash: H("c") }),
+    current("D.hs", "D", { usesSplices: true }),
+    current("E.hs", "Renamed"),
+    current("F.hs", "F"),
+    current("G.hs", "G"),
+    current("G2.hs", "G"),
+  ], new Set(["F"]));
+  assertEquals(plan.restore.map((r) => r.module), ["A"]);
+  assertEquals(Object.fromEntries(plan.skipped.map((s) => [s.module, s.reason])), {
+    B: "its source changed",
+    C: "its boot file changed",
+    D: "it may run Template Haskell",
+    Gone: "not in the source list",
+    E: "its name changed or cannot be read",
+    F: "its outputs are already there",
+    G: "more than one source has its name",
+  });
+});
+
+Deno.test("chooseEviction drops least recently used entries and files only they use", () => {
+  const blobs = new Map([
+    ["shared", { size: 100, touchedAt: 0 }],
+    ["old", { size: 300, touchedAt: 0 }],
+    ["new", { size: 300, touchedAt: 0 }],
+    ["orphan-old", { size: 50, touchedAt: 0 }],
+    ["orphan-young", { size: 50, touchedAt: 990 }],
+  ]);
+  const entries = [
+    { key: "k-old", usedAt: 1, size: 10, blobs: ["shared", "old"] },
+    { key: "k-new", usedAt: 2, size: 10, blobs: ["shared", "new"] },
+  ];
+  const none = chooseEviction(entries, blobs, 10_000, 1000, 100);
+  assertEquals(none, { entries: [], blobs: ["orphan-old"], remainingBytes: 770 });
+  const one = chooseEviction(entries, blobs, 500, 1000, 100);
+  assertEquals(one.entries, ["k-old"]);
+  assertEquals(one.blobs.sort(), ["old", "orphan-old"]);
+  assertEquals(one.remainingBytes, 460);
+  const all = chooseEviction(entries, blobs, 1, 1000, 100);
+  assertEquals(all.entries, ["k-old", "k-new"]);
+  assertEquals(all.remainingBytes, 50);
+});
+
+Deno.test("parseDiagnostics attributes messages to files; replay prints them as GHC does", () => {
+  const stderr = "\nsrc/A.hs:2:1: warning: [-Wunused-imports]\n    The import is redundant\n  |\n" +
+    "2 | import Data.List\n  | ^^^^\n\nB.hs:(3,1)-(4,2): error:\n    bad\n\nLinking...\n" +
+    "\n./src/A.hs:5:9-12: warning: [GHC-40910] [-Wunused-local-binds]\n    z\n";
+  const d = parseDiagnostics(stderr);
+  assertEquals(d.map((x) => [x.file, x.severity]), [["src/A.hs", "warning"], ["B.hs", "error"], [
+    "./src/A.hs",
+    "warning",
+  ]]);
+  const warnings = warningsOf(d, "src/A.hs");
+  assertEquals(warnings.length, 2);
+  assert(replayText(warnings).startsWith("\nsrc/A.hs:2:1: warning"));
+  assert(stderr.includes(replayText(warnings.slice(0, 1))));
+  assertEquals(warningsOf(d, "B.hs"), []);
+});
+
+Deno.test("decodeManifest detects corruption, truncation, other versions and other keys", () => {
+  const manifest: Manifest = { version: 2, key: "k", modules: [record("A", "A.hs")] };
+  const text = encodeManifest(manifest);
+  assertEquals(decodeManifest(text, "k"), manifest);
+  assertThrows(() => decodeManifest(text.slice(0, text.length - 5), "k"), ManifestError);
+  assertThrows(() => decodeManifest(text.replace('"A"', '"B"'), "k"), ManifestError);
+  assertThrows(() => decodeManifest("", "k"), ManifestError);
+  assertThrows(() => decodeManifest(text, "other"), ManifestError);
+  const escape = {
+    ...manifest,
+    modules: [{ ...record("A", "A.hs"), files: [{ dir: "o", path: "../x", hash: H("f"), size: 1 }] }],
+  };
+  assertThrows(() => decodeManifest(encodeManifest(escape), "k"), ManifestError);
+  assertThrows(() => decodeManifest(encodeManifest({ ...manifest, version: 1 }), "k"), ManifestError);
+});
+
+Deno.test("moduleOfOutput attributes every kind of output file to its module", () => {
+  for (
+    const path of [
+      "A/B.hi",
+      "A/B.o",
+      "A/B.dyn_hi",
+      "A/B.dyn_o",
+      "A/B.hi-boot",
+      "A/B.o-boot",
+      "A/B.hie",
+      "A/B_stub.h",
+    ]
+  ) {
+    assertEquals(moduleOfOutput(path), "A.B", path);
+  }
+  assertEquals(moduleOfOutput("prog"), null);
+  assertEquals(moduleOfOutput("lower/B.hi"), null);
+});
+
+Deno.test("compiledModules: Compiling lines, rewritten restored files, and new outputs", () => {
+  const f = (path: string, mtimeMs: number, size = 1) => ({ dir: "o", path, size, mtimeMs });
+  const restored = [record("A", "A.hs"), record("B", "B.hs")];
+  const after = new Map([["A", [f("A.hi", 50)]], ["B", [f("B.hi", 77)]], ["C", [f("C.hi", 80)]], ["K", [
+    f("K.hi", 5),
+  ]]]);
+  const before = new Map([["K", [f("K.hi", 5)]]]);
+  const compiled = compiledModules(
+    "[1 of 4] Compiling D[boot] ( D.hs-boot, o/D.o-boot )\n[2 of 4] Compiling Z ( Z.hs, o/Z.o )\n",
+    after,
+    before,
+    restored,
+    50,
+  );
+  assertEquals([...compiled].sort(), ["B", "C", "Z"]);
+});
