@@ -23,6 +23,7 @@ import interfacesModule from "./Ghcpw/Interfaces.hs" with { type: "text" };
 import pruneModule from "./Ghcpw/Prune.hs" with { type: "text" };
 import terminalModule from "./Ghcpw/Terminal.hs" with { type: "text" };
 import warmModule from "./Ghcpw/Warm.hs" with { type: "text" };
+import leftoversModule from "./Ghcpw/Leftovers.hs" with { type: "text" };
 import { GhcError, type GhcInstallation, runTool } from "../ghc/installation.ts";
 import { buildPackage } from "./package_build.ts";
 import { cacheDir } from "../address/paths.ts";
@@ -42,6 +43,7 @@ export const PLUGIN_SOURCES: ReadonlyArray<readonly [string, string]> = [
   ["Ghcpw.Prune", pruneModule],
   ["Ghcpw.Terminal", terminalModule],
   ["Ghcpw.Warm", warmModule],
+  ["Ghcpw.Leftovers", leftoversModule],
 ];
 
 /** The module GHC runs with --frontend. */
@@ -57,6 +59,7 @@ export const REQUIRED_PACKAGES = [
   "filepath",
   "ghc",
   "ghc-boot",
+  "process",
   "unix",
 ];
 /** Packages used when the GHC itself depends on them: the cabal file's conditional build-depends. */

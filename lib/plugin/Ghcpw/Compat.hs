@@ -58,6 +58,9 @@ module Ghcpw.Compat
   , completeMatchNames
   , fileFlags
   , downsweepGraph
+    -- * What a request leaves running
+  , interpreterProcess
+  , stopInterpreter
     -- * Package databases
   , UnitDatabases
   , withUnitDatabases
@@ -201,6 +204,20 @@ import GHC.Core.ConLike (conLikeName)
 
 #if !MIN_VERSION_ghc(9,4,0)
 import Ghcpw.Targets (partitionTargets)
+#endif
+
+import qualified Control.Concurrent.MVar as MVar
+import System.Process (ProcessHandle)
+#if MIN_VERSION_ghc(9,10,0)
+import GHC.Runtime.Interpreter (stopInterp, withExtInterpStatus)
+import GHC.Runtime.Interpreter.Types
+  (ExtInterpInstance (instProcess), Interp (..), InterpInstance (..), InterpProcess (interpHandle), InterpStatus (..))
+#elif MIN_VERSION_ghc(9,2,0)
+import GHC.Runtime.Interpreter (stopInterp)
+import GHC.Runtime.Interpreter.Types (IServ (..), IServInstance (iservProcess), IServState (..), Interp (..), InterpInstance (..))
+#else
+import GHC.Runtime.Interpreter (stopInterp)
+import GHC.Runtime.Interpreter.Types (IServ (..), IServInstance (iservProcess), IServState (..), Interp (..))
 #endif
 
 -- | Where a one-shot compile stops: -c (object, no link), -E (after preprocessing), -S (assembly).
@@ -630,3 +647,38 @@ unitDatabasePaths = map unitDatabasePath
 -- | Each database with the ids of its units.
 databaseUnits :: UnitDatabases -> [(FilePath, [UnitId])]
 databaseUnits dbs = [(unitDatabasePath db, map unitId (unitDatabaseUnits db)) | db <- dbs]
+
+-- * What a request leaves running
+
+-- | The process of the session's external interpreter (-fexternal-interpreter), if it has been started:
+-- GHC's own clean-up ('stopInterpreter') asks it to exit but never waits for it, which in a long-lived
+-- process leaves a zombie per request. 9.0 keeps the interpreter in HscEnv directly; 9.2 wraps it in an
+-- Interp with its loader; 9.10 shares the state between iserv and the JavaScript interpreter.
+interpreterProcess :: HscEnv -> IO (Maybe ProcessHandle)
+
+-- | Stops the session's external interpreter, as GHC's clean-up at the end of a session does.
+stopInterpreter :: HscEnv -> IO ()
+#if MIN_VERSION_ghc(9,10,0)
+interpreterProcess hscEnv = case interpInstance <$> hsc_interp hscEnv of
+  Just (ExternalInterp ext) -> withExtInterpStatus ext $ \status ->
+    (\s -> case s of InterpRunning i -> Just (interpHandle (instProcess i)); InterpPending -> Nothing) <$> MVar.readMVar status
+  _ -> pure Nothing
+
+stopInterpreter = mapM_ stopInterp . hsc_interp
+#elif MIN_VERSION_ghc(9,2,0)
+interpreterProcess hscEnv = case interpInstance <$> hsc_interp hscEnv of
+  Just (ExternalInterp _ (IServ status)) -> running <$> MVar.readMVar status
+  _ -> pure Nothing
+  where
+    running s = case s of IServRunning i -> Just (iservProcess i); IServPending -> Nothing
+
+stopInterpreter = mapM_ stopInterp . hsc_interp
+#else
+interpreterProcess hscEnv = case hsc_interp hscEnv of
+  Just (ExternalInterp _ (IServ status)) -> running <$> MVar.readMVar status
+  _ -> pure Nothing
+  where
+    running s = case s of IServRunning i -> Just (iservProcess i); IServPending -> Nothing
+
+stopInterpreter = stopInterp
+#endif

@@ -41,6 +41,7 @@ import System.IO (hPutStr, hPutStrLn, stderr)
 
 import Ghcpw.Compat
 import Ghcpw.Interfaces (loadTargets, oneShotSession)
+import Ghcpw.Leftovers (stopInterpreterProcess)
 import Ghcpw.Warm
 
 -- | The mode flags the server has already taken out of argv (see lib/ghc/mode.ts).
@@ -72,7 +73,9 @@ invoke warm libdir requestDir mode args terminal = do
     Left (ExitFailure n) -> Exited n
     Right outcome -> outcome
   where
-    run = GHC.runGhc (Just libdir) (compile warm requestDir mode args terminal) >> pure (Exited 0)
+    run = do
+      GHC.runGhc (Just libdir) (compile warm requestDir mode args terminal `finally` (getSession >>= liftIO . stopInterpreterProcess))
+      pure (Exited 0)
 
 exitFailure1 :: IO a
 exitFailure1 = exitWith (ExitFailure 1)
