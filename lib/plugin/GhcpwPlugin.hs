@@ -6,7 +6,7 @@ module GhcpwPlugin (frontendPlugin) where
 
 import qualified Data.ByteString as B
 import qualified Data.ByteString.Char8 as B8
-import Data.List (isPrefixOf)
+import Data.List (intercalate, isPrefixOf)
 import Control.Monad.IO.Class (liftIO)
 import GHC (getSessionDynFlags)
 import GHC.Driver.Plugins (FrontendPlugin (..), defaultFrontendPlugin)
@@ -17,6 +17,7 @@ import System.Exit (ExitCode (..), exitWith)
 import Ghcpw.Context
 import Ghcpw.Driver
 import Ghcpw.Frame
+import Ghcpw.Leftovers (adoptOrphans, watchLeftovers)
 import Ghcpw.Parent (exitWithServer)
 import Ghcpw.Terminal (requestTerminal)
 import Ghcpw.Warm (Warm, lastResumed, newWarm)
@@ -35,6 +36,7 @@ frontendPlugin = defaultFrontendPlugin {frontend = \opts _ -> getSessionDynFlags
 serve :: [String] -> FilePath -> IO ()
 serve opts libdir = do
   exitWithServer
+  adoptOrphans
   warm <- newWarm [drop (length "immutable-db=") o | o <- opts, "immutable-db=" `isPrefixOf` o]
   ch <- openChannel
   send ch Hello [[B8.pack "protocol=" <> protocolVersion, B8.pack ("ghc=" ++ cProjectVersion)]]
@@ -56,14 +58,20 @@ serveOne ch warm libdir [modeField, [cwd], [tmp], args, env, [tty]] =
   case parseMode (map B8.unpack modeField) of
     Left why -> refuse ch why
     Right mode -> do
+      stopLeftovers <- watchLeftovers
       outcome <- withRequestContext ch (RequestContext cwd (B8.unpack tmp) (map splitEntry env)) $ \decode -> do
         argv <- mapM decode args
         terminal <- requestTerminal (tty == B8.pack "1")
         invoke warm libdir (B8.unpack tmp) mode argv terminal
       case outcome of
         Exited code -> do
+          leftovers <- stopLeftovers
           resumed <- lastResumed warm
-          send ch Exit [[B8.pack (show code)], [B8.pack ("interfaces-resumed=" ++ show resumed)]]
+          send ch Exit
+            [ [B8.pack (show code)]
+            , map B8.pack (("interfaces-resumed=" ++ show resumed) : ["leftovers=" ++ intercalate "; " leftovers | not (null leftovers)])
+            ]
+        -- A request is deferred before its session runs anything of its own, so it leaves nothing.
         Deferred why -> send ch Defer [[B8.pack why]]
   where
     splitEntry e = let (k, v) = B8.break (== '=') e in (k, B.drop 1 v)

@@ -24,6 +24,7 @@ import pruneModule from "./Ghcpw/Prune.hs" with { type: "text" };
 import terminalModule from "./Ghcpw/Terminal.hs" with { type: "text" };
 import warmModule from "./Ghcpw/Warm.hs" with { type: "text" };
 import leftoversModule from "./Ghcpw/Leftovers.hs" with { type: "text" };
+import liveThreadsSource from "./cbits/live_threads.c" with { type: "text" };
 import { GhcError, type GhcInstallation, runTool } from "../ghc/installation.ts";
 import { buildPackage } from "./package_build.ts";
 import { cacheDir } from "../address/paths.ts";
@@ -44,6 +45,11 @@ export const PLUGIN_SOURCES: ReadonlyArray<readonly [string, string]> = [
   ["Ghcpw.Terminal", terminalModule],
   ["Ghcpw.Warm", warmModule],
   ["Ghcpw.Leftovers", leftoversModule],
+];
+
+/** The plugin's C sources: path (as in the cabal file's c-sources) and source. */
+export const PLUGIN_C_SOURCES: ReadonlyArray<readonly [string, string]> = [
+  ["cbits/live_threads.c", liveThreadsSource],
 ];
 
 /** The module GHC runs with --frontend. */
@@ -105,6 +111,7 @@ export async function ensurePlugin(
   }
   const key = await sha256Hex(JSON.stringify({
     sources: PLUGIN_SOURCES,
+    cSources: PLUGIN_C_SOURCES,
     version: ghc.version,
     libdir: ghc.libdir,
     unit: ghc.ghcUnitId,
@@ -167,6 +174,7 @@ async function buildInto(ghc: GhcInstallation, unitId: string, work: string): Pr
     version: "0",
     unitId,
     modules: PLUGIN_SOURCES,
+    cSources: PLUGIN_C_SOURCES,
     depends: units,
     ghcFlags: ["-O"],
   }, work);

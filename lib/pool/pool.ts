@@ -6,8 +6,9 @@
  * every request against its cache itself.
  *
  * Workers are replaced when they die or break the protocol (a request that printed nothing yet is
- * retried once on a fresh worker), when libraries they loaded change on disk, and after a number of
- * requests or above a resident memory limit.
+ * retried once on a fresh worker), when libraries they loaded change on disk, when a request left
+ * something running in them that they could not stop, and after a number of requests or above a
+ * resident memory limit.
  *
  * @module
  */
@@ -40,7 +41,7 @@ export interface PoolOptions extends RecycleLimits {
 }
 
 /** Why a worker was replaced. */
-export type RecycleReason = "requests" | "memory" | "stale-libraries" | "failure" | "cancelled";
+export type RecycleReason = "requests" | "memory" | "stale-libraries" | "leftovers" | "failure" | "cancelled";
 
 /** Counters for status reports and tests. */
 export interface PoolStats {
@@ -71,7 +72,7 @@ export class Pool {
     retries: 0,
     workersStarted: 0,
     workerMs: 0,
-    recycled: { requests: 0, memory: 0, "stale-libraries": 0, failure: 0, cancelled: 0 },
+    recycled: { requests: 0, memory: 0, "stale-libraries": 0, leftovers: 0, failure: 0, cancelled: 0 },
   };
   #spec: WorkerSpec;
   #startProcess: StartWorkerProcess;
@@ -145,7 +146,7 @@ export class Pool {
         const outcome = await worker.run(request, tracked);
         this.stats.workerMs += performance.now() - started;
         if (outcome.kind === "exit" && outcome.interfacesResumed > 0) this.stats.warmHits++;
-        await this.#afterRequest(worker);
+        await this.#afterRequest(worker, outcome);
         return outcome;
       } catch (e) {
         await this.#recycle(worker, signal?.aborted ? "cancelled" : "failure", String(e));
@@ -206,8 +207,15 @@ export class Pool {
     return false;
   }
 
-  /** Returns a worker to the pool, or replaces it if it has served enough or grew too large. */
-  async #afterRequest(worker: Worker): Promise<void> {
+  /**
+   * Returns a worker to the pool, or replaces it if its request left something running in it, or it has
+   * served enough or grew too large.
+   */
+  async #afterRequest(worker: Worker, outcome: WorkerOutcome): Promise<void> {
+    if (outcome.kind === "exit" && outcome.leftovers !== undefined) {
+      await this.#recycle(worker, "leftovers", outcome.leftovers);
+      return;
+    }
     if (worker.requestsServed >= this.maxRequests) {
       await this.#recycle(worker, "requests", `${worker.requestsServed} requests served`);
       return;

@@ -30,10 +30,12 @@ const log = getLogger(["ghcpw", "worker"]);
 
 /**
  * How a worker finished a request. `interfacesResumed` counts the kept package interfaces the request
- * started with (0 for a cold start).
+ * started with (0 for a cold start). `leftovers`, when present, says what the request left running in the
+ * worker that the worker could not stop (threads that ignore being killed, or any thread on a GHC that
+ * cannot list them; see lib/plugin/Ghcpw/Leftovers.hs): the worker must not serve again.
  */
 export type WorkerOutcome =
-  | { kind: "exit"; code: number; interfacesResumed: number }
+  | { kind: "exit"; code: number; interfacesResumed: number; leftovers?: string }
   | { kind: "defer"; reason: string };
 
 /** The worker process died or broke the protocol; it must not be used again. */
@@ -147,6 +149,7 @@ export class Worker {
               kind: "exit",
               code: message.code,
               interfacesResumed: Number(message.facts["interfaces-resumed"] ?? 0),
+              ...(message.facts.leftovers ? { leftovers: message.facts.leftovers } : {}),
             };
           case "defer":
             return { kind: "defer", reason: message.reason };

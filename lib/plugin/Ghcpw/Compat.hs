@@ -59,6 +59,8 @@ module Ghcpw.Compat
   , fileFlags
   , downsweepGraph
     -- * What a request leaves running
+  , liveThreads
+  , LiveThreads (..)
   , interpreterProcess
   , stopInterpreter
     -- * Package databases
@@ -206,6 +208,7 @@ import GHC.Core.ConLike (conLikeName)
 import Ghcpw.Targets (partitionTargets)
 #endif
 
+import Control.Concurrent (ThreadId)
 import qualified Control.Concurrent.MVar as MVar
 import System.Process (ProcessHandle)
 #if MIN_VERSION_ghc(9,10,0)
@@ -218,6 +221,15 @@ import GHC.Runtime.Interpreter.Types (IServ (..), IServInstance (iservProcess), 
 #else
 import GHC.Runtime.Interpreter (stopInterp)
 import GHC.Runtime.Interpreter.Types (IServ (..), IServInstance (iservProcess), IServState (..), Interp (..))
+#endif
+#if MIN_VERSION_ghc(9,6,0)
+import Data.List (isPrefixOf)
+import GHC.Conc.Sync (ThreadStatus (..), listThreads, threadLabel, threadStatus)
+#else
+import Foreign.C.Types (CUInt (..))
+import Foreign.Ptr (Ptr)
+import Foreign.Storable (peek)
+import GHC.Conc (getNumCapabilities)
 #endif
 
 -- | Where a one-shot compile stops: -c (object, no link), -E (after preprocessing), -S (assembly).
@@ -649,6 +661,35 @@ databaseUnits :: UnitDatabases -> [(FilePath, [UnitId])]
 databaseUnits dbs = [(unitDatabasePath db, map unitId (unitDatabaseUnits db)) | db <- dbs]
 
 -- * What a request leaves running
+
+-- | The threads of the process that have not finished, leaving out the RTS's own per-capability I/O
+-- manager threads (which a request that raises the number of capabilities adds for good): since 9.6
+-- (base 4.18) which ones, before only how many, counted by the RTS walk in cbits/live_threads.c, which
+-- is only safe with one capability (otherwise Nothing).
+data LiveThreads = ThreadsKnown [ThreadId] | ThreadsCounted Int
+
+liveThreads :: IO (Maybe LiveThreads)
+#if MIN_VERSION_ghc(9,6,0)
+liveThreads = Just . ThreadsKnown <$> (filterM counts =<< listThreads)
+  where
+    counts t = (&&) <$> (unfinished <$> threadStatus t) <*> (not . ioManager <$> threadLabel t)
+    unfinished s = case s of ThreadFinished -> False; ThreadDied -> False; _ -> True
+    ioManager = maybe False ("IOManager on cap " `isPrefixOf`)
+#else
+liveThreads = do
+  capabilities <- getNumCapabilities
+  if capabilities /= 1
+    then pure Nothing
+    else do
+      live <- c_liveThreads
+      -- One I/O manager thread per capability the RTS has ever started (none without -threaded, where
+      -- this only shifts every count alike).
+      managers <- peek c_nCapabilities
+      pure (Just (ThreadsCounted (live - fromIntegral managers)))
+
+foreign import ccall unsafe "ghcpw_live_threads" c_liveThreads :: IO Int
+foreign import ccall "&n_capabilities" c_nCapabilities :: Ptr CUInt
+#endif
 
 -- | The process of the session's external interpreter (-fexternal-interpreter), if it has been started:
 -- GHC's own clean-up ('stopInterpreter') asks it to exit but never waits for it, which in a long-lived
