@@ -6,7 +6,7 @@ module GhcpwPlugin (frontendPlugin) where
 
 import qualified Data.ByteString as B
 import qualified Data.ByteString.Char8 as B8
-import Data.List (isPrefixOf)
+import Data.List (intercalate, isPrefixOf)
 import Control.Monad.IO.Class (liftIO)
 import GHC (getSessionDynFlags)
 import GHC.Driver.Plugins (FrontendPlugin (..), defaultFrontendPlugin)
@@ -17,6 +17,7 @@ import System.Exit (ExitCode (..), exitWith)
 import Ghcpw.Context
 import Ghcpw.Driver
 import Ghcpw.Frame
+import Ghcpw.Leftovers (adoptOrphans, watchLeftovers)
 import Ghcpw.Parent (exitWithServer)
 import Ghcpw.Stages (Stage (Finish), finishRequest, startRequest, switchStage)
 import Ghcpw.Terminal (requestTerminal)
@@ -38,6 +39,7 @@ frontendPlugin = defaultFrontendPlugin {frontend = \opts _ -> getSessionDynFlags
 serve :: [String] -> FilePath -> IO ()
 serve opts libdir = do
   exitWithServer
+  adoptOrphans
   ch <- openChannel
   share <- either (refuse ch) pure (parseShare (last ("names,databases,interfaces" : optionValues "share=")))
   warm <- newWarm share (optionValues "immutable-db=")
@@ -65,6 +67,7 @@ serveOne ch warm libdir [modeField, [cwd], [tmp], args, env, [tty], [merged]] =
     Left why -> refuse ch why
     Right mode -> do
       startRequest
+      stopLeftovers <- watchLeftovers
       let context = RequestContext cwd (map splitEntry env) (merged == B8.pack "1")
       outcome <- withRequestContext ch context $ \decode output -> do
         argv <- mapM decode args
@@ -73,8 +76,15 @@ serveOne ch warm libdir [modeField, [cwd], [tmp], args, env, [tty], [merged]] =
       stages <- finishRequest
       case outcome of
         Exited code -> do
+          leftovers <- stopLeftovers
           facts <- requestFacts warm
-          send ch Exit [[B8.pack (show code)], [B8.pack (k ++ "=" ++ v) | (k, v) <- facts] ++ map B8.pack stages]
+          send ch Exit
+            [ [B8.pack (show code)]
+            , [B8.pack (k ++ "=" ++ v) | (k, v) <- facts]
+                ++ map B8.pack stages
+                ++ [B8.pack ("leftovers=" ++ intercalate "; " leftovers) | not (null leftovers)]
+            ]
+        -- A request is deferred before its session runs anything of its own, so it leaves nothing.
         Deferred why -> send ch Defer [[B8.pack why]]
   where
     splitEntry e = let (k, v) = B8.break (== '=') e in (k, B.drop 1 v)

@@ -27,6 +27,8 @@ import terminalModule from "./Ghcpw/Terminal.hs" with { type: "text" };
 import warmModule from "./Ghcpw/Warm.hs" with { type: "text" };
 import factsModule from "./Ghcpw/Facts.hs" with { type: "text" };
 import stagesModule from "./Ghcpw/Stages.hs" with { type: "text" };
+import leftoversModule from "./Ghcpw/Leftovers.hs" with { type: "text" };
+import liveThreadsSource from "./cbits/live_threads.c" with { type: "text" };
 import { GhcError, type GhcInstallation, runTool } from "../ghc/installation.ts";
 import { buildPackage } from "./package_build.ts";
 import { cacheDir } from "../address/paths.ts";
@@ -50,6 +52,12 @@ export const PLUGIN_SOURCES: ReadonlyArray<readonly [string, string]> = [
   ["Ghcpw.Warm", warmModule],
   ["Ghcpw.Facts", factsModule],
   ["Ghcpw.Stages", stagesModule],
+  ["Ghcpw.Leftovers", leftoversModule],
+];
+
+/** The plugin's C sources: path (as in the cabal file's c-sources) and source. */
+export const PLUGIN_C_SOURCES: ReadonlyArray<readonly [string, string]> = [
+  ["cbits/live_threads.c", liveThreadsSource],
 ];
 
 /** The module GHC runs with --frontend. */
@@ -65,6 +73,7 @@ export const REQUIRED_PACKAGES = [
   "filepath",
   "ghc",
   "ghc-boot",
+  "process",
   "unix",
 ];
 /** Packages used when the GHC itself depends on them: the cabal file's conditional build-depends. */
@@ -123,6 +132,7 @@ export async function ensurePlugin(
   }
   const key = await sha256Hex(JSON.stringify({
     sources: PLUGIN_SOURCES,
+    cSources: PLUGIN_C_SOURCES,
     version: ghc.version,
     libdir: ghc.libdir,
     unit: ghc.ghcUnitId,
@@ -185,6 +195,7 @@ async function buildInto(ghc: GhcInstallation, unitId: string, work: string): Pr
     version: "0",
     unitId,
     modules: PLUGIN_SOURCES,
+    cSources: PLUGIN_C_SOURCES,
     depends: units,
     ghcFlags: ["-O"],
   }, work);

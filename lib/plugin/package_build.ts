@@ -18,6 +18,8 @@ export interface PackageSpec {
   modules: ReadonlyArray<readonly [string, string]>;
   /** Exact unit ids the library depends on. */
   depends: string[];
+  /** C sources: path relative to the package's source directory → source text. */
+  cSources?: ReadonlyArray<readonly [string, string]>;
   /** Extra ghc flags for compiling (optimisation and the like). */
   ghcFlags?: string[];
 }
@@ -27,10 +29,16 @@ export interface PackageSpec {
  * replaces the library in place, keeping its unit id and paths.
  */
 export async function buildPackage(ghc: GhcInstallation, spec: PackageSpec, dir: string): Promise<void> {
-  for (const [module, source] of spec.modules) {
-    const path = `${dir}/src/${module.replaceAll(".", "/")}.hs`;
-    await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
-    await Deno.writeTextFile(path, source);
+  const cSources = spec.cSources ?? [];
+  for (
+    const [path, source] of [
+      ...spec.modules.map(([m, s]) => [`${m.replaceAll(".", "/")}.hs`, s]),
+      ...cSources,
+    ]
+  ) {
+    const full = `${dir}/src/${path}`;
+    await Deno.mkdir(full.slice(0, full.lastIndexOf("/")), { recursive: true });
+    await Deno.writeTextFile(full, source);
   }
   const env = { ...Deno.env.toObject(), GHC_ENVIRONMENT: "-" };
   const packageFlags = ["-hide-all-packages", ...spec.depends.flatMap((u) => ["-package-id", u])];
@@ -50,6 +58,14 @@ export async function buildPackage(ghc: GhcInstallation, spec: PackageSpec, dir:
     `${dir}/build`,
     ...spec.modules.map(([m]) => m),
   ], { env });
+  // ghc compiles C with the RTS's headers on the include path, as cabal's c-sources are.
+  const cObjects = cSources.map(([path]) => `${dir}/build/${path.replace(/\.c$/, "")}.o`);
+  for (const [i, [path]] of cSources.entries()) {
+    await Deno.mkdir(cObjects[i].slice(0, cObjects[i].lastIndexOf("/")), { recursive: true });
+    await runTool(ghc.ghc, ["-c", "-fPIC", ...spec.ghcFlags ?? [], `${dir}/src/${path}`, "-o", cObjects[i]], {
+      env,
+    });
+  }
   await Deno.mkdir(`${dir}/lib`, { recursive: true });
   await runTool(ghc.ghc, [
     "-shared",
@@ -58,6 +74,7 @@ export async function buildPackage(ghc: GhcInstallation, spec: PackageSpec, dir:
     `${dir}/lib/libHS${spec.unitId}-ghc${ghc.version}.so`,
     ...packageFlags,
     ...spec.modules.map(([m]) => `${dir}/build/${m.replaceAll(".", "/")}.dyn_o`),
+    ...cObjects,
   ], { env });
   try {
     await Deno.stat(`${dir}/db/package.cache`);

@@ -6,8 +6,9 @@
  * every request against its cache itself.
  *
  * Workers are replaced when they die or break the protocol (a request that printed nothing yet is
- * retried once on a fresh worker), when libraries they loaded change on disk, and after a number of
- * requests or above a resident memory limit.
+ * retried once on a fresh worker), when libraries they loaded change on disk, when a request left
+ * something running in them that they could not stop, and after a number of requests or above a
+ * resident memory limit.
  *
  * @module
  */
@@ -41,7 +42,7 @@ export interface PoolOptions extends RecycleLimits {
 }
 
 /** Why a worker was replaced. */
-export type RecycleReason = "requests" | "memory" | "stale-libraries" | "failure" | "cancelled";
+export type RecycleReason = "requests" | "memory" | "stale-libraries" | "leftovers" | "failure" | "cancelled";
 
 /** Counters for status reports and tests. */
 export interface PoolStats {
@@ -81,7 +82,7 @@ export class Pool {
     workerMs: 0,
     stagesMs: {},
     poolMs: {},
-    recycled: { requests: 0, memory: 0, "stale-libraries": 0, failure: 0, cancelled: 0 },
+    recycled: { requests: 0, memory: 0, "stale-libraries": 0, leftovers: 0, failure: 0, cancelled: 0 },
   };
   #spec: WorkerSpec;
   #startProcess: StartWorkerProcess;
@@ -159,7 +160,7 @@ export class Pool {
           for (const [stage, ms] of Object.entries(outcome.stagesMs)) addTime(this.stats.stagesMs, stage, ms);
         }
         // The answer does not wait for the checks: the worker rejoins the pool once they are done.
-        this.#afterRequestInBackground(worker, request.tmpDir);
+        this.#afterRequestInBackground(worker, request.tmpDir, outcome);
         return outcome;
       } catch (e) {
         await this.#recycle(worker, signal?.aborted ? "cancelled" : "failure", String(e));
@@ -222,8 +223,8 @@ export class Pool {
     return false;
   }
 
-  #afterRequestInBackground(worker: Worker, tmpDir: string): void {
-    timed(this.stats.poolMs, "checks", () => this.#afterRequest(worker, tmpDir)).catch(async (e) => {
+  #afterRequestInBackground(worker: Worker, tmpDir: string, outcome: WorkerOutcome): void {
+    timed(this.stats.poolMs, "checks", () => this.#afterRequest(worker, tmpDir, outcome)).catch(async (e) => {
       log.warn("Checking worker {pid} after a request failed: {error}", {
         pid: worker.pid,
         error: String(e),
@@ -234,9 +235,13 @@ export class Pool {
 
   /**
    * Records what a worker has loaded after a request in `tmpDir`, then returns it to the pool, or
-   * replaces it if it has served enough or grew too large.
+   * replaces it if its request left something running in it, or it has served enough or grew too large.
    */
-  async #afterRequest(worker: Worker, tmpDir: string): Promise<void> {
+  async #afterRequest(worker: Worker, tmpDir: string, outcome: WorkerOutcome): Promise<void> {
+    if (outcome.kind === "exit" && outcome.leftovers !== undefined) {
+      await this.#recycle(worker, "leftovers", outcome.leftovers);
+      return;
+    }
     await worker.recordLibraries(tmpDir);
     if (worker.requestsServed >= this.maxRequests) {
       await this.#recycle(worker, "requests", `${worker.requestsServed} requests served`);
@@ -273,7 +278,7 @@ export class Pool {
     }
     this.#all.delete(worker);
     await worker.kill();
-    if (!this.#closed && (this.#waiting.length > 0 || this.#all.size + this.#starting < this.size)) {
+    if (!this.#closed && this.#all.size + this.#starting < this.size) {
       this.#spawnInBackground();
     }
   }

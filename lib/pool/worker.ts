@@ -33,9 +33,18 @@ const log = getLogger(["ghcpw", "worker"]);
  * How a worker finished a request. `interfacesResumed` counts the kept package interfaces the request
  * started with (0 for a cold start); `stagesMs` is the worker's own account of where the request's time
  * went, in ms by stage (lib/plugin/Ghcpw/Stages.hs; empty from a worker that does not report it).
+ * `leftovers`, when present, says what the request left running in the worker that the worker could not
+ * stop (threads that ignore being killed, or any thread on a GHC that cannot list them; see
+ * lib/plugin/Ghcpw/Leftovers.hs): the worker must not serve again.
  */
 export type WorkerOutcome =
-  | { kind: "exit"; code: number; interfacesResumed: number; stagesMs: Record<string, number> }
+  | {
+    kind: "exit";
+    code: number;
+    interfacesResumed: number;
+    stagesMs: Record<string, number>;
+    leftovers?: string;
+  }
   | { kind: "defer"; reason: string };
 
 /** The GHC runtime's own heap statistics of a worker (GHC.Stats), as of its last request's end. */
@@ -209,6 +218,7 @@ export class Worker {
               code: message.code,
               interfacesResumed: Number(message.facts["interfaces-resumed"] ?? 0),
               stagesMs: stageTimes(message.facts),
+              ...(message.facts.leftovers ? { leftovers: message.facts.leftovers } : {}),
             };
           case "defer":
             return { kind: "defer", reason: message.reason };

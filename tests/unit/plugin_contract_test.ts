@@ -14,6 +14,7 @@ import {
 } from "../../lib/wire/worker_protocol.ts";
 import {
   OPTIONAL_PACKAGES,
+  PLUGIN_C_SOURCES,
   PLUGIN_MODULE,
   PLUGIN_SOURCES,
   REQUIRED_PACKAGES,
@@ -130,6 +131,12 @@ Deno.test("the plugin build compiles exactly the modules of the cabal file", () 
   for (const [name, source] of PLUGIN_SOURCES) {
     assertEquals(/^module\s+([\w.]+)/m.exec(code(source))?.[1], name);
   }
+});
+
+Deno.test("the plugin build compiles exactly the C sources of the cabal file", () => {
+  const cabal = items(cabalFields(read("ghcpw-plugin.cabal")).get("c-sources"), /[\s,]+/);
+  assertEquals(PLUGIN_C_SOURCES.map(([path]) => path).sort(), cabal.sort());
+  for (const [path, source] of PLUGIN_C_SOURCES) assertEquals(source, read(path));
 });
 
 Deno.test("the packages the plugin build requires are the cabal file's build-depends", () => {

@@ -8,7 +8,11 @@ import { FakeWorkers } from "../support/fake_worker.ts";
 import { Pool, type PoolOptions } from "../../lib/pool/pool.ts";
 import { WorkerFailure } from "../../lib/pool/worker.ts";
 import { CollectingSink } from "../../lib/output.ts";
-import { WORKER_PROTOCOL_VERSION, type WorkerRequest } from "../../lib/wire/worker_protocol.ts";
+import {
+  WORKER_PROTOCOL_VERSION,
+  type WorkerMessage,
+  type WorkerRequest,
+} from "../../lib/wire/worker_protocol.ts";
 import { Environment } from "../../lib/process/environment.ts";
 
 const SPEC = { ghc: "ghc", args: [], cwd: "/" };
@@ -126,6 +130,22 @@ Deno.test("a worker is replaced after its maximum number of requests", async () 
     assertEquals(pool.stats.recycled.requests, 2);
     assert(fakes.started[0].exited && fakes.started[1].exited);
     assertMatch(pool.recycleReasonOf(pool.workers[0]) ?? "", /^requests: 2 requests served/);
+  });
+});
+
+Deno.test("a worker whose request left something running is replaced before it serves again", async () => {
+  const fakes = new FakeWorkers((r): WorkerMessage => {
+    const facts: Record<string, string> = r.args[0] === "leaky"
+      ? { leftovers: "leftover threads still running: 1" }
+      : {};
+    return { kind: "exit", code: 0, facts };
+  });
+  await withPool(fakes, { size: 1 }, async (pool) => {
+    const sink = new CollectingSink();
+    for (const name of ["plain", "leaky", "next"]) await pool.run(request(name), sink);
+    assertEquals(fakes.started.map((p) => p.requests.map((r) => r.args[0])), [["plain", "leaky"], ["next"]]);
+    assertEquals(pool.stats.recycled.leftovers, 1);
+    assertEquals(pool.recycleReasonOf(pool.workers[0]), "leftovers: leftover threads still running: 1");
   });
 });
 

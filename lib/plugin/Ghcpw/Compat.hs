@@ -62,6 +62,11 @@ module Ghcpw.Compat
   , completeMatchNames
   , fileFlags
   , downsweepGraph
+    -- * What a request leaves running
+  , liveThreads
+  , LiveThreads (..)
+  , interpreterProcess
+  , stopInterpreter
     -- * Package databases
   , UnitDatabases
   , withUnitDatabases
@@ -219,6 +224,29 @@ import GHC.Driver.Hooks (Hooks (runPhaseHook))
 import GHC.Driver.Phases (Phase (..))
 import GHC.Driver.Pipeline (runPhase)
 import GHC.Driver.Pipeline.Monad (CompPipeline (..), PhasePlus (..))
+#endif
+import Control.Concurrent (ThreadId)
+import qualified Control.Concurrent.MVar as MVar
+import System.Process (ProcessHandle)
+#if MIN_VERSION_ghc(9,10,0)
+import GHC.Runtime.Interpreter (stopInterp, withExtInterpStatus)
+import GHC.Runtime.Interpreter.Types
+  (ExtInterpInstance (instProcess), Interp (..), InterpInstance (..), InterpProcess (interpHandle), InterpStatus (..))
+#elif MIN_VERSION_ghc(9,2,0)
+import GHC.Runtime.Interpreter (stopInterp)
+import GHC.Runtime.Interpreter.Types (IServ (..), IServInstance (iservProcess), IServState (..), Interp (..), InterpInstance (..))
+#else
+import GHC.Runtime.Interpreter (stopInterp)
+import GHC.Runtime.Interpreter.Types (IServ (..), IServInstance (iservProcess), IServState (..), Interp (..))
+#endif
+#if MIN_VERSION_ghc(9,6,0)
+import Data.List (isPrefixOf)
+import GHC.Conc.Sync (ThreadStatus (..), listThreads, threadLabel, threadStatus)
+#else
+import Foreign.C.Types (CUInt (..))
+import Foreign.Ptr (Ptr)
+import Foreign.Storable (peek)
+import GHC.Conc (getNumCapabilities)
 #endif
 
 -- | Where a one-shot compile stops: -c (object, no link), -E (after preprocessing), -S (assembly).
@@ -716,3 +744,67 @@ unitDatabasePaths = map unitDatabasePath
 -- | Each database with the ids of its units.
 databaseUnits :: UnitDatabases -> [(FilePath, [UnitId])]
 databaseUnits dbs = [(unitDatabasePath db, map unitId (unitDatabaseUnits db)) | db <- dbs]
+
+-- * What a request leaves running
+
+-- | The threads of the process that have not finished, leaving out the RTS's own per-capability I/O
+-- manager threads (which a request that raises the number of capabilities adds for good): since 9.6
+-- (base 4.18) which ones, before only how many, counted by the RTS walk in cbits/live_threads.c, which
+-- is only safe with one capability (otherwise Nothing).
+data LiveThreads = ThreadsKnown [ThreadId] | ThreadsCounted Int
+
+liveThreads :: IO (Maybe LiveThreads)
+#if MIN_VERSION_ghc(9,6,0)
+liveThreads = Just . ThreadsKnown <$> (filterM counts =<< listThreads)
+  where
+    counts t = (&&) <$> (unfinished <$> threadStatus t) <*> (not . ioManager <$> threadLabel t)
+    unfinished s = case s of ThreadFinished -> False; ThreadDied -> False; _ -> True
+    ioManager = maybe False ("IOManager on cap " `isPrefixOf`)
+#else
+liveThreads = do
+  capabilities <- getNumCapabilities
+  if capabilities /= 1
+    then pure Nothing
+    else do
+      live <- c_liveThreads
+      -- One I/O manager thread per capability the RTS has ever started (none without -threaded, where
+      -- this only shifts every count alike).
+      managers <- peek c_nCapabilities
+      pure (Just (ThreadsCounted (live - fromIntegral managers)))
+
+foreign import ccall unsafe "ghcpw_live_threads" c_liveThreads :: IO Int
+foreign import ccall "&n_capabilities" c_nCapabilities :: Ptr CUInt
+#endif
+
+-- | The process of the session's external interpreter (-fexternal-interpreter), if it has been started:
+-- GHC's own clean-up ('stopInterpreter') asks it to exit but never waits for it, which in a long-lived
+-- process leaves a zombie per request. 9.0 keeps the interpreter in HscEnv directly; 9.2 wraps it in an
+-- Interp with its loader; 9.10 shares the state between iserv and the JavaScript interpreter.
+interpreterProcess :: HscEnv -> IO (Maybe ProcessHandle)
+
+-- | Stops the session's external interpreter, as GHC's clean-up at the end of a session does.
+stopInterpreter :: HscEnv -> IO ()
+#if MIN_VERSION_ghc(9,10,0)
+interpreterProcess hscEnv = case interpInstance <$> hsc_interp hscEnv of
+  Just (ExternalInterp ext) -> withExtInterpStatus ext $ \status ->
+    (\s -> case s of InterpRunning i -> Just (interpHandle (instProcess i)); InterpPending -> Nothing) <$> MVar.readMVar status
+  _ -> pure Nothing
+
+stopInterpreter = mapM_ stopInterp . hsc_interp
+#elif MIN_VERSION_ghc(9,2,0)
+interpreterProcess hscEnv = case interpInstance <$> hsc_interp hscEnv of
+  Just (ExternalInterp _ (IServ status)) -> running <$> MVar.readMVar status
+  _ -> pure Nothing
+  where
+    running s = case s of IServRunning i -> Just (iservProcess i); IServPending -> Nothing
+
+stopInterpreter = mapM_ stopInterp . hsc_interp
+#else
+interpreterProcess hscEnv = case hsc_interp hscEnv of
+  Just (ExternalInterp _ (IServ status)) -> running <$> MVar.readMVar status
+  _ -> pure Nothing
+  where
+    running s = case s of IServRunning i -> Just (iservProcess i); IServPending -> Nothing
+
+stopInterpreter = stopInterp
+#endif

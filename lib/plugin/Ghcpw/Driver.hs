@@ -44,6 +44,7 @@ import Ghcpw.Compat
 import Ghcpw.Context (Output)
 import Ghcpw.Interfaces (loadTargets, runOneShot)
 import Ghcpw.Stages (Stage (..), switchStage)
+import Ghcpw.Leftovers (stopInterpreterProcess)
 import Ghcpw.Warm
 
 -- | The mode flags the server has already taken out of argv (see lib/ghc/mode.ts).
@@ -76,7 +77,9 @@ invoke warm libdir requestDir output mode args terminal = do
     Left (ExitFailure n) -> Exited n
     Right outcome -> outcome
   where
-    run = GHC.runGhc (Just libdir) (compile warm requestDir output mode args terminal) >> pure (Exited 0)
+    run = do
+      GHC.runGhc (Just libdir) (compile warm requestDir output mode args terminal `finally` (getSession >>= liftIO . stopInterpreterProcess))
+      pure (Exited 0)
 
 exitFailure1 :: IO a
 exitFailure1 = exitWith (ExitFailure 1)
