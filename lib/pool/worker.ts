@@ -128,6 +128,7 @@ export class Worker {
     stream: MessageStream,
     hello: Record<string, string>,
     tail: string[],
+    stderrDrained: Promise<void>,
   ) {
     this.#child = child;
     this.#stream = stream;
@@ -135,7 +136,10 @@ export class Worker {
     this.ghcVersion = hello.ghc ?? "";
     this.share = hello.share ?? "";
     this.#stderrTail = tail;
-    this.#status = settledStatus(child.status).then((s) => {
+    this.#status = settledStatus(child.status).then(async (s) => {
+      // The last lines it wrote say why it died: read them before anyone reports its exit. A process it
+      // started may hold the pipe open, so not for long.
+      await withTimeout(stderrDrained, 200, () => new Error("stderr still open")).catch(() => {});
       this.#exited = true;
       return s;
     });
@@ -148,7 +152,7 @@ export class Worker {
   ): Promise<Worker> {
     const child = startProcess(spec);
     const tail: string[] = [];
-    collectStderr(child.stderr, tail, child.pid);
+    const stderrDrained = collectStderr(child.stderr, tail, child.pid).catch(() => {});
     const stream = new MessageStream(child.stdout, child.stdin);
     const timeout = spec.startTimeoutMs ?? 60_000;
     try {
@@ -168,7 +172,7 @@ export class Worker {
         );
       }
       log.debug("Worker {pid} started (GHC {ghc})", { pid: child.pid, ghc: props.ghc });
-      return new Worker(child, stream, props, tail);
+      return new Worker(child, stream, props, tail, stderrDrained);
     } catch (e) {
       await killAndWait(child);
       throw new WorkerFailure(`${e instanceof Error ? e.message : e}${formatTail(tail)}`);

@@ -165,9 +165,13 @@ export async function twinTrees(files: Record<string, string>): Promise<{ cold: 
   return { cold: `${root}/cold`, warm: `${root}/warm` };
 }
 
-/** Replaces the names of GHC's temporary directories, which differ between any two runs of ghc. */
+/**
+ * Replaces the names of GHC's temporary files, which differ between any two runs of ghc: a cold ghc's
+ * directory is named by its pid, a worker's lies in the request's directory, and the file numbers follow
+ * a counter of the process.
+ */
 export function normaliseTemporaries(text: string): string {
-  return text.replace(/\/\S*?\/ghc\d+_\d+\//g, "<tmp>/");
+  return text.replace(/\/\S*?\/(ghc\d+_\d+|ghcpw-request-[^/\s]+\/ghc)\/ghc_\d+/g, "<tmp>/ghc_N");
 }
 
 /** The token of the runtime directory that `env` selects (as a ghcpw process in `env` would read it). */

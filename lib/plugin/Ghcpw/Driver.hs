@@ -17,7 +17,7 @@ import Control.Monad.Catch (finally)
 import Control.Monad.IO.Class (liftIO)
 import Data.List (isPrefixOf, partition)
 import Data.Maybe (isJust, maybeToList)
-import System.Directory (createDirectory, doesDirectoryExist)
+import System.Directory (createDirectory, doesDirectoryExist, removePathForcibly)
 import System.Exit (ExitCode (..), exitWith)
 import Data.IORef (modifyIORef')
 import qualified Data.Map as Map
@@ -135,6 +135,8 @@ placeTemporaries requestDir hscEnv =
   case temporaryDirectories hscEnv of
     Just dirs | clientDir `isPrefixOf` requestDir -> do
       let dir = requestDir </> "ghc"
+      -- A request retried after its worker died finds what that worker left there.
+      removePathForcibly dir
       createDirectory dir
       modifyIORef' dirs (Map.insert clientDir dir)
     _ -> pure ()
