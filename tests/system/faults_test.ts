@@ -408,7 +408,7 @@ Deno.test("a crashed worker's last stderr lines are logged and shown by status",
   const wrapper = `${dir}/ghc`;
   await Deno.writeTextFile(
     wrapper,
-    `#!/bin/sh\ncase "$1" in --frontend) echo "ghcpw-test: worker $$ says goodbye" >&2;; esac\nexec ${
+    `#!/bin/sh\ncase " $* " in *" --frontend "*) echo "ghcpw-test: worker $$ says goodbye" >&2;; esac\nexec ${
       realExecutablePath(GHC)
     } "$@"\n`,
   );
