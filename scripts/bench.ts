@@ -49,6 +49,7 @@ import {
 import { GHCPW_MAIN, type RunningServer, startServer, stopServer } from "./bench/server.ts";
 import { INCREMENTAL_BENCH_HELP, parseIncrementalArgs, runIncrementalBench } from "./bench/incremental.ts";
 import { DEFAULT_SHARE, formatShare, parseShare } from "../lib/share.ts";
+import { listOption, wholeNumber } from "./bench/options.ts";
 
 /** The benchmark's options, from the command line. */
 export interface BenchOptions {
@@ -208,29 +209,21 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     strict: true,
   });
   if (values.help) return null;
-  const whole = (option: string, text: string, min: number) => {
-    const n = Number(text);
-    if (text.trim() === "" || !Number.isInteger(n) || n < min) {
-      throw new Error(`${option} needs a whole number >= ${min}, got "${text}"`);
-    }
-    return n;
-  };
-  const list = (values: string[]) => values.flatMap((v) => v.split(",")).map((v) => v.trim()).filter(Boolean);
-  const jobs = list(values.jobs ?? ["1,2"]).map((j) => whole("--jobs", j, 1));
-  const projects = list(values.project ?? DEFAULT_PROJECTS);
+  const jobs = listOption(values.jobs ?? ["1,2"]).map((j) => wholeNumber("--jobs", j, 1));
+  const projects = listOption(values.project ?? DEFAULT_PROJECTS);
   for (const p of projects) {
     if (!/^[a-z0-9][a-z0-9-]*$/.test(p)) throw new Error(`--project: "${p}" is not a project name`);
   }
   const rss = values["no-rss"]
     ? []
-    : list([values["rss-requests"] ?? DEFAULT_RSS_REQUESTS.join(",")]).map((n) =>
-      whole("--rss-requests", n, 1)
+    : listOption([values["rss-requests"] ?? DEFAULT_RSS_REQUESTS.join(",")]).map((n) =>
+      wholeNumber("--rss-requests", n, 1)
     );
   return {
     projects: [...new Set(projects)],
-    modules: [...new Set(list(values.modules ?? ["30"]).map((n) => whole("--modules", n, 1)))],
-    imports: whole("--imports", values.imports ?? "3", 1),
-    limit: values.limit === undefined ? null : whole("--limit", values.limit, 1),
+    modules: [...new Set(listOption(values.modules ?? ["30"]).map((n) => wholeNumber("--modules", n, 1)))],
+    imports: wholeNumber("--imports", values.imports ?? "3", 1),
+    limit: values.limit === undefined ? null : wholeNumber("--limit", values.limit, 1),
     ghc: chooseGhc(values.ghc),
     ghcpwMain: values["ghcpw-main"] ?? GHCPW_MAIN,
     jobs: [...new Set(jobs)],
@@ -238,8 +231,8 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     shares: [
       ...new Set((values.share ?? [formatShare(DEFAULT_SHARE)]).map((s) => formatShare(parseShare(s)))),
     ],
-    seed: whole("--seed", values.seed ?? "1", 0),
-    overheadRequests: whole("--overhead-requests", values["overhead-requests"] ?? "20", 0),
+    seed: wholeNumber("--seed", values.seed ?? "1", 0),
+    overheadRequests: wholeNumber("--overhead-requests", values["overhead-requests"] ?? "20", 0),
     rssRequests: rss,
     keep: values.keep ?? false,
     verbose: values.verbose ?? false,

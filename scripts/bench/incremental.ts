@@ -43,6 +43,7 @@ import {
   startServer,
   stopServer,
 } from "./server.ts";
+import { listOption, wholeNumber } from "./options.ts";
 
 /** A one-module body edit at -O0 must be at least this much faster than the emptied-directory build. */
 export const COLD_BAR = 10;
@@ -123,25 +124,17 @@ export function parseIncrementalArgs(args: string[]): IncrementalOptions | null 
     strict: true,
   });
   if (values.help) return null;
-  const whole = (option: string, text: string, min: number) => {
-    const n = Number(text);
-    if (text.trim() === "" || !Number.isInteger(n) || n < min) {
-      throw new Error(`${option} needs a whole number >= ${min}, got "${text}"`);
-    }
-    return n;
-  };
-  const list = (text: string[]) => text.flatMap((v) => v.split(",")).map((v) => v.trim()).filter(Boolean);
-  const projects = list(values.project ?? ["synthetic,aeson"]);
+  const projects = listOption(values.project ?? ["synthetic,aeson"]);
   for (const p of projects) {
     if (!/^[a-z0-9][a-z0-9-]*$/.test(p)) throw new Error(`--project: "${p}" is not a project name`);
   }
-  const levels = list([values.levels ?? "-O0,-O1"]);
+  const levels = listOption([values.levels ?? "-O0,-O1"]);
   if (levels.length === 0) throw new Error("--levels needs at least one level");
   return {
     projects: [...new Set(projects)],
     // Enough modules for a graph with a leaf, a middle and a root well apart.
-    modules: whole("--modules", values.modules ?? "60", 4),
-    seed: whole("--seed", values.seed ?? "1", 0),
+    modules: wholeNumber("--modules", values.modules ?? "60", 4),
+    seed: wholeNumber("--seed", values.seed ?? "1", 0),
     levels: [...new Set(levels)],
     ghc: chooseGhc(values.ghc),
     ghcpwMain: values["ghcpw-main"] ?? GHCPW_MAIN,
