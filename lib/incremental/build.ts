@@ -57,6 +57,8 @@ export interface MakeInvocation {
   cwd: string;
   env: Readonly<Record<string, string>>;
   stderrIsTerminal: boolean;
+  /** GHC's stdout and stderr are one stream (sent as stdout), so its diagnostics are found there. */
+  mergedOutput?: boolean;
 }
 
 /** The GHC whose builds are cached. */
@@ -208,7 +210,9 @@ export class IncrementalBuilds {
     const after = await scanOutputs(cwd, make.outputDirs);
     const compiled = compiledModules(captured.printedStdout(), after, before, restored, timeMs);
     this.stats.modulesRecompiled += compiled.size;
-    const diagnostics = parseDiagnostics(captured.printedStderr());
+    const diagnostics = parseDiagnostics(
+      b.mergedOutput ? captured.printedStdout() : captured.printedStderr(),
+    );
     const skippedKept = await keptAsSaved(cwd, plan.kept.filter((r) => !compiled.has(r.module)), after);
     // A skipped module prints nothing: its warnings come from the build that compiled it. Printed after
     // GHC's own, as the set a clean build prints (the order of modules is GHC's to choose).

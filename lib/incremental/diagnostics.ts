@@ -18,16 +18,22 @@ export interface Diagnostic {
 /** A diagnostic's first line: `FILE:LINE:COL[-COL]: warning|error` or `FILE:(L,C)-(L,C): ...`. */
 const HEADER = /^(.+?):(?:\d+:\d+(?:-\d+)?|\(\d+,\d+\)-\(\d+,\d+\)): (warning|error)\b/;
 
+/** GHC's progress line, which ends a diagnostic where stdout and stderr are one stream. */
+const PROGRESS = /^\[\s*\d+ of \d+\] /;
+
 /**
- * Splits stderr into diagnostics. Text that no header introduces (linker messages, `<no location info>`
- * warnings, anything a splice printed) belongs to no module and is never saved or replayed.
+ * Splits GHC's stderr (or its one stream, where stdout and stderr are one file) into diagnostics. Text that
+ * no header introduces (linker messages, `<no location info>` warnings, anything a splice printed, progress
+ * lines) belongs to no module and is never saved or replayed.
  */
 export function parseDiagnostics(stderr: string): Diagnostic[] {
   const found: Diagnostic[] = [];
   let current: Diagnostic | null = null;
   for (const line of stderr.split(/(?<=\n)/)) {
     const header = HEADER.exec(line);
-    if (header !== null) {
+    if (PROGRESS.test(line)) {
+      current = null;
+    } else if (header !== null) {
       current = { file: header[1], severity: header[2] as "warning" | "error", text: line };
       found.push(current);
     } else if (current !== null && line.trim() !== "") {
