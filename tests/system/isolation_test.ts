@@ -18,6 +18,7 @@ import {
   writeTree,
 } from "../support/helpers.ts";
 import { processStat } from "../../lib/process/state.ts";
+import { waitFor } from "../support/service.ts";
 
 const MARKER = "LEFTOVER-THREAD-MARKER";
 
@@ -152,10 +153,15 @@ $(runIO (do
     const pids = await Promise.all(
       ["orphan", "session"].map(async (n) => Number(await Deno.readTextFile(`${dir}/${n}.pid`))),
     );
-    const [worker] = (await status(server.socket)).workers;
+    // The worker rejoins the pool (or is replaced) once the server's checks after the answer are done.
+    let worker: { pid: number } | undefined;
+    await waitFor("a worker in the pool", async () => {
+      [worker] = (await status(server.socket)).workers;
+      return worker !== undefined;
+    });
     // Nothing is left, not even a zombie: the worker reaped what it killed.
     for (const pid of pids) assertEquals(processStat(pid), null, `process ${pid} outlived the compile`);
-    assertEquals(await childrenOf(worker.pid), [], "the worker still has children");
+    assertEquals(await childrenOf(worker!.pid), [], "the worker still has children");
   } finally {
     await server.stop();
     await Deno.remove(dir, { recursive: true });
