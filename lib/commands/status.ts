@@ -16,9 +16,11 @@ Usage: ghcpw status [--socket PATH | --ghc PATH [--package-db PATH]... [--share 
 Shows every server running as you (those in the runtime directory), or the one
 named by --socket ($GHCPW_SOCKET) or by --ghc and --package-db: its version,
 uptime, socket, key and log file; per GHC worker its pid, state, requests
-served, resident memory and why its predecessor was recycled; totals of
-requests, warm hits, fallbacks and errors; and the last stderr lines of the
-last worker that was recycled (a crashed GHC's last words).
+served, resident memory, share setting, the interface sets it keeps, its heap
+(live, maximum live, held by the runtime, collections, allocated) and why its
+predecessor was recycled; totals of requests, warm hits, fallbacks and errors;
+and the last stderr lines of the last worker that was recycled (a crashed
+GHC's last words).
 
 Exits with 0 if a server answered, 1 if none did.
 

@@ -18,6 +18,7 @@ import Ghcpw.Context
 import Ghcpw.Driver
 import Ghcpw.Frame
 import Ghcpw.Leftovers (adoptOrphans, watchLeftovers)
+import Ghcpw.Memory (Heap, newHeap)
 import Ghcpw.Parent (exitWithServer)
 import Ghcpw.Stages (Stage (Finish), finishRequest, startRequest, switchStage)
 import Ghcpw.Terminal (requestTerminal)
@@ -43,10 +44,11 @@ serve opts libdir = do
   ch <- openChannel
   share <- either (refuse ch) pure (parseShare (last ("names,databases,interfaces" : optionValues "share=")))
   warm <- newWarm share (optionValues "immutable-db=")
+  heap <- newHeap
   send ch Hello [[B8.pack "protocol=" <> protocolVersion, B8.pack ("ghc=" ++ cProjectVersion), B8.pack ("share=" ++ showShare share)]]
   let loop = receive ch >>= \case
         Nothing -> pure ()
-        Just (Request, payload) -> either (refuse ch) (serveOne ch warm libdir) (decodeFields payload) >> loop
+        Just (Request, payload) -> either (refuse ch) (serveOne ch warm heap libdir) (decodeFields payload) >> loop
         Just (other, _) -> refuse ch ("unexpected frame " ++ show other)
   loop
 
@@ -61,8 +63,8 @@ refuse ch why = do
 -- | Fields of a worker request, in order: mode, cwd, temporary directory (the server's; GHC has it as
 -- -tmpdir in argv), argv, environment (KEY=VALUE), whether the client's stderr is a terminal, whether its
 -- stdout and stderr are one file.
-serveOne :: Channel -> Warm -> FilePath -> [[B.ByteString]] -> IO ()
-serveOne ch warm libdir [modeField, [cwd], [tmp], args, env, [tty], [merged]] =
+serveOne :: Channel -> Warm -> Heap -> FilePath -> [[B.ByteString]] -> IO ()
+serveOne ch warm heap libdir [modeField, [cwd], [tmp], args, env, [tty], [merged]] =
   case parseMode (map B8.unpack modeField) of
     Left why -> refuse ch why
     Right mode -> do
@@ -77,7 +79,7 @@ serveOne ch warm libdir [modeField, [cwd], [tmp], args, env, [tty], [merged]] =
       case outcome of
         Exited code -> do
           leftovers <- stopLeftovers
-          facts <- requestFacts warm
+          facts <- requestFacts warm heap
           send ch Exit
             [ [B8.pack (show code)]
             , [B8.pack (k ++ "=" ++ v) | (k, v) <- facts]
@@ -88,4 +90,4 @@ serveOne ch warm libdir [modeField, [cwd], [tmp], args, env, [tty], [merged]] =
         Deferred why -> send ch Defer [[B8.pack why]]
   where
     splitEntry e = let (k, v) = B8.break (== '=') e in (k, B.drop 1 v)
-serveOne ch _ _ _ = refuse ch "malformed request"
+serveOne ch _ _ _ _ = refuse ch "malformed request"

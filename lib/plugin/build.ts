@@ -28,6 +28,7 @@ import warmModule from "./Ghcpw/Warm.hs" with { type: "text" };
 import factsModule from "./Ghcpw/Facts.hs" with { type: "text" };
 import stagesModule from "./Ghcpw/Stages.hs" with { type: "text" };
 import leftoversModule from "./Ghcpw/Leftovers.hs" with { type: "text" };
+import memoryModule from "./Ghcpw/Memory.hs" with { type: "text" };
 import liveThreadsSource from "./cbits/live_threads.c" with { type: "text" };
 import { GhcError, type GhcInstallation, runTool } from "../ghc/installation.ts";
 import { buildPackage } from "./package_build.ts";
@@ -53,6 +54,7 @@ export const PLUGIN_SOURCES: ReadonlyArray<readonly [string, string]> = [
   ["Ghcpw.Facts", factsModule],
   ["Ghcpw.Stages", stagesModule],
   ["Ghcpw.Leftovers", leftoversModule],
+  ["Ghcpw.Memory", memoryModule],
 ];
 
 /** The plugin's C sources: path (as in the cabal file's c-sources) and source. */
@@ -86,13 +88,16 @@ export interface BuiltPlugin {
 }
 
 /**
- * Arguments that make a ghc run the plugin as a worker; `-T` lets it read the runtime's own heap
- * statistics (GHC.Stats), which it reports for `ghcpw status`.
+ * Arguments that make a ghc run the plugin as a worker. The runtime options are for the worker's heap:
+ * `-T` lets it read the runtime's own statistics (GHC.Stats), which it reports for `ghcpw status`, and
+ * `--disable-delayed-os-memory-return` makes memory it gives back (lib/plugin/Ghcpw/Memory.hs) leave its
+ * resident set at once, so that `--max-rss` judges what a worker really holds.
  */
 export function workerArgs(plugin: BuiltPlugin): string[] {
   return [
     "+RTS",
     "-T",
+    "--disable-delayed-os-memory-return",
     "-RTS",
     "--frontend",
     PLUGIN_MODULE,

@@ -25,8 +25,12 @@ const log = getLogger(["ghcpw", "pool"]);
 /** Requests a worker serves before it is replaced (bounds any slow growth of kept state). */
 export const DEFAULT_MAX_REQUESTS = 2000;
 
-/** Resident memory above which a worker is replaced after its request, in bytes. */
-export const DEFAULT_MAX_RSS_BYTES = 2 * 1024 ** 3;
+/**
+ * Resident memory above which a worker is replaced after its request, in bytes: half as much again as the
+ * most a worker held building real libraries at -O0 and -O2 (988 MiB on GHC 9.6, 507 MiB on 9.0;
+ * scripts/memory.ts, figures in README's "Recycling").
+ */
+export const DEFAULT_MAX_RSS_BYTES = 1.5 * 1024 ** 3;
 
 /** When the pool replaces a worker that is still healthy (defaults above). */
 export interface RecycleLimits {

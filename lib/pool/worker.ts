@@ -52,8 +52,15 @@ export interface WorkerHeap {
   /** Live bytes after the last garbage collection. */
   liveBytes: number;
   maxLiveBytes: number;
+  /** What the runtime holds for the heap: most of the worker's resident memory. */
+  bytes: number;
   collections: number;
   allocatedBytes: number;
+  /**
+   * What the collection the worker made after its last request took, in ms; null if it made none
+   * (lib/plugin/Ghcpw/Memory.hs: only after a request that left the heap much larger).
+   */
+  collectedMs: number | null;
 }
 
 /** What a worker holds after its last request, as it reported it (for `ghcpw status`). */
@@ -77,8 +84,10 @@ export function holdingsOf(facts: Record<string, string>): WorkerHoldings {
     heap: facts["heap-live-bytes"] === undefined ? null : {
       liveBytes: count("heap-live-bytes"),
       maxLiveBytes: count("heap-max-live-bytes"),
+      bytes: count("heap-bytes"),
       collections: count("heap-collections"),
       allocatedBytes: count("heap-allocated-bytes"),
+      collectedMs: facts["heap-collected-ms"] === undefined ? null : count("heap-collected-ms"),
     },
   };
 }

@@ -91,3 +91,9 @@ export async function prepareRealLibrary(name: string, options: PrepareOptions =
     steps: [...cSteps, ...hsSteps],
   };
 }
+
+/** Whether a ghc is dynamically linked: then one-shot Template Haskell needs `-dynamic-too`. */
+export async function ghcIsDynamic(ghc: string): Promise<boolean> {
+  const info = await runQuiet(ghc, ["--info"]);
+  return /\("GHC Dynamic","YES"\)/.test(info.stdout);
+}

@@ -8,7 +8,11 @@
 
 import { assertEquals } from "./assert.ts";
 import { GHC, listFiles, outputMismatch, run } from "./helpers.ts";
-import { prepareRealLibrary, type RealLibrary } from "../../scripts/real_library/library.ts";
+import {
+  ghcIsDynamic as isDynamicGhc,
+  prepareRealLibrary,
+  type RealLibrary,
+} from "../../scripts/real_library/library.ts";
 import { type FetchedSource, fetchLibrarySource } from "../../scripts/real_library/debian_source.ts";
 
 /** Runs `fetch`, turning any failure into a message that says what the test needed. */
@@ -34,9 +38,8 @@ export function fetchRealSource(name: string): Promise<FetchedSource> {
 }
 
 /** Whether the GHC under test is dynamically linked: then Template Haskell in one-shot mode needs -dynamic-too. */
-export async function ghcIsDynamic(): Promise<boolean> {
-  const info = await run(GHC, ["--info"]);
-  return /\("GHC Dynamic","YES"\)/.test(info.stdout);
+export function ghcIsDynamic(): Promise<boolean> {
+  return isDynamicGhc(GHC);
 }
 
 /**

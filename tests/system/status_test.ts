@@ -69,6 +69,7 @@ Deno.test("status shows per worker its share setting, the interfaces it keeps an
     // The maximum is taken at major collections only, so the last (minor) one may have seen more.
     assert(first.heap.maxLiveBytes > 1_000_000, JSON.stringify(first.heap));
     assert(first.heap.collections > 0 && first.heap.allocatedBytes > first.heap.maxLiveBytes);
+    assert(first.heap.bytes >= first.heap.liveBytes, JSON.stringify(first.heap));
 
     // Another interface key (-O) is a second set; the runtime's counters only grow.
     assertEquals((await ghcpw(server.socket, ["-c", "-O", "B.hs"], dir, env)).code, 0);
@@ -79,7 +80,7 @@ Deno.test("status shows per worker its share setting, the interfaces it keeps an
     assert(second.heap.collections > first.heap.collections);
 
     const table = (await ghcpwCli(["status", "--socket", server.socket])).stdout;
-    assertMatch(table, /SHARE +IFACE SETS +IFACES +PACKAGES +LIVE +MAX LIVE +GCS +ALLOCATED/);
+    assertMatch(table, /SHARE +IFACE SETS +IFACES +PACKAGES +LIVE +MAX LIVE +HEAP +GCS +ALLOCATED/);
     assertMatch(
       table,
       new RegExp(`names,databases,interfaces +2 +${second.interfaces} +${second.packages.length} `),

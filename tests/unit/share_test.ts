@@ -71,15 +71,29 @@ Deno.test("a worker's reported holdings: counts, packages and heap, or nothing i
       packages: "base,ghc-prim",
       "heap-live-bytes": "100",
       "heap-max-live-bytes": "200",
+      "heap-bytes": "400",
       "heap-collections": "7",
       "heap-allocated-bytes": "9000",
+      "heap-collected-ms": "12",
     }),
     {
       interfaceSets: 2,
       interfaces: 40,
       packages: ["base", "ghc-prim"],
-      heap: { liveBytes: 100, maxLiveBytes: 200, collections: 7, allocatedBytes: 9000 },
+      heap: {
+        liveBytes: 100,
+        maxLiveBytes: 200,
+        bytes: 400,
+        collections: 7,
+        allocatedBytes: 9000,
+        collectedMs: 12,
+      },
     },
+  );
+  // A request after which the worker did not collect its heap reports no collection time.
+  assertEquals(
+    holdingsOf({ "heap-live-bytes": "100", "heap-bytes": "400" }).heap?.collectedMs,
+    null,
   );
   assertEquals(holdingsOf({}), { interfaceSets: 0, interfaces: 0, packages: [], heap: null });
 });

@@ -3,30 +3,38 @@
 -- `ghcpw status`.
 module Ghcpw.Facts (requestFacts) where
 
+import Data.Word (Word64)
 import GHC.Stats (GCDetails (..), RTSStats (..), getRTSStats, getRTSStatsEnabled)
 
+import Ghcpw.Memory (Heap, settleHeap)
 import Ghcpw.Warm (Warm, lastResumed, warmFacts)
 
 -- | The kept state's facts (see 'warmFacts'), how many kept interfaces the request started with, and the
--- heap as the runtime itself counts it. The heap figures need the worker started with @+RTS -T@
--- (lib/plugin/build.ts workerArgs); without it they are left out.
-requestFacts :: Warm -> IO [(String, String)]
-requestFacts warm = do
+-- heap as the runtime itself counts it, after the collection the request may have called for (see
+-- Ghcpw.Memory). The heap figures need the worker started with @+RTS -T@ (lib/plugin/build.ts
+-- workerArgs); without it they are left out.
+requestFacts :: Warm -> Heap -> IO [(String, String)]
+requestFacts warm heap = do
+  collectedMs <- settleHeap heap
   resumed <- lastResumed warm
   kept <- warmFacts warm
-  heap <- heapFacts
-  pure (("interfaces-resumed", show resumed) : kept ++ heap)
+  stats <- heapFacts collectedMs
+  pure (("interfaces-resumed", show resumed) : kept ++ stats)
 
-heapFacts :: IO [(String, String)]
-heapFacts = do
+-- | @heap-bytes@ is what the runtime holds for the heap (what the worker's resident memory mostly is);
+-- @heap-collected-ms@, present only after a collection, what that collection took.
+heapFacts :: Maybe Word64 -> IO [(String, String)]
+heapFacts collectedMs = do
   enabled <- getRTSStatsEnabled
   if not enabled
     then pure []
     else do
       s <- getRTSStats
-      pure
+      pure $
         [ ("heap-live-bytes", show (gcdetails_live_bytes (gc s)))
         , ("heap-max-live-bytes", show (max_live_bytes s))
+        , ("heap-bytes", show (gcdetails_mem_in_use_bytes (gc s)))
         , ("heap-collections", show (gcs s))
         , ("heap-allocated-bytes", show (allocated_bytes s))
         ]
+          ++ [("heap-collected-ms", show ms) | Just ms <- [collectedMs]]

@@ -4,7 +4,8 @@
 -- default everything below. Kept: the name cache (so interface loading finds names already made), the loaded interfaces of units
 -- from immutable package databases (GHC's global database and those the server declares immutable), one
 -- set per interface key (ways, whether interface pragmas are ignored, the package database stack and the
--- identity of its files), and the parsed package databases. Everything else is new in every request:
+-- identity of its files), and the parsed package databases; of the last two only the few most recently
+-- used (see 'maxInterfaceSets', 'maxUnitDatabaseStacks'). Everything else is new in every request:
 -- the finder cache, the home package table, the linker, flags, temporary files (see Ghcpw.Driver, which
 -- starts each request from a fresh session and then resumes this state into it).
 module Ghcpw.Warm
@@ -21,7 +22,7 @@ module Ghcpw.Warm
 
 import Control.Monad (when)
 import Control.Monad.IO.Class (liftIO)
-import Data.List (intercalate)
+import Data.List (intercalate, sortOn)
 import Data.IORef
 import qualified Data.Map.Strict as Map
 import Data.Maybe (isJust)
@@ -67,23 +68,55 @@ data Warm = Warm
   { warmShare :: Share
   , warmImmutableDbs :: Set.Set FilePath
   , warmNames :: IORef (Maybe KeptNames)
-  , warmInterfaces :: IORef (Map.Map String InterfaceStore)
-  , warmUnitDbs :: IORef (Map.Map String ([String], UnitDatabases))
+  , warmInterfaces :: IORef (Recent InterfaceStore)
+  , warmUnitDbs :: IORef (Recent ([String], UnitDatabases))
   , warmResumed :: IORef Int
+  , warmClock :: IORef Int
   }
 
--- | Interface sets kept at once: each is tens of MB, and a build rarely alternates between more keys.
-maxInterfaceSets :: Int
-maxInterfaceSets = 6
+-- | Interface sets kept at once, and the interfaces they may hold together: the least recently used sets
+-- go first (never the one of the request that just ran). A set is tens of MB at -O0 and up to a few
+-- hundred at -O2 (scripts/memory.ts); builds go package by package, and each package's own database
+-- makes its own key, so sets of earlier keys are rarely met again.
+maxInterfaceSets, maxKeptInterfaces :: Int
+maxInterfaceSets = 2
+maxKeptInterfaces = 500
+
+-- | Parsed package database stacks kept at once (each holds every unit of the global database).
+maxUnitDatabaseStacks :: Int
+maxUnitDatabaseStacks = 8
 
 -- | The state of a worker that keeps what the share setting allows (where this GHC keeps any state at
 -- all, see 'keepsState') and may keep interfaces of units from the given immutable databases.
 newWarm :: Share -> [FilePath] -> IO Warm
 newWarm share immutable =
   Warm effective (Set.fromList immutable) <$> newIORef Nothing <*> newIORef Map.empty <*> newIORef Map.empty <*> newIORef 0
-
+    <*> newIORef 0
   where
     effective = if keepsState then share else share {shareNames = False, shareInterfaces = False}
+
+-- | Kept values by key, each with the time it was last used (a counter), so the least recently used go first.
+type Recent a = Map.Map String (Int, a)
+
+-- | Uses (or adds) a value under a key: it becomes the most recently used.
+touch :: Warm -> String -> a -> Recent a -> IO (Recent a)
+touch warm key value recent = do
+  now <- atomicModifyIORef' (warmClock warm) (\t -> (t + 1, t))
+  pure (Map.insert key (now, value) recent)
+
+-- | The keys other than 'current', least recently used first.
+evictable :: String -> Recent a -> [String]
+evictable current recent = map snd (sortOn fst [(t, k) | (k, (t, _)) <- Map.toList recent, k /= current])
+
+-- | Drops the least recently used sets, never the current key's, while too many are kept or they hold too
+-- many interfaces together.
+evictInterfaceSets :: String -> Recent InterfaceStore -> IO (Recent InterfaceStore)
+evictInterfaceSets current recent = do
+  sizes <- mapM (storeSize . snd) recent
+  let over m = Map.size m > maxInterfaceSets || sum (Map.intersection sizes m) > maxKeptInterfaces
+      go m (k : ks) | over m = go (Map.delete k m) ks
+      go m _ = m
+  pure (go recent (evictable current recent))
 
 -- | How many kept interfaces the last request started with (reported to the server for its statistics).
 lastResumed :: Warm -> IO Int
@@ -93,7 +126,7 @@ lastResumed = readIORef . warmResumed
 -- interface sets and interfaces, and the units whose interfaces those are.
 warmFacts :: Warm -> IO [(String, String)]
 warmFacts warm = do
-  stores <- Map.elems <$> readIORef (warmInterfaces warm)
+  stores <- map snd . Map.elems <$> readIORef (warmInterfaces warm)
   sizes <- mapM storeSize stores
   units <- Set.unions <$> mapM (fmap (Set.fromList . map unitIdString) . storeUnits) stores
   pure
@@ -121,7 +154,7 @@ reuseUnitDatabases warm dflags | not (shareDatabases (warmShare warm)) = pure (d
 reuseUnitDatabases warm dflags = do
   env <- mapM lookupEnv ["GHC_PACKAGE_PATH", "HOME"]
   let key = show (packageDbFlagsKey dflags, env)
-  cached <- Map.lookup key <$> readIORef (warmUnitDbs warm)
+  cached <- fmap snd . Map.lookup key <$> readIORef (warmUnitDbs warm)
   case cached of
     Just (seen, dbs) -> do
       now <- stamps (unitDatabasePaths dbs)
@@ -139,14 +172,16 @@ resumeInterfaces warm dbKey = do
   let dflags = hsc_dflags hscEnv
       dbs = sessionUnitDatabases hscEnv
   dbStamps <- liftIO (stamps (unitDatabasePaths dbs))
-  when (shareDatabases share) $ liftIO (modifyIORef' (warmUnitDbs warm) (Map.insert dbKey (dbStamps, dbs)))
+  when (shareDatabases share) $ liftIO $ do
+    stacks <- touch warm dbKey (dbStamps, dbs) =<< readIORef (warmUnitDbs warm)
+    writeIORef (warmUnitDbs warm) (foldr Map.delete stacks (drop (maxUnitDatabaseStacks - 1) (reverse (evictable dbKey stacks))))
   if not (shareNames share) then pure (False, pure ()) else do
     let key = show (interfaceKey dflags, unitDatabasePaths dbs, dbStamps)
         immutable = Set.insert (globalPackageDatabasePath dflags) (warmImmutableDbs warm)
         keepUnits = Set.fromList (concatMap snd (filter ((`Set.member` immutable) . fst) (unitDatabaseContents hscEnv)))
         keep m = moduleUnitId m `Set.member` keepUnits
     names <- liftIO (readIORef (warmNames warm))
-    kept <- if shareInterfaces share then liftIO (Map.lookup key <$> readIORef (warmInterfaces warm)) else pure Nothing
+    kept <- if shareInterfaces share then liftIO (fmap snd . Map.lookup key <$> readIORef (warmInterfaces warm)) else pure Nothing
     liftIO (writeIORef (warmResumed warm) =<< maybe (pure 0) storeSize kept)
     setSession (resumeState names kept hscEnv)
     let save = do
@@ -156,10 +191,8 @@ resumeInterfaces warm dbKey = do
             writeIORef (warmNames warm) (Just names')
             when (shareInterfaces share) $ do
               pruneStore keep names' store
-              modifyIORef' (warmInterfaces warm) $ \m ->
-                let m' = Map.insert key store m
-                    evict = take 1 [k | k <- Map.keys m', k /= key]
-                 in if Map.size m' > maxInterfaceSets then foldr Map.delete m' evict else m'
+              sets <- touch warm key store =<< readIORef (warmInterfaces warm)
+              writeIORef (warmInterfaces warm) =<< evictInterfaceSets key sets
     pure (isJust names, save)
   where
     share = warmShare warm
