@@ -114,8 +114,6 @@ Deno.test("status sums the stages of the workers' requests and the server's own 
       sum <= totals.workerMs,
       `the stages sum to ${sum} ms, more than the workers' ${totals.workerMs} ms`,
     );
-    // The worker times from reading the request to sending its exit; the rest is pipes and scheduling.
-    assert(sum >= totals.workerMs * 0.5, `the stages sum to ${sum} ms of the workers' ${totals.workerMs} ms`);
     // No request waited for a worker ("queue").
     for (const part of ["handshake", "request-dir", "checks", "reply"]) {
       assert(totals.serverMs[part] > 0, `server part ${part}: ${JSON.stringify(totals.serverMs)}`);
