@@ -218,8 +218,10 @@ Deno.test("Bazel builds the example through ghcpw's worker, as the local strateg
 
     const sandboxedModes: Mode[] = [
       { protocol: "proto", multiplex: false, sandboxed: true },
-      // Bazel 4.2.3 gives a sandboxed multiplex worker a directory of its own too (no per-request sandboxes).
-      { protocol: "json", multiplex: true, sandboxed: true },
+      // Bazel 4 gives a sandboxed multiplex worker a directory of its own too (no per-request sandboxes);
+      // later Bazels (Debian sid's) run multiplex workers unsandboxed unless multiplex sandboxing is on,
+      // which the replay tests of sandbox_dir cover.
+      ...(/^bazel 4\./.test(version) ? [{ protocol: "json", multiplex: true, sandboxed: true } as Mode] : []),
     ];
     for (const mode of sandboxedModes) {
       const name = modeName(mode);
