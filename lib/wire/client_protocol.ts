@@ -2,9 +2,12 @@
  * The protocol between a client (lib/client/client.ts, lib/client/control.ts) and the server
  * (lib/server/server.ts) on the unix socket. Both ends encode and decode here, so they cannot disagree.
  *
- * A connection starts with a Hello each way, carrying `key=value` properties, protocol version first.
- * Then the client sends one Request and receives Stdout and Stderr chunks, then one Exit (or a Failure),
- * or sends one Control command and receives one ControlReply.
+ * A connection starts with a handshake in which each end proves that it knows the user's token without
+ * sending it (lib/wire/handshake.ts): a Hello from the client with its nonce, a Hello from the server with
+ * its nonce and proof, then a Proof from the client. Hellos and the Proof carry `key=value` properties,
+ * a Hello the protocol version first. Behind its Proof the client sends one Request and receives Stdout
+ * and Stderr chunks, then one Exit (or a Failure), or sends one Control command and receives one
+ * ControlReply.
  *
  * @module
  */
@@ -21,14 +24,24 @@ import {
   parseEnvironment,
   ProtocolError,
 } from "./fields.ts";
-import { type Codec, decodeWith, encodeWith, FrameType, helloEntry, outputEntry } from "./messages.ts";
+import {
+  type Codec,
+  decodeWith,
+  encodeWith,
+  FrameType,
+  helloEntry,
+  outputEntry,
+  propertiesEntry,
+} from "./messages.ts";
 import { VERSION } from "../version.ts";
 
 /**
  * Version of the client/server protocol; a peer with another version is refused in the handshake.
  * 2: the client's greeting carries the token and the server key; control requests (status, stop).
+ * 3: the token never travels: a challenge–response (lib/wire/handshake.ts), the server proving itself
+ * first; the client's ghc and server key move to its Proof.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** One GHC invocation as a client asks for it: exactly what `ghc` would have seen. */
 export interface CompileRequest {
@@ -50,14 +63,19 @@ export type ControlCommand = typeof CONTROL_COMMANDS[number];
 
 /**
  * Why the server refused or abandoned a request, carried in a Failure so that a client can act on it:
- * "auth" (no or wrong token), "version" (another ghcpw version), "key" (another GHC or settings),
- * "timeout" (the request timeout killed the compile), "protocol" (anything else malformed), "internal".
+ * "auth" (the client could not prove that it knows the token), "version" (another ghcpw version), "key"
+ * (another GHC or settings), "timeout" (the request timeout killed the compile), "protocol" (another
+ * protocol version, or anything else malformed), "internal".
  */
 export type FailureKind = "auth" | "version" | "key" | "timeout" | "protocol" | "internal";
 
-/** What a client sends: its greeting, then a compile request or a control command. */
+/**
+ * What a client sends: its greeting (its nonce), its proof (with the ghc and server key it wants), then a
+ * compile request or a control command.
+ */
 export type ClientMessage =
   | { kind: "hello"; properties: Record<string, string> }
+  | { kind: "proof"; properties: Record<string, string> }
   | { kind: "request"; request: CompileRequest }
   | { kind: "control"; command: ControlCommand };
 
@@ -78,6 +96,7 @@ const decoder = new TextDecoder();
 
 const clientCodec: Codec<ClientMessage> = {
   hello: helloEntry,
+  proof: propertiesEntry("proof", FrameType.Proof),
   request: {
     type: FrameType.Request,
     // The fields in their fixed order: cwd, argv, environment, terminal flag.
@@ -146,8 +165,8 @@ const serverCodec: Codec<ServerMessage> = {
 
 /**
  * The greeting every ghcpw process opens a socket connection with: the protocol and ghcpw versions,
- * which the peer checks first, and the sender's pid, for its logs; then the sender's own properties (a
- * client's token and server key, a server's key and how busy it is).
+ * which the peer checks first, and the sender's pid, for its logs; then the sender's own properties (its
+ * nonce; a server's proof, key and how busy it is).
  */
 export function greeting(
   properties: Record<string, string>,

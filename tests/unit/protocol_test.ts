@@ -38,7 +38,7 @@ function protocolError(f: () => unknown): string | null {
   return null;
 }
 
-const clientKinds = ["hello", "request", "control"] as const;
+const clientKinds = ["hello", "proof", "request", "control"] as const;
 const serverKinds = ["hello", "stdout", "stderr", "exit", "failure", "control-reply"] as const;
 const workerKinds = ["hello", "stdout", "stderr", "exit", "defer", "failure"] as const;
 
@@ -73,7 +73,8 @@ Deno.test("truncated, padded and lying payloads are refused", () => {
 
 Deno.test("every client and server message round-trips through its frame", () => {
   const client: ClientMessage[] = [
-    { kind: "hello", properties: { token: "t", key: "k" } },
+    { kind: "hello", properties: { nonce: "n" } },
+    { kind: "proof", properties: { proof: "p", ghc: "/usr/bin/ghc", key: "k" } },
     {
       kind: "request",
       request: {
@@ -166,12 +167,12 @@ Deno.test("a request missing a field, an unknown control command and a bad exit 
 });
 
 Deno.test("a greeting carries the protocol and ghcpw versions and the pid, then the sender's own", () => {
-  assertEquals(greeting({ key: "k", token: "t" }).properties, {
+  assertEquals(greeting({ key: "k", nonce: "n" }).properties, {
     protocol: String(PROTOCOL_VERSION),
     version: VERSION,
     pid: String(Deno.pid),
     key: "k",
-    token: "t",
+    nonce: "n",
   });
 });
 
