@@ -48,6 +48,8 @@ export interface ClientOptions {
   /** The invocation's working directory and complete environment; default: this process's. */
   cwd?: string;
   env?: Record<string, string>;
+  /** The invocation's file-creation mask; default: this process's. */
+  umask?: number;
   /**
    * Where GHC's output goes; default: this process's stdout and stderr (which the fallback then inherits).
    * A caller sending several invocations at once, like the benchmark, gives each its own.
@@ -81,11 +83,13 @@ const encoder = new TextEncoder();
 
 /** Runs the invocation through the server, or the real ghc, and resolves to the exit code to exit with. */
 export async function runClient(options: ClientOptions): Promise<number> {
+  // First: Deno reads the umask by setting one and putting it back, which nothing else may overlap.
+  const umask = options.umask ?? Deno.umask();
   const env = options.env ?? Deno.env.toObject();
   const cwd = options.cwd ?? Deno.cwd();
   const sink = options.sink ?? processSink;
   try {
-    return await viaServer(options, env, cwd, sink);
+    return await viaServer(options, { env, cwd, umask }, sink);
   } catch (e) {
     if (!(e instanceof ServerUnavailable)) throw e;
     if (options.strict) {
@@ -117,15 +121,13 @@ interface Target {
 
 async function viaServer(
   options: ClientOptions,
-  env: Record<string, string>,
-  cwd: string,
+  context: { env: Record<string, string>; cwd: string; umask: number },
   sink: OutputSink,
 ): Promise<number> {
   const target = { ...await locate(options), sink };
   const request: CompileRequest = {
     argv: options.argv,
-    env,
-    cwd,
+    ...context,
     // GHC colours its diagnostics only for a terminal, as it would if run in the client's place.
     stderrIsTerminal: sink === processSink && Deno.stderr.isTerminal(),
   };

@@ -136,6 +136,9 @@ async function runOnce(options: BazelOptions, argv: string[]): Promise<number> {
 
 /** Serves Bazel until it closes stdin or stops the worker with a signal. */
 async function runPersistentWorker(options: BazelOptions & { protocol?: BazelProtocol }): Promise<number> {
+  // Read before any other work: Deno reads the umask by setting one and putting it back. Bazel's own,
+  // which a ghc it ran directly would have had.
+  const umask = Deno.umask();
   keepStdoutForResponses();
   const cwd = Deno.cwd();
   const env = Deno.env.toObject();
@@ -175,6 +178,7 @@ async function runPersistentWorker(options: BazelOptions & { protocol?: BazelPro
         // Newer Bazels sandbox multiplex workers in a directory of the execroot, named per request.
         cwd: request.sandboxDir ? `${cwd}/${request.sandboxDir}` : cwd,
         stderrIsTerminal: false,
+        umask,
       },
       sink,
       signal,

@@ -46,7 +46,7 @@ export async function compile(
   const args = await realGhcArguments(request.argv, request.cwd, compiler.packageDbs, sink);
   if (args === null) return 1;
   const plan = planInvocation(request.argv, args, request.env);
-  const ctx = { cwd: request.cwd, env: request.env };
+  const ctx = { cwd: request.cwd, env: request.env, umask: request.umask };
   if (plan.kind === "direct") {
     compiler.stats.direct++;
     log.debug("Running ghc directly ({reason})", { reason: plan.reason });
@@ -65,6 +65,7 @@ export async function compile(
         tmpDir,
         env: request.env,
         stderrIsTerminal: request.stderrIsTerminal,
+        umask: request.umask,
       },
       sink,
       signal,

@@ -52,10 +52,14 @@ export async function runRealGhc(
     : await runGhcCaptured(ghc, args, invocation, sink);
 }
 
-/** Where and how to run: the invocation's own working directory and complete environment. */
+/**
+ * Where and how to run: the invocation's own working directory and complete environment, and for a
+ * server running it for a client, the client's file-creation mask (otherwise ghc has this process's).
+ */
 export interface DirectContext {
   cwd: string;
   env: Record<string, string>;
+  umask?: number;
 }
 
 /** The exit code a shell would report for a status (128 + signal number for a killed process). */
@@ -93,7 +97,7 @@ export async function runGhcCaptured(
   signal?: AbortSignal,
 ): Promise<number> {
   signal?.throwIfAborted();
-  const child = command(ghc, args, ctx, "piped").spawn();
+  const child = spawnWithUmask(command(ghc, args, ctx, "piped"), ctx.umask);
   const kill = () => killAndWait(child);
   signal?.addEventListener("abort", kill, { once: true });
   const pump = async (stream: ReadableStream<Uint8Array>, write: (c: Uint8Array) => Promise<void>) => {
@@ -114,6 +118,23 @@ export async function runGhcCaptured(
   const status = await child.status;
   signal?.throwIfAborted();
   return exitCodeOf(status);
+}
+
+/**
+ * Starts `cmd` with the file-creation mask `umask` (undefined: this process's). A child gets its umask from
+ * its parent at fork, and Deno spawns synchronously, so this process's mask is set just around the spawn:
+ * exact for the child, with its arguments and environment untouched (a `sh -c 'umask ...; exec ...'`
+ * wrapper would not be: dash adds PWD and resets IFS in what it passes on). Meanwhile nothing else of
+ * this process runs, except a file operation already handed to Deno's I/O threads.
+ */
+function spawnWithUmask(cmd: Deno.Command, umask: number | undefined): Deno.ChildProcess {
+  if (umask === undefined) return cmd.spawn();
+  const own = Deno.umask(umask);
+  try {
+    return cmd.spawn();
+  } finally {
+    Deno.umask(own);
+  }
 }
 
 /** Runs ghc on the caller's own stdio; resolves to its exit code. */

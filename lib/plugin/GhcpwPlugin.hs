@@ -7,6 +7,7 @@ module GhcpwPlugin (frontendPlugin) where
 import qualified Data.ByteString as B
 import qualified Data.ByteString.Char8 as B8
 import Data.List (isPrefixOf)
+import Numeric (readOct)
 import System.Exit (ExitCode (..), exitWith)
 
 import Ghcpw.Compat (FrontendPlugin, frontendWith, ghcVersion)
@@ -20,7 +21,7 @@ import Ghcpw.Warm (Warm, lastResumed, newWarm)
 -- | Must equal WORKER_PROTOCOL_VERSION in lib/wire/worker_protocol.ts (checked by
 -- tests/unit/plugin_contract_test.ts).
 protocolVersion :: B.ByteString
-protocolVersion = B8.pack "1"
+protocolVersion = B8.pack "2"
 
 frontendPlugin :: FrontendPlugin
 frontendPlugin = frontendWith serve
@@ -45,13 +46,15 @@ refuse ch why = do
   exitWith (ExitFailure 2)
 
 -- | Fields of a worker request, in order: mode, cwd, temporary directory, argv, environment (KEY=VALUE),
--- whether the client's stderr is a terminal.
+-- whether the client's stderr is a terminal, the client's umask (octal).
 serveOne :: Channel -> Warm -> FilePath -> [[B.ByteString]] -> IO ()
-serveOne ch warm libdir [modeField, [cwd], [tmp], args, env, [tty]] =
-  case parseMode (map B8.unpack modeField) of
-    Left why -> refuse ch why
-    Right mode -> do
-      outcome <- withRequestContext ch (RequestContext cwd (B8.unpack tmp) (map splitEntry env)) $ \decode -> do
+serveOne ch warm libdir [modeField, [cwd], [tmp], args, env, [tty], [umask]] =
+  case (parseMode (map B8.unpack modeField), readOctal umask) of
+    (Left why, _) -> refuse ch why
+    (_, Nothing) -> refuse ch ("malformed umask " ++ show umask)
+    (Right mode, Just mask) -> do
+      let context = RequestContext cwd (B8.unpack tmp) (map splitEntry env) mask
+      outcome <- withRequestContext ch context $ \decode -> do
         argv <- mapM decode args
         terminal <- requestTerminal (tty == B8.pack "1")
         invoke warm libdir mode argv terminal
@@ -62,4 +65,7 @@ serveOne ch warm libdir [modeField, [cwd], [tmp], args, env, [tty]] =
         Deferred why -> send ch Defer [[B8.pack why]]
   where
     splitEntry e = let (k, v) = B8.break (== '=') e in (k, B.drop 1 v)
+    readOctal t = case readOct (B8.unpack t) of
+      [(n, "")] | not (B.null t) && n <= 0o777 -> Just (fromInteger n)
+      _ -> Nothing
 serveOne ch _ _ _ = refuse ch "malformed request"

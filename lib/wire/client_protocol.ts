@@ -22,7 +22,9 @@ import {
   exitCode,
   fieldText,
   parseEnvironment,
+  parseUmask,
   ProtocolError,
+  umaskText,
 } from "./fields.ts";
 import {
   type Codec,
@@ -39,7 +41,7 @@ import { VERSION } from "../version.ts";
  * Version of the client/server protocol; a peer with another version is refused in the handshake.
  * 2: the client's greeting carries the token and the server key; control requests (status, stop).
  * 3: the token never travels: a challenge–response (lib/wire/handshake.ts), the server proving itself
- * first; the client's ghc and server key move to its Proof.
+ * first; the client's ghc and server key move to its Proof. A request carries the client's umask.
  */
 export const PROTOCOL_VERSION = 3;
 
@@ -53,6 +55,8 @@ export interface CompileRequest {
   cwd: string;
   /** Whether the client's stderr is a terminal (decides colours, as it does for ghc). */
   stderrIsTerminal: boolean;
+  /** The client's file-creation mask, which everything the invocation creates gets, as with ghc. */
+  umask: number;
 }
 
 /** The control commands a client may send instead of a compile request. */
@@ -99,23 +103,32 @@ const clientCodec: Codec<ClientMessage> = {
   proof: propertiesEntry("proof", FrameType.Proof),
   request: {
     type: FrameType.Request,
-    // The fields in their fixed order: cwd, argv, environment, terminal flag.
+    // The fields in their fixed order: cwd, argv, environment, terminal flag, umask.
     encode: ({ request }) =>
       encodeFields([
         [request.cwd],
         request.argv,
         environmentEntries(request.env),
         [request.stderrIsTerminal ? "1" : "0"],
+        [umaskText(request.umask)],
       ]),
     decode: (payload) => {
       const fields = decodeFields(payload);
-      if (fields.length !== 4 || fields[0].length !== 1 || fields[3].length !== 1) {
-        throw new ProtocolError("malformed request: expected cwd, argv, environment and terminal fields");
+      if (fields.length !== 5 || [0, 3, 4].some((i) => fields[i].length !== 1)) {
+        throw new ProtocolError(
+          "malformed request: expected cwd, argv, environment, terminal and umask fields",
+        );
       }
-      const [[cwd], argv, env, [tty]] = fields.map(fieldText);
+      const [[cwd], argv, env, [tty], [umask]] = fields.map(fieldText);
       return {
         kind: "request",
-        request: { cwd, argv, env: parseEnvironment(env), stderrIsTerminal: tty === "1" },
+        request: {
+          cwd,
+          argv,
+          env: parseEnvironment(env),
+          stderrIsTerminal: tty === "1",
+          umask: parseUmask(umask),
+        },
       };
     },
   },

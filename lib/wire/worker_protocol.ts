@@ -19,12 +19,17 @@ import {
   exitCode,
   fieldText,
   parseEnvironment,
+  parseUmask,
   ProtocolError,
+  umaskText,
 } from "./fields.ts";
 import { type Codec, decodeWith, encodeWith, FrameType, helloEntry, outputEntry } from "./messages.ts";
 
-/** Version of the server/worker protocol; must equal protocolVersion in lib/plugin/GhcpwPlugin.hs. */
-export const WORKER_PROTOCOL_VERSION = 1;
+/**
+ * Version of the server/worker protocol; must equal protocolVersion in lib/plugin/GhcpwPlugin.hs.
+ * 2: a request carries the client's umask.
+ */
+export const WORKER_PROTOCOL_VERSION = 2;
 
 /** What a GHC worker is asked to run (mode flags already taken out, see lib/ghc/mode.ts). */
 export interface WorkerRequest {
@@ -35,6 +40,8 @@ export interface WorkerRequest {
   tmpDir: string;
   env: Record<string, string>;
   stderrIsTerminal: boolean;
+  /** The client's file-creation mask, set for the request and the worker's own restored afterwards. */
+  umask: number;
 }
 
 /** What the server sends a worker. */
@@ -64,16 +71,25 @@ const toWorkerCodec: Codec<ToWorkerMessage> = {
         request.args,
         environmentEntries(request.env),
         [request.stderrIsTerminal ? "1" : "0"],
+        [umaskText(request.umask)],
       ]),
     decode: (payload) => {
       const fields = decodeFields(payload).map(fieldText);
-      if (fields.length !== 6 || [1, 2, 5].some((i) => fields[i].length !== 1)) {
+      if (fields.length !== 7 || [1, 2, 5, 6].some((i) => fields[i].length !== 1)) {
         throw new ProtocolError("malformed request");
       }
-      const [mode, [cwd], [tmpDir], args, env, [tty]] = fields;
+      const [mode, [cwd], [tmpDir], args, env, [tty], [umask]] = fields;
       return {
         kind: "request",
-        request: { mode, cwd, tmpDir, args, env: parseEnvironment(env), stderrIsTerminal: tty === "1" },
+        request: {
+          mode,
+          cwd,
+          tmpDir,
+          args,
+          env: parseEnvironment(env),
+          stderrIsTerminal: tty === "1",
+          umask: parseUmask(umask),
+        },
       };
     },
   },

@@ -54,7 +54,7 @@ function malformed(
     FrameType.Request,
     encodeClientMessage({
       kind: "request",
-      request: { argv: ["-c", "X.hs"], env: {}, cwd: "/", stderrIsTerminal: false },
+      request: { argv: ["-c", "X.hs"], env: {}, cwd: "/", stderrIsTerminal: false, umask: 0o022 },
     }).payload,
   );
   const vanish = random.int(10) === 0;

@@ -37,7 +37,7 @@ Deno.test("bad frames and bad handshakes get an error; the server keeps serving"
     FrameType.Request,
     encodeClientMessage({
       kind: "request",
-      request: { argv: ["--numeric-version"], env: {}, cwd: "/", stderrIsTerminal: false },
+      request: { argv: ["--numeric-version"], env: {}, cwd: "/", stderrIsTerminal: false, umask: 0o022 },
     }).payload,
   );
   try {

@@ -29,6 +29,7 @@ const invocation = (argv: string[], cwd = "/") => ({
   cwd,
   env: { HOME: "/h" },
   stderrIsTerminal: true,
+  umask: 0o027,
 });
 
 Deno.test("a worker runs the invocation with its mode apart, in a request directory of its own", async () => {
@@ -43,7 +44,12 @@ Deno.test("a worker runs the invocation with its mode apart, in a request direct
     assertEquals(request.mode, ["c"]);
     // The request directory first (an explicit -tmpdir still wins), then the server's databases.
     assertEquals(request.args, ["-tmpdir", request.tmpDir, "-no-link", "-package-db", "/db", "-O", "A.hs"]);
-    assertEquals([request.cwd, request.env, request.stderrIsTerminal], ["/", { HOME: "/h" }, true]);
+    assertEquals([request.cwd, request.env, request.stderrIsTerminal, request.umask], [
+      "/",
+      { HOME: "/h" },
+      true,
+      0o027,
+    ]);
     assertEquals(tmpDirDuring, true);
     assertEquals(await exists(request.tmpDir), false, "the request directory is removed afterwards");
     assertEquals(compiler.stats, { worker: 1, direct: 0, deferred: 0 });

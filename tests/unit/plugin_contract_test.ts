@@ -57,7 +57,15 @@ Deno.test("frame type numbers agree between lib/wire/messages.ts and Frame.hs", 
     defer: { kind: "defer", reason: "" },
     failure: { kind: "failure", message: "" },
   };
-  const request = { mode: [], args: [], cwd: "/", tmpDir: "/", env: {}, stderrIsTerminal: false };
+  const request = {
+    mode: [],
+    args: [],
+    cwd: "/",
+    tmpDir: "/",
+    env: {},
+    stderrIsTerminal: false,
+    umask: 0o022,
+  };
   const used = [
     ...Object.values(samples).map((m) => encodeWorkerMessage(m).type),
     encodeToWorker({ kind: "request", request }).type,

@@ -8,7 +8,7 @@ import { FakeWorkers } from "../support/fake_worker.ts";
 import { Pool, type PoolOptions } from "../../lib/pool/pool.ts";
 import { WorkerFailure } from "../../lib/pool/worker.ts";
 import { CollectingSink } from "../../lib/output.ts";
-import type { WorkerRequest } from "../../lib/wire/worker_protocol.ts";
+import { WORKER_PROTOCOL_VERSION, type WorkerRequest } from "../../lib/wire/worker_protocol.ts";
 
 const SPEC = { ghc: "ghc", args: [], cwd: "/" };
 
@@ -20,6 +20,7 @@ function request(name: string): WorkerRequest {
     tmpDir: `/nonexistent/${name}`,
     env: {},
     stderrIsTerminal: false,
+    umask: 0o022,
   };
 }
 
@@ -186,7 +187,7 @@ Deno.test("a worker speaking another protocol version does not start", async () 
   let error: unknown;
   await pool.start().catch((e) => error = e);
   assert(error instanceof WorkerFailure);
-  assertMatch(error.message, /worker speaks protocol 0, expected 1/);
+  assertMatch(error.message, new RegExp(`worker speaks protocol 0, expected ${WORKER_PROTOCOL_VERSION}`));
   assert(fakes.started[0].exited);
   await pool.close();
 });

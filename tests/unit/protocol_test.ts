@@ -82,6 +82,7 @@ Deno.test("every client and server message round-trips through its frame", () =>
         env: { PATH: "/usr/bin", EMPTY: "", WITH_EQ: "a=b" },
         cwd: "/work/x y",
         stderrIsTerminal: true,
+        umask: 0o077,
       },
     },
     ...CONTROL_COMMANDS.map((command) => ({ kind: "control" as const, command })),
@@ -115,9 +116,9 @@ Deno.test("messages keep their bytes on the wire", () => {
   ]);
   const request = encodeClientMessage({
     kind: "request",
-    request: { argv: ["-c"], env: { A: "b" }, cwd: "/", stderrIsTerminal: false },
+    request: { argv: ["-c"], env: { A: "b" }, cwd: "/", stderrIsTerminal: false, umask: 0o022 },
   });
-  assertEquals(request.payload, encodeFields([["/"], ["-c"], ["A=b"], ["0"]]));
+  assertEquals(request.payload, encodeFields([["/"], ["-c"], ["A=b"], ["0"], ["0022"]]));
   const reply = encodeServerMessage({ kind: "control-reply", reply: { a: 1 } });
   assertEquals(new TextDecoder().decode(reply.payload), '{"a":1}');
 });
@@ -141,7 +142,7 @@ Deno.test("a frame of another kind than expected is named before its payload is 
   );
 });
 
-Deno.test("a request missing a field, an unknown control command and a bad exit code are refused", () => {
+Deno.test("a request missing a field or with a bad umask, an unknown control command and a bad exit code are refused", () => {
   const request = (payload: Uint8Array) => ({ type: FrameType.Request, payload });
   assertMatch(
     protocolError(() => decodeClientMessage(request(encodeFields([["/"], ["-c"]])), "r", ["request"]))!,
@@ -149,9 +150,18 @@ Deno.test("a request missing a field, an unknown control command and a bad exit 
   );
   assert(
     protocolError(() =>
-      decodeClientMessage(request(encodeFields([["/", "/"], [], [], ["0"]])), "r", ["request"])
+      decodeClientMessage(request(encodeFields([["/", "/"], [], [], ["0"], ["0022"]])), "r", ["request"])
     ) !== null,
   );
+  for (const umask of ["", "8", "1000", "-1", "0x12", "22 "]) {
+    assertMatch(
+      protocolError(() =>
+        decodeClientMessage(request(encodeFields([["/"], [], [], ["0"], [umask]])), "r", ["request"])
+      )!,
+      /malformed umask/,
+      umask,
+    );
+  }
   assertMatch(
     protocolError(() =>
       decodeClientMessage({ type: FrameType.Control, payload: encodeText("reboot") }, "c", ["control"])
@@ -191,10 +201,14 @@ Deno.test("worker messages round-trip; a request travels in the plugin's field o
     tmpDir: "/tmp/r",
     env: { HOME: "/h" },
     stderrIsTerminal: false,
+    umask: 0o002,
   };
   const frame = encodeToWorker({ kind: "request", request });
   assertEquals(frame.type, FrameType.Request);
-  assertEquals(frame.payload, encodeFields([["-c"], ["/w"], ["/tmp/r"], ["-O", "A.hs"], ["HOME=/h"], ["0"]]));
+  assertEquals(
+    frame.payload,
+    encodeFields([["-c"], ["/w"], ["/tmp/r"], ["-O", "A.hs"], ["HOME=/h"], ["0"], ["0002"]]),
+  );
   assertEquals(decodeToWorker(frame), { kind: "request", request });
   const messages: WorkerMessage[] = [
     { kind: "hello", properties: { protocol: "1", ghc: "9.0.2" } },

@@ -1,8 +1,8 @@
 {-# LANGUAGE CApiFFI #-}
 
 -- | What one request changes in the worker process, and how it is put back: environment, working
--- directory, locale and text encodings, and fds 1 and 2, which point at capture files in the request's
--- temporary directory while it runs. The files are streamed to the server as they grow, so output of
+-- directory, locale and text encodings, the file-creation mask (umask), and fds 1 and 2, which point at
+-- capture files in the request's temporary directory while it runs. The files are streamed to the server as they grow, so output of
 -- any size (TH 'runIO', the C compiler, -ddump-*) reaches the client and never the channel itself.
 module Ghcpw.Context
   ( Channel
@@ -28,8 +28,9 @@ import System.FilePath ((</>))
 import System.IO
 import System.Posix.Directory.ByteString (changeWorkingDirectory, getWorkingDirectory)
 import qualified System.Posix.Env.ByteString as PosixEnv
+import System.Posix.Files (setFileCreationMask)
 import System.Posix.IO
-import System.Posix.Types (Fd)
+import System.Posix.Types (Fd, FileMode)
 
 import Ghcpw.Frame
 
@@ -75,17 +76,18 @@ data RequestContext = RequestContext
   { rcCwd :: B.ByteString
   , rcTmpDir :: FilePath
   , rcEnv :: [(B.ByteString, B.ByteString)]
+  , rcUmask :: FileMode
   }
 
--- | Runs an action with the request's environment, cwd, locale and captured stdio, streaming the captured
--- output to the server. The action gets a decoder for the request's byte strings (argv), which must use
--- the request's file-system encoding exactly as a freshly started ghc's 'getArgs' would.
+-- | Runs an action with the request's environment, cwd, locale, umask and captured stdio, streaming the
+-- captured output to the server. The action gets a decoder for the request's byte strings (argv), which
+-- must use the request's file-system encoding exactly as a freshly started ghc's 'getArgs' would.
 withRequestContext :: Channel -> RequestContext -> ((B.ByteString -> IO String) -> IO a) -> IO a
 withRequestContext ch rc action =
   withEnvironment (rcEnv rc) $
     withWorkingDirectory (rcCwd rc) $
       withLocale $ \decode ->
-        withCapturedStdio ch (rcTmpDir rc) (action decode)
+        withCapturedStdio ch (rcTmpDir rc) (withUmask (rcUmask rc) (action decode))
 
 withEnvironment :: [(B.ByteString, B.ByteString)] -> IO a -> IO a
 withEnvironment env action = bracket PosixEnv.getEnvironment replaceEnv (\_ -> replaceEnv env >> action)
@@ -93,6 +95,12 @@ withEnvironment env action = bracket PosixEnv.getEnvironment replaceEnv (\_ -> r
     replaceEnv kvs = do
       PosixEnv.getEnvironment >>= mapM_ (PosixEnv.unsetEnv . fst)
       mapM_ (\(k, v) -> PosixEnv.setEnv k v True) kvs
+
+-- | The client's umask for everything the request creates (outputs, GHC's temporary files, what the C
+-- compiler writes), as a ghc started by the client would have it; the worker's own afterwards, whatever a
+-- splice set meanwhile. Innermost, so the worker's capture files keep the modes it gives them.
+withUmask :: FileMode -> IO a -> IO a
+withUmask mask action = bracket (setFileCreationMask mask) (void . setFileCreationMask) (const action)
 
 withWorkingDirectory :: B.ByteString -> IO a -> IO a
 withWorkingDirectory dir action =
