@@ -274,7 +274,11 @@ async function exchange(session: Session, target: Target, request: CompileReques
             await target.sink.stderr(encoder.encode(`ghcpw: ${message.message}\n`));
             return 1;
           }
-          throw new ServerUnavailable(`the server refused the request: ${message.message}`, written);
+          throw new ServerUnavailable(
+            `the server ${message.reason === "internal" ? "could not serve" : "refused"} the request: ` +
+              message.message,
+            written,
+          );
       }
     }
   } catch (e) {

@@ -1,9 +1,11 @@
 {-# LANGUAGE LambdaCase #-}
+{-# LANGUAGE ScopedTypeVariables #-}
 
 -- | ghcpw's frontend plugin: `ghc --frontend GhcpwPlugin` becomes a worker that serves GHC invocations
 -- sent by the ghcpw server as frames on its stdin, answering on its stdout (see lib/pool/worker.ts).
 module GhcpwPlugin (frontendPlugin) where
 
+import Control.Exception (SomeException, displayException, try)
 import qualified Data.ByteString as B
 import qualified Data.ByteString.Char8 as B8
 import Data.List (isPrefixOf)
@@ -54,15 +56,17 @@ serveOne ch warm libdir [modeField, [cwd], [tmp], args, env, [tty], [umask]] =
     (_, Nothing) -> refuse ch ("malformed umask " ++ show umask)
     (Right mode, Just mask) -> do
       let context = RequestContext cwd (B8.unpack tmp) (map splitEntry env) mask
-      outcome <- withRequestContext ch context $ \decode -> do
+      outcome <- try $ withRequestContext ch context $ \decode -> do
         argv <- mapM decode args
         terminal <- requestTerminal (tty == B8.pack "1")
         invoke warm libdir mode argv terminal
       case outcome of
-        Exited code -> do
+        -- The request left the process in a state the worker cannot put back; it says so and ends.
+        Left (e :: SomeException) -> refuse ch ("the request broke the worker: " ++ displayException e)
+        Right (Exited code) -> do
           resumed <- lastResumed warm
           send ch Exit [[B8.pack (show code)], [B8.pack ("interfaces-resumed=" ++ show resumed)]]
-        Deferred why -> send ch Defer [[B8.pack why]]
+        Right (Deferred why) -> send ch Defer [[B8.pack why]]
   where
     splitEntry e = let (k, v) = B8.break (== '=') e in (k, B.drop 1 v)
     readOctal t = case readOct (B8.unpack t) of

@@ -16,7 +16,7 @@ module Ghcpw.Context
 import Control.Concurrent (forkIO, threadDelay)
 import Control.Concurrent.MVar
 import Control.Exception (bracket, finally)
-import Control.Monad (unless, void)
+import Control.Monad (unless, void, when)
 import qualified Data.ByteString as B
 import Foreign.C.String (CString, peekCString, withCString)
 import Foreign.C.Types (CInt (..))
@@ -24,13 +24,15 @@ import GHC.Foreign (peekCStringLen)
 import GHC.HandleEncoding (configureHandleEncoding)
 import GHC.IO.Encoding
 import qualified GHC.IO.Encoding as Enc
+import GHC.IO.Handle (hDuplicateTo)
+import GHC.IO.Handle.FD (fdToHandle')
 import System.FilePath ((</>))
 import System.IO
 import System.Posix.Directory.ByteString (changeWorkingDirectory, getWorkingDirectory)
 import qualified System.Posix.Env.ByteString as PosixEnv
 import System.Posix.Files (setFileCreationMask)
 import System.Posix.IO
-import System.Posix.Types (Fd, FileMode)
+import System.Posix.Types (Fd (..), FileMode)
 
 import Ghcpw.Frame
 
@@ -141,7 +143,7 @@ withCapturedStdio ch tmp action = do
     done <- newEmptyMVar
     finished <- newEmptyMVar
     _ <- forkIO (stream outPath errPath done `finally` putMVar finished ())
-    (action <* (hFlush stdout >> hFlush stderr)) `finally` (putMVar done () >> takeMVar finished)
+    (action <* (flushIfOpen stdout >> flushIfOpen stderr)) `finally` (putMVar done () >> takeMVar finished)
   where
     redirect outPath errPath = do
       hFlush stdout
@@ -153,9 +155,20 @@ withCapturedStdio ch tmp action = do
       closeFd outFd
       closeFd errFd
     restore = do
-      hFlush stdout `finally` hFlush stderr
-      void (dupTo (chLog ch) stdOutput)
-      void (dupTo (chLog ch) stdError)
+      flushIfOpen stdout `finally` flushIfOpen stderr
+      reattach stdout stdOutput "<stdout>"
+      reattach stderr stdError "<stderr>"
+    -- Points fd 1 or 2 back at the worker's log; a Handle closed by the request is opened again there, under
+    -- its own name, as a fresh process has it ('hDuplicateTo' takes the name of the Handle it copies). The
+    -- fd is taken first, so the copy made for that lands on another one, which closing it then frees.
+    reattach h fd name = do
+      void (dupTo (chLog ch) fd)
+      closed <- hIsClosed h
+      when closed $ do
+        Fd n <- dup (chLog ch)
+        fresh <- fdToHandle' n Nothing False name WriteMode False
+        hDuplicateTo fresh h
+        hClose fresh
     stream outPath errPath done =
       withBinaryFile outPath ReadMode $ \outH ->
         withBinaryFile errPath ReadMode $ \errH -> do
@@ -169,6 +182,11 @@ withCapturedStdio ch tmp action = do
                 -- 'finishing' was read before the pumps, so an empty read after it means fully drained.
                 if n > 0 then loop else unless finishing (threadDelay 10000 >> loop)
           loop
+
+-- | A splice may have closed stdout or stderr ('hClose' closes fd 1 or 2 as well), as it may in a ghc of its
+-- own; that must not end the worker, nor reach the next request.
+flushIfOpen :: Handle -> IO ()
+flushIfOpen h = hIsClosed h >>= \closed -> unless closed (hFlush h)
 
 chunkBytes :: Int
 chunkBytes = 256 * 1024

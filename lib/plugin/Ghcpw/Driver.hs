@@ -11,7 +11,7 @@ module Ghcpw.Driver
   , invoke
   ) where
 
-import Control.Exception (Exception, catch, throwIO, try)
+import Control.Exception (Exception, IOException, SomeException, catch, displayException, fromException, throwIO, try)
 import Control.Monad (filterM, unless, when)
 import Control.Monad.Catch (finally)
 import Control.Monad.IO.Class (liftIO)
@@ -48,12 +48,21 @@ instance Exception DeferToGhc
 invoke :: Warm -> FilePath -> Mode -> [String] -> Terminal -> IO Outcome
 invoke warm libdir mode args terminal = do
   r <- try (defaultErrorHandler' (run `catch` \(DeferToGhc why) -> pure (Deferred why)))
-  pure $ case r of
-    Left ExitSuccess -> Exited 0
-    Left (ExitFailure n) -> Exited n
-    Right outcome -> outcome
+  case r of
+    Left e
+      | Just ExitSuccess <- fromException e -> pure (Exited 0)
+      | Just (ExitFailure n) <- fromException e -> pure (Exited n)
+      | otherwise -> uncaught e
+    Right outcome -> pure outcome
   where
     run = runSession libdir (compile warm mode args terminal) >> pure (Exited 0)
+    -- What the runtime's top-level handler does in a ghc of its own with an exception GHC's error handler
+    -- let through (one raised while reporting another, say on a stderr that a splice closed): it reports
+    -- it on stderr if it can, and the process exits with 1.
+    uncaught :: SomeException -> IO Outcome
+    uncaught e = do
+      hPutStrLn stderr ("ghc: " ++ displayException e) `catch` \(_ :: IOException) -> pure ()
+      pure (Exited 1)
 
 exitFailure1 :: IO a
 exitFailure1 = exitWith (ExitFailure 1)
