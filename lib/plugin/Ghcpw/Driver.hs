@@ -11,12 +11,13 @@ module Ghcpw.Driver
   , invoke
   ) where
 
-import Control.Exception (Exception, IOException, SomeException, catch, displayException, fromException, throwIO, try)
+import Control.Exception (Exception, SomeException, catch, fromException, throwIO, try)
 import Control.Monad (filterM, unless, when)
 import Control.Monad.Catch (finally)
 import Control.Monad.IO.Class (liftIO)
 import Data.List (partition)
 import Data.Maybe (isJust, maybeToList)
+import GHC.Conc.Sync (reportError)
 import System.Directory (doesDirectoryExist)
 import System.Exit (ExitCode (..), exitWith)
 import System.FilePath (takeDirectory)
@@ -57,12 +58,11 @@ invoke warm libdir mode args terminal = do
   where
     run = runSession libdir (compile warm mode args terminal) >> pure (Exited 0)
     -- What the runtime's top-level handler does in a ghc of its own with an exception GHC's error handler
-    -- let through (one raised while reporting another, say on a stderr that a splice closed): it reports
-    -- it on stderr if it can, and the process exits with 1.
+    -- let through (one raised while reporting another, say on a stdout or stderr that a splice closed):
+    -- it reports it through the uncaught-exception handler (the program's name, the exception, on fd 2
+    -- whatever became of the stderr Handle), and the process exits with 1.
     uncaught :: SomeException -> IO Outcome
-    uncaught e = do
-      hPutStrLn stderr ("ghc: " ++ displayException e) `catch` \(_ :: IOException) -> pure ()
-      pure (Exited 1)
+    uncaught e = reportError e >> pure (Exited 1)
 
 exitFailure1 :: IO a
 exitFailure1 = exitWith (ExitFailure 1)
