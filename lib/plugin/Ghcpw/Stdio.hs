@@ -12,6 +12,10 @@
 -- hold at that moment; whatever comes later is read and dropped until the last writer closes, so that it
 -- never blocks on a full pipe.
 --
+-- A splice may close stdout or stderr ('hClose' closes fd 1 or 2 as well), as it may in a ghc of its own;
+-- that must neither end the worker nor reach the next request: a closed handle is not flushed, and at the
+-- end it is opened again on the worker's log.
+--
 -- stdin is /dev/null, afresh for every request: what build tools give ghc, and so a splice that reads it
 -- gets end of file at once and never waits. The client's own stdin is not forwarded: the client cannot
 -- know whether a splice will read it, and reading it ahead would take input meant for the commands after
@@ -34,6 +38,7 @@ import GHC.Conc (TVar, atomically, newTVarIO, orElse, readTVar, readTVarIO, retr
 import GHC.HandleEncoding (configureHandleEncoding)
 import GHC.IO.Encoding (getLocaleEncoding)
 import GHC.IO.Handle (hDuplicateTo)
+import GHC.IO.Handle.FD (fdToHandle')
 import System.IO
 import System.Posix.IO
 import System.Posix.Types (CSsize (..), Fd (..))
@@ -88,7 +93,7 @@ withRequestStdio sendChunk logFd merged action = do
       output = Output (settle (Just . fromMaybe [])) release (settle (fmap (const [])))
       -- Even if a flush fails, the forwarding threads must be done before the request's Exit goes out.
       finish =
-        (flushHandles `finally` mapM_ (dupTo logFd) [stdOutput, stdError])
+        (flushHandles `finally` (mapM_ (dupTo logFd) [stdOutput, stdError] >> reviveHandles logFd))
           `finally` (atomically (writeTVar finishing True) >> mapM_ (\(_, _, d) -> takeMVar d) pipes)
           `finally` release
   (configureHandles >> action output <* flushHandles) `finally` finish
@@ -103,8 +108,25 @@ resetStdin = do
   fresh <- dup stdInput >>= fdToHandle
   hDuplicateTo fresh stdin `finally` hClose fresh
 
+-- | Flushes stdout and stderr, except one that a splice closed.
 flushHandles :: IO ()
-flushHandles = hFlush stdout `finally` hFlush stderr
+flushHandles = flushIfOpen stdout `finally` flushIfOpen stderr
+  where
+    flushIfOpen h = hIsClosed h >>= \closed -> unless closed (hFlush h)
+
+-- | Opens a stdout or stderr handle that a splice closed again on @logFd@, where fds 1 and 2 already point,
+-- under its own name, as a fresh process has it ('hDuplicateTo' takes the name of the handle it copies).
+-- Fds 1 and 2 are taken back first, so the descriptor made for the copy is another one, which closing the
+-- copy then frees.
+reviveHandles :: Fd -> IO ()
+reviveHandles logFd = mapM_ revive [(stdout, "<stdout>"), (stderr, "<stderr>")]
+  where
+    revive (h, name) = do
+      closed <- hIsClosed h
+      when closed $ do
+        Fd n <- dup logFd
+        fresh <- fdToHandle' n Nothing False name WriteMode False
+        hDuplicateTo fresh h `finally` hClose fresh
 
 -- | The handles as ghc's Main sets them up: line-buffered, in the request's locale encoding.
 configureHandles :: IO ()
@@ -161,7 +183,9 @@ forwardPipe sendChunk lock finishing fd = do
     putMVar drained ()
     case ended of
       Right False -> void (try dropRest :: IO (Either SomeException ())) `finally` closeFd fd
-      _ -> closeFd fd
+      -- A pipe can end before the request does (a splice closed stdout or stderr): its read end stays
+      -- open until the request finishes, as holding output still asks it how much it holds.
+      _ -> atomically (readTVar finishing >>= \done -> unless done retry) `finally` closeFd fd
   pure drained
 
 data ReadResult = Bytes B.ByteString | Empty | End
