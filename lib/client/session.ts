@@ -135,7 +135,7 @@ async function readGreeting(stream: MessageStream, socket: string): Promise<Reco
   const hello = decodeServerMessage(frame, "the server's greeting", ["hello", "failure"]);
   if (hello.kind === "failure") {
     // A server of another protocol version refuses this client's greeting before greeting back (one of
-    // protocol 2 because it carries no token), with this reason.
+    // protocol 2 or 3 because it carries no token), with this reason.
     if (hello.reason === "protocol") throw otherProtocol(socket, `it answered: ${hello.message}`);
     throw new SessionFailure(`the server on ${socket} refused the connection: ${hello.message}`, "refused");
   }

@@ -333,8 +333,8 @@ export class Server {
     if (first === null) return { kind: "closed" };
     const hello = decodeClientMessage(first, "the client's greeting", ["hello"]).properties;
     if (hello.protocol !== String(PROTOCOL_VERSION)) {
-      // Before greeting back: a client of protocol 2 would send its token next, and this server cannot
-      // prove itself to it.
+      // Before greeting back: a client of protocol 2 or 3 would send its token next, and this server
+      // cannot prove itself to it.
       throw new Refusal(this.#protocolMismatch(hello), "protocol");
     }
     if (!isNonce(hello.nonce)) throw new ProtocolError("the client's greeting carries no valid nonce");

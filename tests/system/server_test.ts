@@ -59,15 +59,15 @@ Deno.test("bad frames and bad handshakes get an error; the server keeps serving"
         /expected the client's greeting/,
       );
     });
-    await t.step("another protocol version, or protocol 2's greeting with a token", async () => {
+    await t.step("another protocol version, or protocol 3's greeting with a token", async () => {
       const hello = encodeFrame(FrameType.Hello, encodeProperties({ protocol: "999", version: "9.9.9" }));
       assertMatch(await sendRaw(server.socket, hello) ?? "", /protocol mismatch.*speaks 999/);
       // Refused before the server greets: it has nothing to prove itself with to such a client.
       const old = encodeFrame(
         FrameType.Hello,
-        encodeProperties({ protocol: "2", version: VERSION, token: await testToken() }),
+        encodeProperties({ protocol: "3", version: VERSION, token: await testToken() }),
       );
-      assertMatch(await sendRaw(server.socket, concat(old, request)) ?? "", /protocol mismatch.*speaks 2/);
+      assertMatch(await sendRaw(server.socket, concat(old, request)) ?? "", /protocol mismatch.*speaks 3/);
     });
     await t.step("no nonce, a wrong proof, no proof", async () => {
       assertMatch(await sendRaw(server.socket, helloFrame()) ?? "", /greeting carries no valid nonce/);

@@ -154,11 +154,11 @@ Deno.test("a listener that does not know the token learns nothing but a nonce", 
 });
 
 Deno.test("a server of another protocol is told nothing and reported as such", async () => {
-  // What a server of protocol 2 answers a greeting without a token.
+  // What a server of protocol 3 answers a greeting without a token.
   const old = () =>
     frameBytes({
       kind: "failure",
-      message: "protocol mismatch: this server speaks protocol 2",
+      message: "protocol mismatch: this server speaks protocol 3",
       reason: "protocol",
     });
   await withImpostor(old, async (socket, received) => {
