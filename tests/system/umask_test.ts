@@ -1,12 +1,13 @@
 /**
  * What a compile creates gets the client's umask, as it would from a ghc the client started: through one
- * server that runs with another umask, for compiles a worker serves and for those the server runs on the
- * real ghc, and whatever an earlier compile's splice did to the worker's umask.
+ * server that runs with another umask, for compiles a worker serves, for those the server runs on the
+ * real ghc and for outputs an incremental build restores, and whatever an earlier compile's splice did to
+ * the worker's umask.
  */
 
-import { assertEquals } from "../support/assert.ts";
+import { assert, assertEquals } from "../support/assert.ts";
 import { assertSameRun, GHC, type Run, run } from "../support/helpers.ts";
-import { twinTrees, waitFor } from "../support/service.ts";
+import { statusOf, twinTrees, waitFor } from "../support/service.ts";
 import { answers } from "../../lib/client/autostart.ts";
 import { killAndWait } from "../../lib/process/kill.ts";
 
@@ -34,12 +35,17 @@ async function modesOf(dir: string, prefix = ""): Promise<Record<string, string>
   return modes;
 }
 
-/** Compiles `args` with plain ghc in the cold tree and through ghcpw in the warm one, both with `mask`. */
+/**
+ * Compiles `args` with plain ghc in the cold tree and through ghcpw in the warm one, both with `mask`;
+ * `output: false` compares exit codes only (an incremental build that restored modules leaves out their
+ * progress lines).
+ */
 async function assertSameModes(
   socket: string,
   trees: { cold: string; warm: string },
   mask: number,
   args: string[],
+  output = true,
 ): Promise<void> {
   const expected = await runWithUmask(mask, trees.cold, GHC, args);
   const actual = await runWithUmask(mask, trees.warm, "deno", [
@@ -54,7 +60,8 @@ async function assertSameModes(
     "--",
     ...args,
   ]);
-  assertSameRun(actual, expected);
+  if (output) assertSameRun(actual, expected);
+  else assertEquals(actual.code, expected.code, actual.stderr);
   assertEquals(await modesOf(trees.warm), await modesOf(trees.cold), `umask ${mask.toString(8)}: ${args}`);
 }
 
@@ -100,6 +107,20 @@ Deno.test("outputs get the client's umask, not the server's nor one a splice set
         ]);
       });
     }
+    await t.step("outputs an incremental build restores get the client's umask too", async () => {
+      const trees = await twinTrees({
+        "A.hs": "module A where\n\na :: Int\na = 1\n",
+        "C.hs": "module C where\n\nimport A\n\nc :: Int\nc = a + 1\n",
+      });
+      const args = ["--make", "-no-link", "-odir", "out/o", "-hidir", "out/hi", "C.hs"];
+      await assertSameModes(socket, trees, 0o022, args);
+      const before = await statusOf(socket) as { incremental: { modulesRestored: number } };
+      // Emptied output directories: the server puts the saved outputs back itself, directories included.
+      for (const tree of [trees.cold, trees.warm]) await Deno.remove(`${tree}/out`, { recursive: true });
+      await assertSameModes(socket, trees, 0o077, args, false);
+      const after = await statusOf(socket) as { incremental: { modulesRestored: number } };
+      assert(after.incremental.modulesRestored > before.incremental.modulesRestored, "nothing was restored");
+    });
     await t.step("a splice that sets the umask sets it for its own compile only", async () => {
       const trees = await twinTrees({
         "S.hs": `{-# LANGUAGE TemplateHaskell #-}
