@@ -85,21 +85,16 @@ stopThreads before = do
     Started [] -> pure []
     Started threads -> kill (3 :: Int) threads
     StartedCount n | n <= 0 -> pure []
-    StartedCount _ -> collect (2 :: Int)
-    Unknowable -> pure ["the threads the request started cannot be told apart from the worker's own"]
-  where
-    -- Threads blocked for good (on an MVar or STM no one else can reach) end when a major collection
-    -- hands them their exception: those are not running anything. A second one for a finalizer the first
-    -- started that blocks so at once: a Handle's, whose MVar 'hDuplicateTo' emptied (as Ghcpw.Stdio's
-    -- resets of stdin and of a closed stdout or stderr do) and which waits on it for good.
-    collect rounds = do
+    StartedCount _ -> do
+      -- Threads blocked for good (on an MVar or STM no one else can reach) end when a major collection
+      -- hands them their exception: those are not running anything.
       performMajorGC
       afterGc <- settle
-      case afterGc of
-        StartedCount n
-          | n > 0 && rounds > 1 -> collect (rounds - 1)
-          | n > 0 -> pure ["leftover threads still running: " ++ show n]
-        _ -> pure []
+      pure $ case afterGc of
+        StartedCount n | n > 0 -> ["leftover threads still running: " ++ show n]
+        _ -> []
+    Unknowable -> pure ["the threads the request started cannot be told apart from the worker's own"]
+  where
     settle = pollFor 50000 done (startedSince before)
     done (Started ts) = null ts
     done (StartedCount n) = n <= 0

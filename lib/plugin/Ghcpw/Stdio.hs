@@ -37,8 +37,9 @@ import Foreign.Storable (peek)
 import GHC.Conc (TVar, atomically, newTVarIO, orElse, readTVar, readTVarIO, retry, threadWaitReadSTM, writeTVar)
 import GHC.HandleEncoding (configureHandleEncoding)
 import GHC.IO.Encoding (getLocaleEncoding)
-import GHC.IO.Handle (hDuplicateTo)
-import GHC.IO.Handle.FD (fdToHandle')
+import qualified GHC.IO.FD as FD
+import GHC.IO.Handle.Internals (mkHandle)
+import GHC.IO.Handle.Types (Handle (..), HandleType (..))
 import System.IO
 import System.Posix.IO
 import System.Posix.Types (CSsize (..), Fd (..))
@@ -93,7 +94,7 @@ withRequestStdio sendChunk logFd merged action = do
       output = Output (settle (Just . fromMaybe [])) release (settle (fmap (const [])))
       -- Even if a flush fails, the forwarding threads must be done before the request's Exit goes out.
       finish =
-        (flushHandles `finally` (mapM_ (dupTo logFd) [stdOutput, stdError] >> reviveHandles logFd))
+        (flushHandles `finally` (mapM_ (dupTo logFd) [stdOutput, stdError] >> reviveHandles))
           `finally` (atomically (writeTVar finishing True) >> mapM_ (\(_, _, d) -> takeMVar d) pipes)
           `finally` release
   (configureHandles >> action output <* flushHandles) `finally` finish
@@ -105,8 +106,7 @@ resetStdin :: IO ()
 resetStdin = do
   devNull <- openFile "/dev/null" ReadMode >>= handleToFd
   unless (devNull == stdInput) (void (dupTo devNull stdInput) >> closeFd devNull)
-  fresh <- dup stdInput >>= fdToHandle
-  hDuplicateTo fresh stdin `finally` hClose fresh
+  reopenStdHandle stdin FD.stdin ReadHandle
 
 -- | Flushes stdout and stderr, except one that a splice closed.
 flushHandles :: IO ()
@@ -114,19 +114,22 @@ flushHandles = flushIfOpen stdout `finally` flushIfOpen stderr
   where
     flushIfOpen h = hIsClosed h >>= \closed -> unless closed (hFlush h)
 
--- | Opens a stdout or stderr handle that a splice closed again on @logFd@, where fds 1 and 2 already point,
--- under its own name, as a fresh process has it ('hDuplicateTo' takes the name of the handle it copies).
--- Fds 1 and 2 are taken back first, so the descriptor made for the copy is another one, which closing the
--- copy then frees.
-reviveHandles :: Fd -> IO ()
-reviveHandles logFd = mapM_ revive [(stdout, "<stdout>"), (stderr, "<stderr>")]
+-- | Opens a stdout or stderr handle that a splice closed again, on fd 1 or 2 (pointed back at the worker's
+-- log first).
+reviveHandles :: IO ()
+reviveHandles = mapM_ revive [(stdout, FD.stdout), (stderr, FD.stderr)]
   where
-    revive (h, name) = do
-      closed <- hIsClosed h
-      when closed $ do
-        Fd n <- dup logFd
-        fresh <- fdToHandle' n Nothing False name WriteMode False
-        hDuplicateTo fresh h `finally` hClose fresh
+    revive (h, fd) = hIsClosed h >>= \closed -> when closed (reopenStdHandle h fd WriteHandle)
+
+-- | Makes a standard handle a fresh one on its own fd, in place, as the runtime makes it at start-up. Not
+-- 'hDuplicateTo', which leaves a finalizer behind on an emptied MVar: the finalizer thread blocks on it
+-- until a later collection, and the worker would count it as a thread the request left running.
+reopenStdHandle :: Handle -> FD.FD -> HandleType -> IO ()
+reopenStdHandle (FileHandle name target) fd kind = do
+  enc <- getLocaleEncoding
+  FileHandle _ fresh <- mkHandle fd name kind True (Just enc) nativeNewlineMode Nothing Nothing
+  takeMVar fresh >>= void . swapMVar target
+reopenStdHandle h _ _ = ioError (userError ("ghcpw: " ++ show h ++ " is not a standard handle"))
 
 -- | The handles as ghc's Main sets them up: line-buffered, in the request's locale encoding.
 configureHandles :: IO ()
