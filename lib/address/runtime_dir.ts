@@ -86,7 +86,8 @@ export function checkPrivateFile(path: string, info: Deno.FileInfo): void {
   }
 }
 
-function octal(mode: number): string {
+/** A file mode's permission bits as `chmod` takes them (`0755`). */
+export function octal(mode: number): string {
   return `0${(mode & 0o7777).toString(8).padStart(3, "0")}`;
 }
 

@@ -57,18 +57,20 @@ export async function ensureToken(dir: string): Promise<string> {
 }
 
 /**
- * Compares a presented token with the expected one in time that does not depend on where they differ,
- * so a guesser learns nothing from how long a refusal takes. (node:crypto's timingSafeEqual would do,
- * but loading node:crypto costs every client ~50 ms.)
+ * Compares a presented secret (a token, or a proof of one, lib/wire/handshake.ts) with the expected one in
+ * time that does not depend on where they differ, so a guesser learns nothing from how long a refusal
+ * takes. A missing secret is a wrong one. (node:crypto's timingSafeEqual would do, but loading
+ * node:crypto costs every client ~50 ms.)
  */
-export function sameToken(presented: string | undefined, expected: string): boolean {
+export function sameSecret(presented: string | undefined, expected: string): boolean {
   if (presented === undefined || presented.length !== expected.length) return false;
   let difference = 0;
   for (let i = 0; i < expected.length; i++) difference |= presented.charCodeAt(i) ^ expected.charCodeAt(i);
   return difference === 0;
 }
 
-function randomHex(bytes: number): string {
+/** `bytes` random bytes as hex text. */
+export function randomHex(bytes: number): string {
   return [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, "0")).join(
     "",
   );

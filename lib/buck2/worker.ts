@@ -38,6 +38,9 @@ const SHUTDOWN_GRACE_MS = 5_000;
 
 /** Serves Buck2 until SIGTERM or SIGINT; resolves to the exit code. */
 export async function runBuck2Worker(options: Buck2WorkerOptions): Promise<number> {
+  // Read once, before any other work: Deno reads the umask by setting one and putting it back, which no
+  // request's file operations may overlap. Buck2's own, which a ghc it ran directly would have had.
+  const umask = Deno.umask();
   const cwd = Deno.cwd();
   const shutdown = new AbortController();
   const run: RunInvocation = (invocation, sink, signal) =>
@@ -51,6 +54,7 @@ export async function runBuck2Worker(options: Buck2WorkerOptions): Promise<numbe
       argv: invocation.argv,
       env: invocation.env,
       cwd,
+      umask,
       sink,
       signal,
     });

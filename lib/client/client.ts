@@ -11,6 +11,9 @@
  * one (lib/client/autostart.ts), and a client that finds a server of another ghcpw version replaces it if it
  * is older and idle, or else starts and uses a server of its own version beside it.
  *
+ * Trust: the client talks only to a server on a socket that is safely the user's own and that proves it
+ * knows the user's token (lib/client/session.ts); anything else is like no server at all.
+ *
  * @module
  */
 
@@ -20,19 +23,12 @@ import { GhcError } from "../ghc/installation.ts";
 import { deferredLogger } from "../log/logging.ts";
 import { type OutputSink, processSink, stdoutIsStderr } from "../output.ts";
 import { serverLogFile } from "../address/paths.ts";
-import {
-  type CompileRequest,
-  decodeServerMessage,
-  encodeClientMessage,
-  greeting,
-} from "../wire/client_protocol.ts";
-import { MessageStream } from "../wire/stream.ts";
+import { type CompileRequest, decodeServerMessage } from "../wire/client_protocol.ts";
 import { locateServer } from "../address/locate.ts";
 import { UnsafeRuntimeDir } from "../address/runtime_dir.ts";
 import { compareVersions, versionedSocketPath } from "../address/server_key.ts";
-import { withDeadline } from "../timeout.ts";
 import { ensureToken, readToken } from "../address/token.ts";
-import { connectUnix } from "../address/unix_socket.ts";
+import { openSession, type Session, SessionFailure } from "./session.ts";
 import { VERSION } from "../version.ts";
 import { DEFAULT_SHARE, deterministicObjects, formatShare, type Share } from "../share.ts";
 
@@ -62,6 +58,8 @@ export interface ClientOptions {
    */
   cwd?: string;
   env?: Record<string, string>;
+  /** The invocation's file-creation mask; default: this process's. */
+  umask?: number;
   /**
    * Where GHC's output goes; default: this process's stdout and stderr (which the fallback then inherits).
    * A caller sending several invocations at once, like the benchmark, gives each its own.
@@ -83,12 +81,14 @@ class ServerUnavailable extends Error {
 }
 
 /**
- * The server greeted back with another ghcpw version, and will not serve the request. The client may
- * replace it or use another server (viaServer); if nothing else works, it is like no server at all.
+ * The server is of another ghcpw version, and will not serve the request. The client may replace it or
+ * use another server (viaServer); if nothing else works, it is like no server at all. `serverVersion`
+ * and `compiling` are null for a server of another protocol version, which cannot prove that it knows
+ * the token and so is told nothing, not even to stop.
  */
 class VersionMismatch extends ServerUnavailable {
-  constructor(readonly serverVersion: string, readonly compiling: number) {
-    super(`the server is ghcpw ${serverVersion}, this client is ghcpw ${VERSION}`);
+  constructor(message: string, readonly serverVersion: string | null, readonly compiling: number | null) {
+    super(message);
   }
 }
 
@@ -101,13 +101,12 @@ export const STRICT_FAILURE_EXIT = 2;
  */
 export const INTERRUPTED_EXIT = 3;
 
-/** How long the server has to greet back; it does so before any compile work. */
-const GREETING_TIMEOUT_MS = 10_000;
-
 const encoder = new TextEncoder();
 
 /** Runs the invocation through the server, or the real ghc, and resolves to the exit code to exit with. */
 export async function runClient(options: ClientOptions): Promise<number> {
+  // First: Deno reads the umask by setting one and putting it back, which nothing else may overlap.
+  const umask = options.umask ?? Deno.umask();
   const env = options.env === undefined ? Environment.ofThisProcess() : Environment.fromRecord(options.env);
   const sink = options.sink ?? processSink;
   const signal = options.signal;
@@ -119,7 +118,7 @@ export async function runClient(options: ClientOptions): Promise<number> {
         "the working directory's name is not UTF-8, so it cannot be sent to a server",
       );
     }
-    return await viaServer(options, env, cwd, sink);
+    return await viaServer(options, { env, cwd, umask }, sink);
   } catch (e) {
     // An abort breaks the connection, which must not look like a lost server to fall back from.
     signal?.throwIfAborted();
@@ -144,10 +143,10 @@ export async function runClient(options: ClientOptions): Promise<number> {
     }
     log.info("Running ghc directly: {reason}", { reason: e.message });
     // As the server would have run it, its --package-db options included; in this process's own working
-    // directory and environment, untouched, unless the caller named others.
+    // directory, environment and umask, untouched, unless the caller named others.
     return await runRealGhc(
       options.ghc,
-      { argv: options.argv, cwd: options.cwd, env },
+      { argv: options.argv, cwd: options.cwd, env, umask: options.umask },
       options.packageDbs ?? [],
       sink,
       signal,
@@ -169,8 +168,8 @@ function workingDirectory(): string | null {
 interface Target {
   socket: string;
   token: string | null;
-  /** This client's own greeting properties (see encodeHello). */
-  hello: Record<string, string>;
+  /** What the request is for, sent with the client's proof: the real path of its ghc and its server key. */
+  wants: Record<string, string>;
   /** Arguments of `ghcpw serve` for a server this client starts. */
   serveArgs: string[];
   autostart: boolean;
@@ -180,15 +179,13 @@ interface Target {
 
 async function viaServer(
   options: ClientOptions,
-  env: Environment,
-  cwd: string,
+  context: { env: Environment; cwd: string; umask: number },
   sink: OutputSink,
 ): Promise<number> {
   const target = { ...await locate(options), sink, signal: options.signal };
   const request: CompileRequest = {
     argv: options.argv,
-    env,
-    cwd,
+    ...context,
     // GHC colours its diagnostics only for a terminal, as it would if run in the client's place.
     stderrIsTerminal: sink === processSink && Deno.stderr.isTerminal(),
     mergedOutput: sink === processSink && stdoutIsStderr(),
@@ -198,9 +195,14 @@ async function viaServer(
   } catch (e) {
     if (!(e instanceof VersionMismatch)) throw e;
     if (!target.autostart) {
-      throw new ServerUnavailable(`${e.message}; restart it with this ghcpw (ghcpw stop; ghcpw serve)`);
+      throw new ServerUnavailable(
+        e.serverVersion === null
+          ? `${e.message}; stop it with the ghcpw that started it (this one cannot), or let it exit after ` +
+            `its idle timeout`
+          : `${e.message}; restart it with this ghcpw (ghcpw stop; ghcpw serve)`,
+      );
     }
-    if (compareVersions(e.serverVersion, VERSION) < 0 && e.compiling === 0) {
+    if (e.serverVersion !== null && compareVersions(e.serverVersion, VERSION) < 0 && e.compiling === 0) {
       // An idle server of an older ghcpw: replace it with one of ours on the same socket.
       const { sendControl } = await import("./control.ts");
       const reply = await sendControl(target.socket, "stop-if-idle", target.token ?? "").catch(() => null);
@@ -212,16 +214,17 @@ async function viaServer(
         return await onSocket(target, target.socket, request);
       }
     }
-    // A busy or newer server is left alone; this client uses a server of its own version beside it.
+    // A busy or newer server, or one of another protocol, is left alone; this client uses a server of its
+    // own version beside it.
     log.info("Using a ghcpw {version} server beside the ghcpw {other} one", {
       version: VERSION,
-      other: e.serverVersion,
+      other: e.serverVersion ?? "of another protocol",
     });
     return await onSocket(target, versionedSocketPath(target.socket, VERSION), request);
   }
 }
 
-/** Works out the socket, token and greeting; any problem means no server can be used. */
+/** Works out the socket, token and what to ask for; any problem means no server can be used. */
 async function locate(options: ClientOptions): Promise<Omit<Target, "sink" | "signal">> {
   const packageDbs = options.packageDbs ?? [];
   const share = options.share ?? DEFAULT_SHARE;
@@ -233,12 +236,12 @@ async function locate(options: ClientOptions): Promise<Omit<Target, "sink" | "si
       options.socketPath,
     );
     // Without auto-start a missing token is not an error yet: if no server answers either, that is the
-    // better message; if one does, it refuses a client without a token and says so.
+    // better message; if one does, it cannot be checked, and the session says so.
     const token = autostart ? await ensureToken(runtime) : await readToken(runtime);
     return {
       socket,
       token,
-      hello: { ghc: identity.realPath, key, ...token === null ? {} : { token } },
+      wants: { ghc: identity.realPath, key },
       serveArgs: [
         "--ghc",
         identity.realPath,
@@ -257,8 +260,8 @@ async function locate(options: ClientOptions): Promise<Omit<Target, "sink" | "si
 
 /** Runs the request on the server at `socket`, starting one there first if allowed and needed. */
 async function onSocket(target: Target, socket: string, request: CompileRequest): Promise<number> {
-  let conn = await connect(socket);
-  if (conn === null) {
+  let session = await open(target, socket);
+  if (session === null) {
     if (!target.autostart) {
       throw new ServerUnavailable(`no ghcpw server at ${socket}; start one with: ghcpw serve`);
     }
@@ -275,57 +278,46 @@ async function onSocket(target: Target, socket: string, request: CompileRequest)
         `cannot start a ghcpw server on ${socket}: ${e instanceof Error ? e.message : e}`,
       );
     }
-    conn = await connect(socket);
-    if (conn === null) {
+    session = await open(target, socket);
+    if (session === null) {
       throw new ServerUnavailable(`the ghcpw server on ${socket} went away right after starting`);
     }
   }
-  return await exchange(conn, target, request);
+  return await exchange(session, target, request);
 }
 
-/** Connects, or resolves to null when no server listens (nothing there, or a stale socket). */
-async function connect(socket: string): Promise<Deno.UnixConn | null> {
+/** Opens a session (see lib/client/session.ts); null when no server listens. */
+async function open(target: Target, socket: string): Promise<Session | null> {
   try {
-    return await connectUnix(socket);
+    return await openSession(socket, target.token);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.ConnectionRefused) return null;
-    throw new ServerUnavailable(`cannot connect to ${socket}: ${e instanceof Error ? e.message : e}`);
+    if (!(e instanceof SessionFailure)) throw e;
+    if (e.kind === "protocol") throw new VersionMismatch(e.message, null, null);
+    throw new ServerUnavailable(e.message);
   }
 }
 
-/** Greets, sends the request, and relays the answer; resolves to GHC's exit code. */
-async function exchange(conn: Deno.UnixConn, target: Target, request: CompileRequest): Promise<number> {
-  const stream = new MessageStream(conn, conn);
+/** Sends the request on a session and relays the answer; resolves to GHC's exit code. */
+async function exchange(session: Session, target: Target, request: CompileRequest): Promise<number> {
   let written = false;
-  // Closing the connection ends a pending read at once, and tells the server to cancel the compile.
-  const abort = () => closeQuietly(conn);
+  // Closing the connection ends a pending read, and tells the server to cancel the compile.
+  const abort = () => void session.close();
   target.signal?.addEventListener("abort", abort, { once: true });
   try {
     target.signal?.throwIfAborted();
-    // Both at once: a server of the right version starts compiling without waiting for a round trip.
-    const sent = Promise.all([
-      stream.send(encodeClientMessage(greeting(target.hello))),
-      stream.send(encodeClientMessage({ kind: "request", request })),
-    ]);
+    const server = session.server;
+    if (server.version !== VERSION) {
+      throw new VersionMismatch(
+        `the server is ghcpw ${server.version ?? "?"}, this client is ghcpw ${VERSION}`,
+        server.version ?? "?",
+        Number(server.active ?? 0),
+      );
+    }
+    const sent = session.begin({ kind: "request", request }, target.wants);
     // If the server refused at once, its reason is worth more than the write error.
     sent.catch(() => {});
-    const first = await withDeadline(
-      stream.read(),
-      GREETING_TIMEOUT_MS,
-      () => new ServerUnavailable(`the server did not greet within ${GREETING_TIMEOUT_MS / 1000} s`),
-    );
-    if (first === null) throw new ServerUnavailable("the server closed the connection before greeting");
-    const hello = decodeServerMessage(first, "the server's greeting", ["hello", "failure"]);
-    if (hello.kind === "failure") {
-      throw new ServerUnavailable(`the server refused the request: ${hello.message}`);
-    }
-    const server = hello.properties;
-    if (server.version !== VERSION) {
-      throw new VersionMismatch(server.version ?? "?", Number(server.active ?? 0));
-    }
-    await sent;
     for (;;) {
-      const frame = await stream.read();
+      const frame = await session.stream.read();
       if (frame === null) {
         throw new ServerUnavailable("the server closed the connection mid-request", written);
       }
@@ -353,7 +345,13 @@ async function exchange(conn: Deno.UnixConn, target: Target, request: CompileReq
             return 1;
           }
           throw new ServerUnavailable(
-            `the server ${written ? "failed" : "refused the request"}: ${message.message}`,
+            `the server ${
+              written
+                ? "failed"
+                : message.reason === "internal"
+                ? "could not serve the request"
+                : "refused the request"
+            }: ${message.message}`,
             written,
           );
       }
@@ -363,15 +361,6 @@ async function exchange(conn: Deno.UnixConn, target: Target, request: CompileReq
     throw new ServerUnavailable(`lost the server: ${e instanceof Error ? e.message : e}`, written);
   } finally {
     target.signal?.removeEventListener("abort", abort);
-    await stream.abort().catch(() => {});
-    closeQuietly(conn);
-  }
-}
-
-function closeQuietly(conn: Deno.UnixConn): void {
-  try {
-    conn.close();
-  } catch {
-    // already closed
+    await session.close();
   }
 }

@@ -155,6 +155,9 @@ async function runOnce(options: BazelOptions, argv: string[]): Promise<number> {
 
 /** Serves Bazel until it closes stdin or stops the worker with a signal. */
 async function runPersistentWorker(options: BazelOptions & { protocol?: BazelProtocol }): Promise<number> {
+  // Read before any other work: Deno reads the umask by setting one and putting it back. Bazel's own,
+  // which a ghc it ran directly would have had.
+  const umask = Deno.umask();
   keepStdoutForResponses();
   const cwd = Deno.cwd();
   // Bazel's own environment for every request: the worker process's, as bytes (see Environment).
@@ -202,6 +205,7 @@ async function runPersistentWorker(options: BazelOptions & { protocol?: BazelPro
         stderrIsTerminal: false,
         // The response carries both streams as one text: in GHC's order, as in a terminal.
         mergedOutput: true,
+        umask,
       },
       sink,
       signal,

@@ -66,7 +66,12 @@ export async function compile(
       (out) => compile(plain, request, out, signal),
     );
   }
-  const ctx = { cwd: request.cwd, env: request.env, mergedOutput: request.mergedOutput };
+  const ctx = {
+    cwd: request.cwd,
+    env: request.env,
+    mergedOutput: request.mergedOutput,
+    umask: request.umask,
+  };
   if (plan.kind === "direct") {
     compiler.stats.direct++;
     log.debug("Running ghc directly ({reason})", { reason: plan.reason });
@@ -86,6 +91,7 @@ export async function compile(
         env: request.env,
         stderrIsTerminal: request.stderrIsTerminal,
         mergedOutput: request.mergedOutput,
+        umask: request.umask,
       },
       sink,
       signal,

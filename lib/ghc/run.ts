@@ -55,13 +55,17 @@ export async function runRealGhc(
     : await runGhcCaptured(ghc, args, invocation, sink, signal);
 }
 
-/** Where and how to run: the invocation's own working directory and complete environment. */
+/**
+ * Where and how to run: the invocation's own working directory and complete environment, and for a
+ * server running it for a client, the client's file-creation mask (otherwise ghc has this process's).
+ */
 export interface DirectContext {
   /** Undefined: this process's own (which may not be UTF-8, and so have no name Deno can give). */
   cwd?: string;
   env: Environment;
   /** Capture stdout and stderr as one stream, sent to the sink's stdout (see CompileRequest). */
   mergedOutput?: boolean;
+  umask?: number;
 }
 
 function command(ghc: string, args: string[], ctx: DirectContext, stdio: "piped" | "inherit"): Deno.Command {
@@ -106,7 +110,7 @@ export async function runGhcCaptured(
   signal?: AbortSignal,
 ): Promise<number> {
   signal?.throwIfAborted();
-  const child = command(ghc, args, ctx, "piped").spawn();
+  const child = spawnWithUmask(command(ghc, args, ctx, "piped"), ctx.umask);
   const kill = () => killAndWait(child);
   signal?.addEventListener("abort", kill, { once: true });
   const pump = async (stream: ReadableStream<Uint8Array>, write: (c: Uint8Array) => Promise<void>) => {
@@ -129,7 +133,26 @@ export async function runGhcCaptured(
   return exitCodeOf(status);
 }
 
+/**
+ * Starts `cmd` with the file-creation mask `umask` (undefined: this process's). A child gets its umask from
+ * its parent at fork, and Deno spawns synchronously, so this process's mask is set just around the spawn:
+ * exact for the child, with its arguments and environment untouched (a `sh -c 'umask ...; exec ...'`
+ * wrapper would not be: dash adds PWD and resets IFS in what it passes on). Meanwhile nothing else of
+ * this process runs, except a file operation already handed to Deno's I/O threads.
+ */
+function spawnWithUmask(cmd: Deno.Command, umask: number | undefined): Deno.ChildProcess {
+  if (umask === undefined) return cmd.spawn();
+  const own = Deno.umask(umask);
+  try {
+    return cmd.spawn();
+  } finally {
+    Deno.umask(own);
+  }
+}
+
 /** Runs ghc on the caller's own stdio; resolves to its exit code. */
 export async function runGhcInherited(ghc: string, args: string[], ctx: DirectContext): Promise<number> {
-  return exitCodeOf(await settledStatus(command(ghc, args, ctx, "inherit").spawn().status));
+  return exitCodeOf(
+    await settledStatus(spawnWithUmask(command(ghc, args, ctx, "inherit"), ctx.umask).status),
+  );
 }

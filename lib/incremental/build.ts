@@ -59,6 +59,8 @@ export interface MakeInvocation {
   stderrIsTerminal: boolean;
   /** GHC's stdout and stderr are one stream (sent as stdout), so its diagnostics are found there. */
   mergedOutput?: boolean;
+  /** The client's file-creation mask, which restored outputs get as GHC's own would. */
+  umask: number;
 }
 
 /** The GHC whose builds are cached. */
@@ -175,7 +177,7 @@ export class IncrementalBuilds {
     // One time for every restored file, no older than any source: GHC 9.0 compares an object's time with
     // its source's, 9.4 and later also want objects no older than their interfaces.
     const timeMs = Math.ceil(Math.max(Date.now(), ...sources.map((s) => s.mtimeMs)));
-    const restored = await restoreOutputs(this.store, cwd, plan.restore, timeMs);
+    const restored = await restoreOutputs(this.store, cwd, plan.restore, timeMs, b.umask);
     if (restored.length > 0) this.stats.hits++;
     this.stats.modulesRestored += restored.length;
     const unrestorable = plan.restore.filter((r) => !restored.includes(r))

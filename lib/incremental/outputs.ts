@@ -64,15 +64,17 @@ export async function scanOutputs(cwd: string, dirs: readonly string[]): Promise
 }
 
 /**
- * Puts saved modules' outputs back, each file with the modification time `timeMs`. A module is restored
- * whole or not at all: one missing or corrupt stored file, or a failed write, leaves it to GHC.
- * Resolves to the modules restored.
+ * Puts saved modules' outputs back, each file with the modification time `timeMs`, files and directories
+ * with the modes GHC would have given them under the client's `umask` (the server's own may differ). A
+ * module is restored whole or not at all: one missing or corrupt stored file, or a failed write, leaves it
+ * to GHC. Resolves to the modules restored.
  */
 export async function restoreOutputs(
   store: Store,
   cwd: string,
   records: readonly ModuleRecord[],
   timeMs: number,
+  umask: number,
 ): Promise<ModuleRecord[]> {
   const restored: ModuleRecord[] = [];
   const time = new Date(timeMs);
@@ -83,9 +85,10 @@ export async function restoreOutputs(
     try {
       for (const [i, file] of record.files.entries()) {
         const full = `${resolve(cwd, file.dir)}/${file.path}`;
-        await Deno.mkdir(full.slice(0, full.lastIndexOf("/")), { recursive: true });
+        await makeDirectories(full.slice(0, full.lastIndexOf("/")), 0o777 & ~umask);
         written.push(full);
-        await Deno.writeFile(full, contents[i]!);
+        // A restored file is one that is missing: created here, so the mode is set in full.
+        await Deno.writeFile(full, contents[i]!, { mode: 0o666 & ~umask });
         await Deno.utime(full, time, time);
       }
       restored.push(record);
@@ -94,4 +97,27 @@ export async function restoreOutputs(
     }
   }
   return restored;
+}
+
+/** Creates `dir` and its missing parents, each with exactly `mode` (as with the client's umask). */
+async function makeDirectories(dir: string, mode: number): Promise<void> {
+  const missing: string[] = [];
+  for (let d = dir; d !== "/" && d !== "" && !await isDirectory(d); d = d.slice(0, d.lastIndexOf("/"))) {
+    missing.unshift(d);
+  }
+  for (const d of missing) {
+    await Deno.mkdir(d).catch((e) => {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    });
+    await Deno.chmod(d, mode);
+  }
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isDirectory;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
 }

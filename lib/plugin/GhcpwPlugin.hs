@@ -1,9 +1,11 @@
 {-# LANGUAGE LambdaCase #-}
+{-# LANGUAGE ScopedTypeVariables #-}
 
 -- | ghcpw's frontend plugin: `ghc --frontend GhcpwPlugin` becomes a worker that serves GHC invocations
 -- sent by the ghcpw server as frames on its stdin, answering on its stdout (see lib/pool/worker.ts).
 module GhcpwPlugin (frontendPlugin) where
 
+import Control.Exception (SomeException, displayException, try)
 import qualified Data.ByteString as B
 import qualified Data.ByteString.Char8 as B8
 import Data.List (intercalate, isPrefixOf)
@@ -12,6 +14,7 @@ import GHC (getSessionDynFlags)
 import GHC.Driver.Plugins (FrontendPlugin (..), defaultFrontendPlugin)
 import GHC.Driver.Session (topDir)
 import GHC.Settings.Config (cProjectVersion)
+import Numeric (readOct)
 import System.Exit (ExitCode (..), exitWith)
 
 import Ghcpw.Context
@@ -28,7 +31,7 @@ import Ghcpw.Warm (Warm, newWarm, parseShare, showShare)
 -- | Must equal WORKER_PROTOCOL_VERSION in lib/wire/worker_protocol.ts (checked by
 -- tests/unit/plugin_contract_test.ts).
 protocolVersion :: B.ByteString
-protocolVersion = B8.pack "2"
+protocolVersion = B8.pack "3"
 
 -- | The frontend action gets its -ffrontend-opt options and the libdir of the GHC it runs in.
 frontendPlugin :: FrontendPlugin
@@ -62,22 +65,25 @@ refuse ch why = do
 
 -- | Fields of a worker request, in order: mode, cwd, temporary directory (the server's; GHC has it as
 -- -tmpdir in argv), argv, environment (KEY=VALUE), whether the client's stderr is a terminal, whether its
--- stdout and stderr are one file.
+-- stdout and stderr are one file, the client's umask (octal).
 serveOne :: Channel -> Warm -> Heap -> FilePath -> [[B.ByteString]] -> IO ()
-serveOne ch warm heap libdir [modeField, [cwd], [tmp], args, env, [tty], [merged]] =
-  case parseMode (map B8.unpack modeField) of
-    Left why -> refuse ch why
-    Right mode -> do
+serveOne ch warm heap libdir [modeField, [cwd], [tmp], args, env, [tty], [merged], [umask]] =
+  case (parseMode (map B8.unpack modeField), readOctal umask) of
+    (Left why, _) -> refuse ch why
+    (_, Nothing) -> refuse ch ("malformed umask " ++ show umask)
+    (Right mode, Just mask) -> do
       startRequest
       stopLeftovers <- watchLeftovers
-      let context = RequestContext cwd (map splitEntry env) (merged == B8.pack "1")
-      outcome <- withRequestContext ch context $ \decode output -> do
+      let context = RequestContext cwd (map splitEntry env) (merged == B8.pack "1") mask
+      outcome <- try $ withRequestContext ch context $ \decode output -> do
         argv <- mapM decode args
         terminal <- requestTerminal (tty == B8.pack "1")
         invoke warm libdir (B8.unpack tmp) output mode argv terminal <* switchStage Finish
       stages <- finishRequest
       case outcome of
-        Exited code -> do
+        -- The request left the process in a state the worker cannot put back; it says so and ends.
+        Left (e :: SomeException) -> refuse ch ("the request broke the worker: " ++ displayException e)
+        Right (Exited code) -> do
           leftovers <- stopLeftovers
           facts <- requestFacts warm heap
           send ch Exit
@@ -87,7 +93,10 @@ serveOne ch warm heap libdir [modeField, [cwd], [tmp], args, env, [tty], [merged
                 ++ [B8.pack ("leftovers=" ++ intercalate "; " leftovers) | not (null leftovers)]
             ]
         -- A request is deferred before its session runs anything of its own, so it leaves nothing.
-        Deferred why -> send ch Defer [[B8.pack why]]
+        Right (Deferred why) -> send ch Defer [[B8.pack why]]
   where
     splitEntry e = let (k, v) = B8.break (== '=') e in (k, B.drop 1 v)
+    readOctal t = case readOct (B8.unpack t) of
+      [(n, "")] | not (B.null t) && n <= 0o777 -> Just (fromInteger n)
+      _ -> Nothing
 serveOne ch _ _ _ _ = refuse ch "malformed request"

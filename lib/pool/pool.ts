@@ -6,9 +6,9 @@
  * every request against its cache itself.
  *
  * Workers are replaced when they die or break the protocol (a request that printed nothing yet is
- * retried once on a fresh worker), when libraries they loaded change on disk, when a request left
- * something running in them that they could not stop, and after a number of requests or above a
- * resident memory limit.
+ * retried once on a fresh worker, unless the request itself ended its worker), when libraries they loaded
+ * change on disk, when a request left something running in them that they could not stop, and after a
+ * number of requests or above a resident memory limit.
  *
  * @module
  */
@@ -172,7 +172,9 @@ export class Pool {
         if (!(e instanceof WorkerFailure)) throw e;
         this.stats.workerFailures++;
         log.warn("Worker {pid} failed: {error}", { pid: worker.pid, error: e.message });
-        if (attempt > 0 || tracked.written) throw e;
+        // Retried only where another worker may well succeed: nothing was printed yet, and the worker was
+        // killed from outside, not ended by the request itself.
+        if (attempt > 0 || tracked.written || e.causedByRequest) throw e;
         this.stats.retries++;
       } finally {
         signal?.removeEventListener("abort", cancel);

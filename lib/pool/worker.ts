@@ -105,10 +105,23 @@ export function stageTimes(facts: Record<string, string>): Record<string, number
   return stages;
 }
 
-/** The worker process died or broke the protocol; it must not be used again. */
+/**
+ * The worker process died or broke the protocol; it must not be used again. `causedByRequest`: the
+ * request it was serving ended or broke it (see {@linkcode Worker.run}), so serving that request on
+ * another worker would only do the same.
+ */
 export class WorkerFailure extends Error {
   override name = "WorkerFailure";
+  constructor(message: string, readonly causedByRequest = false) {
+    super(message);
+  }
 }
+
+/**
+ * Signals that end a worker from outside — the kernel's OOM killer, an administrator, ghcpw itself — as
+ * opposed to those a process raises on itself (SIGSEGV, SIGABRT, ...) or an exit of its own.
+ */
+const KILLED_FROM_OUTSIDE: ReadonlySet<string> = new Set(["SIGKILL", "SIGTERM"]);
 
 const STDERR_TAIL_LINES = 40;
 
@@ -129,26 +142,25 @@ export class Worker {
   #stream: MessageStream;
   #status: Promise<Deno.CommandStatus>;
   #exited = false;
-  #stderrTail: string[] = [];
+  #stderr: StderrLog;
   #libraries: LibrarySnapshot = new Map();
 
   private constructor(
     child: WorkerProcess,
     stream: MessageStream,
     hello: Record<string, string>,
-    tail: string[],
-    stderrDrained: Promise<void>,
+    stderr: StderrLog,
   ) {
     this.#child = child;
     this.#stream = stream;
     this.pid = child.pid;
     this.ghcVersion = hello.ghc ?? "";
     this.share = hello.share ?? "";
-    this.#stderrTail = tail;
+    this.#stderr = stderr;
     this.#status = settledStatus(child.status).then(async (s) => {
       // The last lines it wrote say why it died: read them before anyone reports its exit. A process it
       // started may hold the pipe open, so not for long.
-      await withTimeout(stderrDrained, 200, () => new Error("stderr still open")).catch(() => {});
+      await withTimeout(stderr.done, 200, () => new Error("stderr still open")).catch(() => {});
       this.#exited = true;
       return s;
     });
@@ -160,8 +172,7 @@ export class Worker {
     startProcess: StartWorkerProcess = spawnWorkerProcess,
   ): Promise<Worker> {
     const child = startProcess(spec);
-    const tail: string[] = [];
-    const stderrDrained = collectStderr(child.stderr, tail, child.pid).catch(() => {});
+    const stderr = collectStderr(child.stderr, child.pid);
     const stream = new MessageStream(child.stdout, child.stdin);
     const timeout = spec.startTimeoutMs ?? 60_000;
     try {
@@ -181,10 +192,10 @@ export class Worker {
         );
       }
       log.debug("Worker {pid} started (GHC {ghc})", { pid: child.pid, ghc: props.ghc });
-      return new Worker(child, stream, props, tail, stderrDrained);
+      return new Worker(child, stream, props, stderr);
     } catch (e) {
       await killAndWait(child);
-      throw new WorkerFailure(`${e instanceof Error ? e.message : e}${formatTail(tail)}`);
+      throw new WorkerFailure(`${e instanceof Error ? e.message : e}${formatTail(stderr.tail)}`);
     }
   }
 
@@ -195,16 +206,22 @@ export class Worker {
 
   /** The last lines the worker wrote to its stderr (its log), for error reports. */
   get stderrTail(): string[] {
-    return [...this.#stderrTail];
+    return [...this.#stderr.tail];
   }
 
   /**
    * Runs one request, forwarding output to `sink` as it arrives. Throws {@linkcode WorkerFailure} if the
    * worker dies or misbehaves; a rejection from the sink propagates unchanged (the client is gone).
+   *
+   * A failure counts as caused by the request unless a signal from outside ended the worker: a worker
+   * that exits, crashes, breaks its channel or says it cannot go on while serving does so in the code the
+   * request runs in it — GHC on this input, its Template Haskell, its plugins — which would do the same in
+   * any worker; what kills a healthy worker from outside says nothing about the request.
    */
   async run(request: WorkerRequest, sink: OutputSink): Promise<WorkerOutcome> {
     this.requestsServed++;
     this.serving = true;
+    const linesBefore = this.#stderr.count;
     try {
       await this.#stream.send(encodeToWorker({ kind: "request", request }));
       for (;;) {
@@ -242,10 +259,19 @@ export class Worker {
     } catch (e) {
       if (e instanceof WorkerFailure || e instanceof ProtocolError || !this.alive) {
         const status = await this.#settledStatus();
+        const byRequest = status === null || !KILLED_FROM_OUTSIDE.has(status.signal ?? "");
+        // What it logged while serving this request, once its stderr has ended (a dying worker's last words).
+        await withTimeout(this.#stderr.done, 200, () => new Error("stderr still open")).catch(() => {});
+        const during = Math.min(this.#stderr.count - linesBefore, this.#stderr.tail.length);
+        const lines = during > 0 ? this.#stderr.tail.slice(-during) : [];
         throw new WorkerFailure(
-          `${e instanceof Error ? e.message : e}${status ? ` (${describeStatus(status)})` : ""}${
-            formatTail(this.#stderrTail)
-          }`,
+          `${e instanceof Error ? e.message : e}${status ? ` (${describeStatus(status)})` : ""}` +
+            (byRequest
+              ? "; the compile ended or broke its GHC worker itself (GHC, Template Haskell or a plugin it " +
+                "ran), so it is not run again on another"
+              : "") +
+            formatTail(lines, "its stderr during this compile"),
+          byRequest,
         );
       }
       throw e;
@@ -319,18 +345,30 @@ function describeStatus(status: Deno.CommandStatus): string {
   return status.signal ? `killed by ${status.signal}` : `exit code ${status.code}`;
 }
 
-function formatTail(tail: string[]): string {
-  return tail.length > 0 ? `; its last stderr lines:\n  ${tail.join("\n  ")}` : "";
+function formatTail(tail: string[], heading = "its last stderr lines"): string {
+  return tail.length > 0 ? `; ${heading}:\n  ${tail.join("\n  ")}` : "";
+}
+
+/** A worker's stderr (its log) as it is collected: its last lines, how many there were, and its end. */
+interface StderrLog {
+  tail: string[];
+  count: number;
+  done: Promise<void>;
 }
 
 /** Logs the worker's stderr and keeps its last lines. */
-async function collectStderr(stream: ReadableStream<Uint8Array>, tail: string[], pid: number): Promise<void> {
-  const lines = stream.pipeThrough(new TextDecoderStream()).pipeThrough(splitLines());
-  for await (const line of lines) {
-    tail.push(line);
-    if (tail.length > STDERR_TAIL_LINES) tail.shift();
-    log.debug("worker {pid}: {line}", { pid, line });
-  }
+function collectStderr(stream: ReadableStream<Uint8Array>, pid: number): StderrLog {
+  const stderr: StderrLog = { tail: [], count: 0, done: Promise.resolve() };
+  stderr.done = (async () => {
+    const lines = stream.pipeThrough(new TextDecoderStream()).pipeThrough(splitLines());
+    for await (const line of lines) {
+      stderr.tail.push(line);
+      stderr.count++;
+      if (stderr.tail.length > STDERR_TAIL_LINES) stderr.tail.shift();
+      log.debug("worker {pid}: {line}", { pid, line });
+    }
+  })();
+  return stderr;
 }
 
 function splitLines(): TransformStream<string, string> {

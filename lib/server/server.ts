@@ -3,11 +3,13 @@
  * and serves each connection's one request through lib/compile/compile.ts, streaming GHC's output back as it
  * comes. A connection that breaks the protocol gets a Failure frame and is closed; the server goes on.
  *
- * The handshake, in order: the client's greeting must carry the user's token (lib/address/token.ts) — until it
- * has, frames are limited to a few kilobytes, so a stranger cannot make the server allocate; then the
- * server greets back with its version, key and how busy it is, which lets a client of another ghcpw
- * version decide what to do (lib/client/client.ts); then comes either a compile request, served only for the
- * same ghcpw version and server key, or a control command (status, stop, stop-if-idle).
+ * The handshake, in order (lib/wire/handshake.ts): the client greets with its nonce; the server greets back
+ * with its own, its proof that it knows the user's token (lib/address/token.ts), and its version, key and
+ * how busy it is, which lets a client of another ghcpw version decide what to do (lib/client/client.ts);
+ * the client sends its own proof, which the server checks before it reads anything else — until then,
+ * frames are limited to a few kilobytes, so a stranger cannot make the server allocate. Then comes either
+ * a compile request, served only for the same ghcpw version and server key, or a control command (status,
+ * stop, stop-if-idle).
  *
  * @module
  */
@@ -28,7 +30,8 @@ import {
 import { ProtocolError } from "../wire/fields.ts";
 import { MessageStream } from "../wire/stream.ts";
 import { type BoundSocket, releaseSocket } from "../address/socket_path.ts";
-import { readToken, sameToken } from "../address/token.ts";
+import { readToken } from "../address/token.ts";
+import { isClientProof, isNonce, newNonce, serverProof } from "../wire/handshake.ts";
 import { withTimeout } from "../timeout.ts";
 import { VERSION } from "../version.ts";
 import { addTime, timed, type TimeSums } from "../time_sums.ts";
@@ -38,13 +41,13 @@ const log = getLogger(["ghcpw", "server"]);
 /** Largest frame a client may send once it has proved who it is: requests are small, so anything near this is garbage. */
 export const MAX_CLIENT_FRAME_BYTES = 16 * 1024 * 1024;
 
-/** Largest frame before the token has been checked: a greeting is a few hundred bytes. */
+/** Largest frame before the client has proved that it knows the token: a greeting is a few hundred bytes. */
 export const MAX_GREETING_BYTES = 64 * 1024;
 
 /** Connections allowed to be in their handshake at once. */
 export const MAX_HANDSHAKES = 64;
 
-/** How long a client has to send its greeting and request. */
+/** How long a client has to send its greeting, proof and request. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** What the server needs to know to serve. */
@@ -55,10 +58,10 @@ export interface ServerOptions {
   ghcRealPath: string;
   ghcVersion: string;
   /**
-   * The secret every client must present, and the runtime directory it was read from (re-read when a
-   * client presents another, in case the file was replaced). Without it any client is served.
+   * The secret every client must prove it knows, and the runtime directory it was read from (re-read for
+   * every connection, in case the file was replaced).
    */
-  token?: { value: string; dir: string };
+  token: { value: string; dir: string };
   /** This server's key (lib/address/server_key.ts); compile requests for another key are refused. */
   key?: string;
   /** Compiles running longer than this many milliseconds are killed; 0 or absent: no limit. */
@@ -76,7 +79,7 @@ export interface ServerStats {
   requests: number;
   /** Connections that sent malformed frames or an out-of-order handshake. */
   protocolErrors: number;
-  /** Connections without the right token. */
+  /** Connections whose client could not prove that it knows the token. */
   refused: number;
   /** Compile requests from another ghcpw version or for another GHC or key. */
   mismatched: number;
@@ -240,7 +243,7 @@ export class Server {
         () => new Error(`no complete request within ${HANDSHAKE_TIMEOUT_MS} ms`),
       );
       endHandshake();
-      if (next.kind === "probe") return;
+      if (next.kind === "closed") return;
       if (next.kind === "control") {
         await this.#control(stream, next.command);
         return;
@@ -316,56 +319,69 @@ export class Server {
     }
   }
 
-  /** Reads and checks the greeting, greets back, and reads what the client wants. */
+  /**
+   * Runs the server's half of the handshake and reads what the client wants. "closed": the client closed
+   * the connection before it sent its proof — someone checking that the server answers, or a client that
+   * did not like the greeting (it could not check the proof, or found another ghcpw version).
+   */
   async #handshake(stream: MessageStream): Promise<
-    | { kind: "probe" }
+    | { kind: "closed" }
     | { kind: "control"; command: ControlCommand }
     | { kind: "request"; hello: Record<string, string>; request: CompileRequest }
   > {
     const first = await stream.read();
-    // A connection closed before it sent a byte is someone checking that the server answers.
-    if (first === null) return { kind: "probe" };
+    if (first === null) return { kind: "closed" };
     const hello = decodeClientMessage(first, "the client's greeting", ["hello"]).properties;
-    if (hello.protocol !== String(PROTOCOL_VERSION) && hello.token === undefined) {
-      // A client too old to send a token: say what is wrong rather than "no token".
+    if (hello.protocol !== String(PROTOCOL_VERSION)) {
+      // Before greeting back: a client of protocol 2 or 3 would send its token next, and this server
+      // cannot prove itself to it.
       throw new Refusal(this.#protocolMismatch(hello), "protocol");
     }
-    await this.#authenticate(hello.token);
-    stream.maxFrameBytes = MAX_CLIENT_FRAME_BYTES;
+    if (!isNonce(hello.nonce)) throw new ProtocolError("the client's greeting carries no valid nonce");
+    const token = await this.#currentToken();
+    const nonce = newNonce();
     await send(
       stream,
       greeting({
+        nonce,
+        proof: await serverProof(token, hello.nonce, nonce),
         ghc: this.#options.ghcRealPath,
         "ghc-version": this.#options.ghcVersion,
         key: this.#options.key ?? "",
         active: String(this.#compiling),
       }),
     );
-    if (hello.protocol !== String(PROTOCOL_VERSION)) {
-      throw new Refusal(this.#protocolMismatch(hello), "version");
+    const second = await stream.read();
+    if (second === null) return { kind: "closed" };
+    const proof = decodeClientMessage(second, "the client's proof", ["proof"]).properties;
+    if (!await isClientProof(proof.proof, token, nonce, hello.nonce)) {
+      throw new Refusal(
+        "refused: the client could not prove that it knows the token (it reads another runtime " +
+          "directory, or is not this user)",
+        "auth",
+      );
     }
+    stream.maxFrameBytes = MAX_CLIENT_FRAME_BYTES;
     const frame = await stream.read();
     if (frame === null) throw new ProtocolError("connection closed while waiting for a request");
     const message = decodeClientMessage(frame, "a request", ["request", "control"]);
-    return message.kind === "control" ? message : { kind: "request", hello, request: message.request };
+    return message.kind === "control"
+      ? message
+      : { kind: "request", hello: { ...hello, ...proof }, request: message.request };
   }
 
-  async #authenticate(presented: string | undefined): Promise<void> {
-    const expected = this.#options.token;
-    if (expected === undefined || sameToken(presented, expected.value)) return;
-    // The token file may have been replaced (removed by a /tmp cleaner, then recreated by a client).
-    const current = await readToken(expected.dir).catch(() => null);
-    if (current !== null && current !== expected.value && sameToken(presented, current)) {
+  /**
+   * The token as the runtime directory holds it now: the file may have been replaced (removed by a /tmp
+   * cleaner, then recreated by a client), and clients read the file, not this server's memory.
+   */
+  async #currentToken(): Promise<string> {
+    const token = this.#options.token;
+    const current = await readToken(token.dir).catch(() => null);
+    if (current !== null && current !== token.value) {
       log.info("The token file changed; using the new token");
-      expected.value = current;
-      return;
+      token.value = current;
     }
-    throw new Refusal(
-      presented === undefined
-        ? "refused: the client sent no token"
-        : "refused: wrong token (the client reads another runtime directory, or is not this user)",
-      "auth",
-    );
+    return token.value;
   }
 
   #protocolMismatch(hello: Record<string, string>): string {

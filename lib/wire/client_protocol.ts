@@ -2,9 +2,12 @@
  * The protocol between a client (lib/client/client.ts, lib/client/control.ts) and the server
  * (lib/server/server.ts) on the unix socket. Both ends encode and decode here, so they cannot disagree.
  *
- * A connection starts with a Hello each way, carrying `key=value` properties, protocol version first.
- * Then the client sends one Request and receives Stdout and Stderr chunks, then one Exit (or a Failure),
- * or sends one Control command and receives one ControlReply.
+ * A connection starts with a handshake in which each end proves that it knows the user's token without
+ * sending it (lib/wire/handshake.ts): a Hello from the client with its nonce, a Hello from the server with
+ * its nonce and proof, then a Proof from the client. Hellos and the Proof carry `key=value` properties,
+ * a Hello the protocol version first. Behind its Proof the client sends one Request and receives Stdout
+ * and Stderr chunks, then one Exit (or a Failure), or sends one Control command and receives one
+ * ControlReply.
  *
  * @module
  */
@@ -17,18 +20,30 @@ import {
   encodeText,
   exitCode,
   fieldText,
+  parseUmask,
   ProtocolError,
+  umaskText,
 } from "./fields.ts";
 import { Environment } from "../process/environment.ts";
-import { type Codec, decodeWith, encodeWith, FrameType, helloEntry, outputEntry } from "./messages.ts";
+import {
+  type Codec,
+  decodeWith,
+  encodeWith,
+  FrameType,
+  helloEntry,
+  outputEntry,
+  propertiesEntry,
+} from "./messages.ts";
 import { VERSION } from "../version.ts";
 
 /**
  * Version of the client/server protocol; a peer with another version is refused in the handshake.
  * 2: the client's greeting carries the token and the server key; control requests (status, stop).
  * 3: a request says whether the client's stdout and stderr are one file.
+ * 4: the token never travels: a challenge–response (lib/wire/handshake.ts), the server proving itself
+ * first; the client's ghc and server key move to its Proof. A request carries the client's umask.
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** One GHC invocation as a client asks for it: exactly what `ghc` would have seen. */
 export interface CompileRequest {
@@ -45,6 +60,8 @@ export interface CompileRequest {
    * output then comes back as one stream, on stdout, in the order GHC wrote it.
    */
   mergedOutput: boolean;
+  /** The client's file-creation mask, which everything the invocation creates gets, as with ghc. */
+  umask: number;
 }
 
 /** The control commands a client may send instead of a compile request. */
@@ -55,15 +72,20 @@ export type ControlCommand = typeof CONTROL_COMMANDS[number];
 
 /**
  * Why the server refused or abandoned a request, carried in a Failure so that a client can act on it:
- * "auth" (no or wrong token), "version" (another ghcpw version), "key" (another GHC or settings),
- * "timeout" (the request timeout killed the compile), "fallback" (only the client can run this
- * invocation exactly: it must run ghc itself), "protocol" (anything else malformed), "internal".
+ * "auth" (the client could not prove that it knows the token), "version" (another ghcpw version), "key"
+ * (another GHC or settings), "timeout" (the request timeout killed the compile), "fallback" (only the
+ * client can run this invocation exactly: it must run ghc itself), "protocol" (another protocol version,
+ * or anything else malformed), "internal".
  */
 export type FailureKind = "auth" | "version" | "key" | "timeout" | "fallback" | "protocol" | "internal";
 
-/** What a client sends: its greeting, then a compile request or a control command. */
+/**
+ * What a client sends: its greeting (its nonce), its proof (with the ghc and server key it wants), then a
+ * compile request or a control command.
+ */
 export type ClientMessage =
   | { kind: "hello"; properties: Record<string, string> }
+  | { kind: "proof"; properties: Record<string, string> }
   | { kind: "request"; request: CompileRequest }
   | { kind: "control"; command: ControlCommand };
 
@@ -84,9 +106,10 @@ const decoder = new TextDecoder();
 
 const clientCodec: Codec<ClientMessage> = {
   hello: helloEntry,
+  proof: propertiesEntry("proof", FrameType.Proof),
   request: {
     type: FrameType.Request,
-    // The fields in their fixed order: cwd, argv, environment, terminal flag, merged-output flag.
+    // The fields in their fixed order: cwd, argv, environment, terminal flag, merged-output flag, umask.
     encode: ({ request }) =>
       encodeFields([
         [request.cwd],
@@ -94,15 +117,16 @@ const clientCodec: Codec<ClientMessage> = {
         request.env.entries,
         [request.stderrIsTerminal ? "1" : "0"],
         [request.mergedOutput ? "1" : "0"],
+        [umaskText(request.umask)],
       ]),
     decode: (payload) => {
       const fields = decodeFields(payload);
-      if (fields.length !== 5 || [0, 3, 4].some((i) => fields[i].length !== 1)) {
+      if (fields.length !== 6 || [0, 3, 4, 5].some((i) => fields[i].length !== 1)) {
         throw new ProtocolError(
-          "malformed request: expected cwd, argv, environment, terminal and merged-output fields",
+          "malformed request: expected cwd, argv, environment, terminal, merged-output and umask fields",
         );
       }
-      const [[cwd], argv, , [tty], [merged]] = fields.map(fieldText);
+      const [[cwd], argv, , [tty], [merged], [umask]] = fields.map(fieldText);
       return {
         kind: "request",
         request: {
@@ -111,6 +135,7 @@ const clientCodec: Codec<ClientMessage> = {
           env: Environment.fromEntries(fields[2]),
           stderrIsTerminal: tty === "1",
           mergedOutput: merged === "1",
+          umask: parseUmask(umask),
         },
       };
     },
@@ -161,8 +186,8 @@ const serverCodec: Codec<ServerMessage> = {
 
 /**
  * The greeting every ghcpw process opens a socket connection with: the protocol and ghcpw versions,
- * which the peer checks first, and the sender's pid, for its logs; then the sender's own properties (a
- * client's token and server key, a server's key and how busy it is).
+ * which the peer checks first, and the sender's pid, for its logs; then the sender's own properties (its
+ * nonce; a server's proof, key and how busy it is).
  */
 export function greeting(
   properties: Record<string, string>,

@@ -116,3 +116,16 @@ export function exitCode(text: string | undefined): number {
   }
   return n;
 }
+
+/** A file-creation mask as it travels: octal text, as `umask` prints it (`0022`). */
+export function umaskText(mask: number): string {
+  return mask.toString(8).padStart(4, "0");
+}
+
+/** Reads a file-creation mask written by {@linkcode umaskText}, refusing anything else. */
+export function parseUmask(text: string | undefined): number {
+  if (text === undefined || !/^[0-7]{1,4}$/.test(text) || Number.parseInt(text, 8) > 0o777) {
+    throw new ProtocolError(`malformed umask ${JSON.stringify(text)}`);
+  }
+  return Number.parseInt(text, 8);
+}

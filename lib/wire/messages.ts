@@ -24,6 +24,8 @@ export const FrameType = {
   Control: 8,
   /** From the server: the answer to a control command, as JSON. */
   ControlReply: 9,
+  /** From a client: its half of the handshake (lib/wire/handshake.ts), ahead of its request. */
+  Proof: 10,
 } as const;
 
 /** Name of a frame type, for error messages. */
@@ -67,15 +69,21 @@ export function decodeWith<M extends Message, K extends M["kind"]>(
   throw new ProtocolError(`expected ${what}, got a ${frameTypeName(frame.type)} frame`);
 }
 
+/** A message of `key=value` properties of frame type `type`, such as the greeting both protocols open with. */
+export function propertiesEntry<K extends string>(kind: K, type: number): {
+  type: number;
+  encode(m: { properties: Record<string, string> }): Uint8Array;
+  decode(payload: Uint8Array): { kind: K; properties: Record<string, string> };
+} {
+  return {
+    type,
+    encode: (m) => encodeProperties(m.properties),
+    decode: (payload) => ({ kind, properties: decodeProperties(payload) }),
+  };
+}
+
 /** The greeting both protocols open with: `key=value` properties, protocol version first. */
-export const helloEntry = {
-  type: FrameType.Hello,
-  encode: (m: { properties: Record<string, string> }): Uint8Array => encodeProperties(m.properties),
-  decode: (payload: Uint8Array): { kind: "hello"; properties: Record<string, string> } => ({
-    kind: "hello",
-    properties: decodeProperties(payload),
-  }),
-};
+export const helloEntry = propertiesEntry("hello", FrameType.Hello);
 
 /** A chunk of GHC's stdout or stderr, which both protocols carry as it is. */
 export function outputEntry<K extends "stdout" | "stderr">(kind: K): {

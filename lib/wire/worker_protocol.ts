@@ -19,7 +19,9 @@ import {
   exitCode,
   fieldText,
   parseEnvironment,
+  parseUmask,
   ProtocolError,
+  umaskText,
 } from "./fields.ts";
 import { Environment } from "../process/environment.ts";
 import { type Codec, decodeWith, encodeWith, FrameType, helloEntry, outputEntry } from "./messages.ts";
@@ -27,8 +29,9 @@ import { type Codec, decodeWith, encodeWith, FrameType, helloEntry, outputEntry 
 /**
  * Version of the server/worker protocol; must equal protocolVersion in lib/plugin/GhcpwPlugin.hs.
  * 2: a request says whether the client's stdout and stderr are one file.
+ * 3: a request carries the client's umask.
  */
-export const WORKER_PROTOCOL_VERSION = 2;
+export const WORKER_PROTOCOL_VERSION = 3;
 
 /** What a GHC worker is asked to run (mode flags already taken out, see lib/ghc/mode.ts). */
 export interface WorkerRequest {
@@ -41,6 +44,8 @@ export interface WorkerRequest {
   stderrIsTerminal: boolean;
   /** GHC's stdout and stderr go into one stream, sent as stdout (see CompileRequest.mergedOutput). */
   mergedOutput: boolean;
+  /** The client's file-creation mask, set for the request and the worker's own restored afterwards. */
+  umask: number;
 }
 
 /** What the server sends a worker. */
@@ -71,14 +76,15 @@ const toWorkerCodec: Codec<ToWorkerMessage> = {
         request.env.entries,
         [request.stderrIsTerminal ? "1" : "0"],
         [request.mergedOutput ? "1" : "0"],
+        [umaskText(request.umask)],
       ]),
     decode: (payload) => {
       const raw = decodeFields(payload);
       const fields = raw.map(fieldText);
-      if (fields.length !== 7 || [1, 2, 5, 6].some((i) => fields[i].length !== 1)) {
+      if (fields.length !== 8 || [1, 2, 5, 6, 7].some((i) => fields[i].length !== 1)) {
         throw new ProtocolError("malformed request");
       }
-      const [mode, [cwd], [tmpDir], args, , [tty], [merged]] = fields;
+      const [mode, [cwd], [tmpDir], args, , [tty], [merged], [umask]] = fields;
       return {
         kind: "request",
         request: {
@@ -89,6 +95,7 @@ const toWorkerCodec: Codec<ToWorkerMessage> = {
           env: Environment.fromEntries(raw[4]),
           stderrIsTerminal: tty === "1",
           mergedOutput: merged === "1",
+          umask: parseUmask(umask),
         },
       };
     },

@@ -1,7 +1,7 @@
 /**
  * Fuzzing the socket: over ten thousand connections, each with malformed, truncated or oversized frames
- * — random bytes, cut-off greetings, absurd lengths, unknown types, wrong tokens, garbage requests after
- * a good greeting, unknown control commands, clients that vanish mid-frame. The server must answer each
+ * — random bytes, cut-off greetings, absurd lengths, unknown types, wrong proofs, garbage requests after
+ * a good handshake, unknown control commands, clients that vanish mid-frame. The server must answer each
  * with an error or a close, never crash, keep its memory bounded, and compile correctly afterwards.
  */
 
@@ -13,6 +13,7 @@ import { encodeFrame } from "../../lib/wire/frame.ts";
 import { encodeProperties, encodeText } from "../../lib/wire/fields.ts";
 import { FrameType } from "../../lib/wire/messages.ts";
 import { encodeClientMessage, PROTOCOL_VERSION } from "../../lib/wire/client_protocol.ts";
+import { greetByHand, rawConnect } from "../support/raw_client.ts";
 import { VERSION } from "../../lib/version.ts";
 import { Environment } from "../../lib/process/environment.ts";
 
@@ -36,14 +37,19 @@ function header(length: number, type: number): Uint8Array {
   return out;
 }
 
-/** One malformed connection's bytes, and whether the client vanishes without reading the answer. */
+/**
+ * How a connection starts: at once with the malformed bytes, or after a handshake run by hand whose proof
+ * (of the right token, or of a wrong one) goes ahead of them.
+ */
+type Opening = "raw" | "proof" | "wrong-proof";
+
+/** One malformed connection: how it opens, its bytes, and whether the client vanishes without reading. */
 function malformed(
   random: ReturnType<typeof generator>,
-  token: string,
-): { bytes: Uint8Array; vanish: boolean } {
+): { opening: Opening; bytes: Uint8Array; vanish: boolean } {
   const greeting = encodeFrame(
     FrameType.Hello,
-    encodeProperties({ protocol: String(PROTOCOL_VERSION), version: VERSION, token }),
+    encodeProperties({ protocol: String(PROTOCOL_VERSION), version: VERSION, nonce: "0".repeat(64) }),
   );
   const request = encodeFrame(
     FrameType.Request,
@@ -55,76 +61,62 @@ function malformed(
         cwd: "/",
         stderrIsTerminal: false,
         mergedOutput: false,
+        umask: 0o022,
       },
     }).payload,
   );
   const vanish = random.int(10) === 0;
+  const raw = (bytes: Uint8Array) => ({ opening: "raw" as const, bytes, vanish });
+  const proved = (bytes: Uint8Array) => ({ opening: "proof" as const, bytes, vanish });
   switch (random.int(12)) {
     case 0: // random bytes
-      return { bytes: random.bytes(1 + random.int(300)), vanish };
+      return raw(random.bytes(1 + random.int(300)));
     case 1: // a greeting cut anywhere
-      return { bytes: greeting.slice(0, random.int(greeting.length)), vanish };
+      return raw(greeting.slice(0, random.int(greeting.length)));
     case 2: // a length far beyond any limit, with a little of the promised payload
-      return {
-        bytes: concat(header(0x10000 + random.int(0x7fff0000), 1), random.bytes(random.int(64))),
-        vanish,
-      };
+      return raw(concat(header(0x10000 + random.int(0x7fff0000), 1), random.bytes(random.int(64))));
     case 3: // length zero, or a type only
-      return { bytes: random.int(2) ? header(0, 1).slice(0, 4) : header(1, random.int(256)), vanish };
+      return raw(random.int(2) ? header(0, 1).slice(0, 4) : header(1, random.int(256)));
     case 4: // a well-framed greeting whose payload is garbage
-      return { bytes: encodeFrame(FrameType.Hello, random.bytes(random.int(200))), vanish };
+      return raw(encodeFrame(FrameType.Hello, random.bytes(random.int(200))));
     case 5: // an unknown frame type first
-      return { bytes: encodeFrame(10 + random.int(240), random.bytes(random.int(100))), vanish };
-    case 6: // a wrong token, then a valid request
-      return {
-        bytes: concat(
-          encodeFrame(
-            FrameType.Hello,
-            encodeProperties({ protocol: String(PROTOCOL_VERSION), version: VERSION, token: "f".repeat(64) }),
-          ),
-          request,
-        ),
-        vanish,
-      };
-    case 7: // a good greeting, then a garbage request
-      return {
-        bytes: concat(greeting, encodeFrame(FrameType.Request, random.bytes(random.int(500)))),
-        vanish,
-      };
-    case 8: // a good greeting, then a request beyond the request limit
-      return {
-        bytes: concat(greeting, header(0x1000001 + random.int(0x1000000), FrameType.Request)),
-        vanish,
-      };
-    case 9: // a good greeting, then a request cut short
-      return { bytes: concat(greeting, request.slice(0, 1 + random.int(request.length - 1))), vanish };
-    case 10: // a good greeting, then an unknown control command, or a frame of the wrong kind
-      return {
-        bytes: concat(
-          greeting,
-          random.int(2)
-            ? encodeFrame(FrameType.Control, encodeText(`cmd${random.int(1000)}`))
-            : encodeFrame(FrameType.Exit, random.bytes(8)),
-        ),
-        vanish,
-      };
-    default: // a large garbage greeting within the greeting limit, or a large garbage request after one
+      return raw(encodeFrame(11 + random.int(240), random.bytes(random.int(100))));
+    case 6: // a wrong proof, then a valid request
+      return { opening: "wrong-proof", bytes: request, vanish };
+    case 7: // a good handshake, then a garbage request
+      return proved(encodeFrame(FrameType.Request, random.bytes(random.int(500))));
+    case 8: // a good handshake, then a request beyond the request limit
+      return proved(header(0x1000001 + random.int(0x1000000), FrameType.Request));
+    case 9: // a good handshake, then a request cut short
+      return proved(request.slice(0, 1 + random.int(request.length - 1)));
+    case 10: // a good handshake, then an unknown control command, or a frame of the wrong kind
+      return proved(
+        random.int(2)
+          ? encodeFrame(FrameType.Control, encodeText(`cmd${random.int(1000)}`))
+          : encodeFrame(FrameType.Exit, random.bytes(8)),
+      );
+    default: // a large garbage greeting within the greeting limit, or a large garbage request after a handshake
       return random.int(2)
-        ? { bytes: encodeFrame(FrameType.Hello, random.bytes(16_000 + random.int(40_000))), vanish }
-        : {
-          bytes: concat(
-            greeting,
-            encodeFrame(FrameType.Request, random.bytes(100_000 + random.int(400_000))),
-          ),
-          vanish,
-        };
+        ? raw(encodeFrame(FrameType.Hello, random.bytes(16_000 + random.int(40_000))))
+        : proved(encodeFrame(FrameType.Request, random.bytes(100_000 + random.int(400_000))));
   }
 }
 
-/** Sends bytes on a fresh connection, then reads until the server closes (or vanishes at once). */
-async function send(socket: string, bytes: Uint8Array, vanish: boolean): Promise<void> {
-  const conn = await Deno.connect({ transport: "unix", path: socket });
+/**
+ * Opens a connection as `opening` says, sends `bytes`, then reads until the server closes (or vanishes
+ * at once).
+ */
+async function send(
+  socket: string,
+  token: string,
+  { opening, bytes, vanish }: { opening: Opening; bytes: Uint8Array; vanish: boolean },
+): Promise<void> {
+  const raw = await rawConnect(socket);
+  const conn = raw.conn;
   try {
+    if (opening !== "raw") {
+      bytes = concat(await greetByHand(raw, opening === "proof" ? token : "f".repeat(64)), bytes);
+    }
     await conn.write(bytes).catch(() => {});
     if (vanish) return;
     await conn.closeWrite().catch(() => {});
@@ -162,8 +154,7 @@ Deno.test(`${CONNECTIONS} malformed, truncated and oversized frames: the server 
     await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
       while (started < CONNECTIONS) {
         started++;
-        const { bytes, vanish } = malformed(random, token);
-        await send(server.socket, bytes, vanish);
+        await send(server.socket, token, malformed(random));
         if (++finished % 1000 === 0) samples.push((await memory()).rss);
       }
     }));

@@ -2,7 +2,7 @@
  * The server's life as a service: auto-start (one server for sixteen racing clients, detached, holding
  * nothing of the client's), refusing to start over a live server, replacing a stale socket, stopping
  * after the running compile, refusing to stop without the token, idle exit, exit when the socket file
- * goes away, and a client meeting a server of another ghcpw version.
+ * goes away, and a client meeting a server of another ghcpw version or protocol.
  */
 
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
@@ -23,6 +23,7 @@ import {
 import { killAndWait } from "../../lib/process/kill.ts";
 import { processAlive } from "../../lib/process/state.ts";
 import { answers } from "../../lib/client/autostart.ts";
+import { PROTOCOL_VERSION } from "../../lib/wire/client_protocol.ts";
 import { VERSION } from "../../lib/version.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
@@ -207,13 +208,74 @@ Deno.test("stop lets the running compile finish; idle time and a removed socket 
   }
 });
 
-/** A copy of this checkout that calls itself ghcpw `version`: a real server of another version. */
-async function otherVersion(version: string): Promise<string> {
+/**
+ * A copy of this checkout that calls itself ghcpw `version`: a real server of another version. With
+ * `protocol`, it also says it speaks that protocol version, and so refuses this ghcpw's greeting before
+ * greeting back, as a server of an older protocol does.
+ */
+async function otherVersion(version: string, protocol?: number): Promise<string> {
   const copy = await Deno.makeTempDir({ prefix: "ghcpw-old-" });
   await run("cp", ["-r", `${ROOT}/main.ts`, `${ROOT}/lib`, `${ROOT}/deno.json`, `${ROOT}/deno.lock`, copy]);
   await Deno.writeTextFile(`${copy}/lib/version.ts`, `export const VERSION = ${JSON.stringify(version)};\n`);
+  if (protocol !== undefined) {
+    const file = `${copy}/lib/wire/client_protocol.ts`;
+    const source = await Deno.readTextFile(file);
+    const patched = source.replace(
+      /^export const PROTOCOL_VERSION = \d+;$/m,
+      `export const PROTOCOL_VERSION = ${protocol};`,
+    );
+    assert(patched !== source, "PROTOCOL_VERSION not found");
+    await Deno.writeTextFile(file, patched);
+  }
   return copy;
 }
+
+Deno.test("a client meets a server of another protocol: sends it nothing, uses its own beside it or falls back", async () => {
+  const env = await isolated({ GHCPW_JOBS: "1" });
+  const old = await otherVersion(VERSION, PROTOCOL_VERSION - 1);
+  try {
+    const trees = await twinTrees({ "A.hs": plainModule("A"), "B.hs": plainModule("B") });
+    const started = await run("deno", ["run", "-A", `${old}/main.ts`, "serve", "--detach", "--ghc", GHC], {
+      env: env.env,
+    });
+    assertEquals(started.code, 0, started.stderr);
+    const oldPid = Number(/\(pid (\d+)\)/.exec(started.stdout)?.[1]);
+    const [socket] = socketsIn(env.runtime);
+    const strict = { ...env.env, GHCPW_STRICT: "1" };
+
+    // Named explicitly (no auto-start): refused, saying why and what to do.
+    const named = await ghcpwCli(["ghc", "--socket", socket, "--ghc", GHC, "--", "-c", "A.hs"], {
+      cwd: trees.warm,
+      env: strict,
+    });
+    assertEquals(named.code, 2);
+    assertMatch(
+      named.stderr,
+      new RegExp(
+        `^ghcpw: the server on .*\\.sock speaks another version of ghcpw's protocol, so it cannot prove ` +
+          `that it knows your token and was sent nothing \\(it answered: protocol mismatch: this server ` +
+          `\\(ghcpw ${VERSION}\\) speaks protocol ${
+            PROTOCOL_VERSION - 1
+          }, .*\\); stop it with the ghcpw that ` +
+          `started it \\(this one cannot\\), or let it exit after its idle timeout\n`,
+      ),
+    );
+
+    // The default socket: a server of the client's own protocol beside it.
+    const a = await ghcpwCli(["ghc", "--ghc", GHC, "--", "-c", "A.hs"], { cwd: trees.warm, env: strict });
+    assertSameRun(a, await ghc(["-c", "A.hs"], trees.cold));
+    const b = await ghcpwCli(["ghc", "--ghc", GHC, "--", "-c", "B.hs"], { cwd: trees.warm, env: strict });
+    assertSameRun(b, await ghc(["-c", "B.hs"], trees.cold));
+    const beside = socketsIn(env.runtime).filter((s) => s !== socket);
+    assertEquals(beside.length, 1);
+    assertMatch(beside[0], new RegExp(`\\.v${VERSION}\\.sock$`));
+    assertEquals(workersOf(await statusOf(beside[0], env.env))[0].requests, 2);
+    assert(processAlive(oldPid), "the server of the other protocol was stopped");
+  } finally {
+    await env.cleanup();
+    await Deno.remove(old, { recursive: true });
+  }
+});
 
 Deno.test("a client meets a server of an older ghcpw: replaces it when idle, leaves it when busy", async () => {
   const env = await isolated({ GHCPW_JOBS: "1" });

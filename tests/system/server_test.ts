@@ -4,51 +4,36 @@ import { concat } from "../support/bytes.ts";
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { project } from "../support/fixtures.ts";
 import { GHC, ghcpw, startServer, testToken, writeTree } from "../support/helpers.ts";
+import { finishRaw, greetByHand, helloFrame, rawConnect } from "../support/raw_client.ts";
 import { encodeFrame } from "../../lib/wire/frame.ts";
 import { realExecutablePath } from "../../lib/ghc/installation.ts";
 import { encodeProperties } from "../../lib/wire/fields.ts";
 import { FrameType } from "../../lib/wire/messages.ts";
-import {
-  decodeServerMessage,
-  encodeClientMessage,
-  PROTOCOL_VERSION,
-} from "../../lib/wire/client_protocol.ts";
-import { MessageStream } from "../../lib/wire/stream.ts";
+import { encodeClientMessage } from "../../lib/wire/client_protocol.ts";
 import { VERSION } from "../../lib/version.ts";
 import { Environment } from "../../lib/process/environment.ts";
 
-/** Sends raw bytes, ends the connection's writing side, and returns the server's Failure message. */
+/** Sends raw bytes on a fresh connection and returns the server's Failure message. */
 async function sendRaw(socket: string, bytes: Uint8Array): Promise<string | null> {
-  const conn = await Deno.connect({ transport: "unix", path: socket });
-  const stream = new MessageStream(conn.readable, conn.writable);
-  await conn.write(bytes).catch(() => {});
-  await conn.closeWrite().catch(() => {});
-  try {
-    for (let frame = await stream.read(); frame !== null; frame = await stream.read()) {
-      if (frame.type === FrameType.Failure) {
-        return decodeServerMessage(frame, "a failure", ["failure"]).message;
-      }
-    }
-    return null;
-  } catch {
-    return null;
-  } finally {
-    try {
-      conn.close();
-    } catch {
-      // the server closed it first
-    }
-  }
+  return await finishRaw(await rawConnect(socket), bytes);
+}
+
+/**
+ * Runs the handshake by hand (see greetByHand), then sends the proof frame through `next` (which may
+ * replace or extend it) and returns the server's Failure message.
+ */
+async function afterGreeting(
+  socket: string,
+  next: (proof: Uint8Array) => Uint8Array,
+  options: { token?: string; proof?: Record<string, string>; hello?: Record<string, string> } = {},
+): Promise<string | null> {
+  const raw = await rawConnect(socket);
+  const proof = await greetByHand(raw, options.token ?? await testToken(), options.proof, options.hello);
+  return await finishRaw(raw, next(proof));
 }
 
 Deno.test("bad frames and bad handshakes get an error; the server keeps serving", async (t) => {
   const server = await startServer();
-  const token = await testToken();
-  const greeting = (extra: Record<string, string> = {}) =>
-    encodeFrame(
-      FrameType.Hello,
-      encodeProperties({ protocol: String(PROTOCOL_VERSION), version: VERSION, token, ...extra }),
-    );
   const request = encodeFrame(
     FrameType.Request,
     encodeClientMessage({
@@ -59,6 +44,7 @@ Deno.test("bad frames and bad handshakes get an error; the server keeps serving"
         cwd: "/",
         stderrIsTerminal: false,
         mergedOutput: false,
+        umask: 0o022,
       },
     }).payload,
   );
@@ -73,42 +59,59 @@ Deno.test("bad frames and bad handshakes get an error; the server keeps serving"
         /expected the client's greeting/,
       );
     });
-    await t.step("another protocol version", async () => {
+    await t.step("another protocol version, or protocol 3's greeting with a token", async () => {
       const hello = encodeFrame(FrameType.Hello, encodeProperties({ protocol: "999", version: "9.9.9" }));
       assertMatch(await sendRaw(server.socket, hello) ?? "", /protocol mismatch.*speaks 999/);
-    });
-    await t.step("no token, or a wrong one", async () => {
-      const anonymous = encodeFrame(
+      // Refused before the server greets: it has nothing to prove itself with to such a client.
+      const old = encodeFrame(
         FrameType.Hello,
-        encodeProperties({ protocol: String(PROTOCOL_VERSION), version: VERSION }),
+        encodeProperties({ protocol: "3", version: VERSION, token: await testToken() }),
+      );
+      assertMatch(await sendRaw(server.socket, concat(old, request)) ?? "", /protocol mismatch.*speaks 3/);
+    });
+    await t.step("no nonce, a wrong proof, no proof", async () => {
+      assertMatch(await sendRaw(server.socket, helloFrame()) ?? "", /greeting carries no valid nonce/);
+      assertMatch(
+        await sendRaw(server.socket, helloFrame({ nonce: "ab".repeat(31) })) ?? "",
+        /greeting carries no valid nonce/,
       );
       assertMatch(
-        await sendRaw(server.socket, concat(anonymous, request)) ?? "",
-        /refused: the client sent no token/,
+        await afterGreeting(server.socket, (proof) => concat(proof, request), { token: "0".repeat(64) }) ??
+          "",
+        /refused: the client could not prove that it knows the token/,
       );
-      const wrong = greeting({ token: "0".repeat(64) });
-      assertMatch(await sendRaw(server.socket, concat(wrong, request)) ?? "", /refused: wrong token/);
+      assertMatch(
+        await afterGreeting(server.socket, () => encodeFrame(FrameType.Proof, encodeProperties({}))) ?? "",
+        /refused: the client could not prove that it knows the token/,
+      );
+      assertMatch(
+        await afterGreeting(server.socket, () => request) ?? "",
+        /expected the client's proof, got a Request frame/,
+      );
     });
     await t.step("a malformed request", async () => {
       const malformed = encodeFrame(FrameType.Request, new Uint8Array([0, 0, 0, 9]));
-      assertMatch(await sendRaw(server.socket, concat(greeting(), malformed)) ?? "", /malformed/);
+      assertMatch(await afterGreeting(server.socket, (proof) => concat(proof, malformed)) ?? "", /malformed/);
     });
     await t.step("a client asking for another ghc, or another key", async () => {
       assertMatch(
-        await sendRaw(server.socket, concat(greeting({ ghc: "/opt/other/ghc" }), request)) ?? "",
+        await afterGreeting(server.socket, (proof) => concat(proof, request), {
+          proof: { ghc: "/opt/other/ghc" },
+        }) ?? "",
         /the client asked for \/opt\/other\/ghc/,
       );
       assertMatch(
-        await sendRaw(
-          server.socket,
-          concat(greeting({ ghc: realExecutablePath(GHC), key: "0123" }), request),
-        ) ?? "",
+        await afterGreeting(server.socket, (proof) => concat(proof, request), {
+          proof: { ghc: realExecutablePath(GHC), key: "0123" },
+        }) ?? "",
         /the client's is 0123/,
       );
     });
     await t.step("a client of another ghcpw version", async () => {
       assertMatch(
-        await sendRaw(server.socket, concat(greeting({ version: "0.0.1" }), request)) ?? "",
+        await afterGreeting(server.socket, (proof) => concat(proof, request), {
+          hello: { version: "0.0.1" },
+        }) ?? "",
         /version mismatch: this server is ghcpw .*, the client is ghcpw 0\.0\.1/,
       );
     });

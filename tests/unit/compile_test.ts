@@ -36,6 +36,7 @@ const invocation = (argv: string[], cwd = "/") => ({
   env: Environment.fromRecord({ HOME: "/h" }),
   stderrIsTerminal: true,
   mergedOutput: false,
+  umask: 0o027,
 });
 
 Deno.test("a worker runs the invocation with its mode apart, in a request directory of its own", async () => {
@@ -51,10 +52,11 @@ Deno.test("a worker runs the invocation with its mode apart, in a request direct
     // No -tmpdir: GHC must see the client's own temporary directory (it leaves includes under it out of
     // a module's dependent files); the worker keeps its temporary files in request.tmpDir by itself.
     assertEquals(request.args, ["-no-link", "-package-db", "/db", "-O", "A.hs"]);
-    assertEquals([request.cwd, request.env.toRecord(), request.stderrIsTerminal], [
+    assertEquals([request.cwd, request.env.toRecord(), request.stderrIsTerminal, request.umask], [
       "/",
       { HOME: "/h" },
       true,
+      0o027,
     ]);
     assertEquals(tmpDirDuring, true);
     assertEquals(await exists(request.tmpDir), false, "the request directory is removed afterwards");

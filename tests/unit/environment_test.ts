@@ -44,7 +44,14 @@ Deno.test("this process's environment is read whole and marked as its own", () =
 
 Deno.test("environments cross both protocols byte for byte", () => {
   const env = Environment.fromEntries([NOT_UTF8, bytes("LANG=C.UTF-8")]);
-  const request = { argv: ["-c", "A.hs"], env, cwd: "/", stderrIsTerminal: false, mergedOutput: false };
+  const request = {
+    argv: ["-c", "A.hs"],
+    env,
+    cwd: "/",
+    stderrIsTerminal: false,
+    mergedOutput: false,
+    umask: 0o022,
+  };
   const client = decodeClientMessage(encodeClientMessage({ kind: "request", request }), "r", ["request"]);
   assertEquals(client.request.env.entries, env.entries);
   const worker = decodeToWorker(

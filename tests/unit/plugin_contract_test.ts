@@ -67,6 +67,7 @@ Deno.test("frame type numbers agree between lib/wire/messages.ts and Frame.hs", 
     env: Environment.fromRecord({}),
     stderrIsTerminal: false,
     mergedOutput: false,
+    umask: 0o022,
   };
   const used = [
     ...Object.values(samples).map((m) => encodeWorkerMessage(m).type),

@@ -4,7 +4,7 @@
  */
 
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { FakeWorkers } from "../support/fake_worker.ts";
+import { type FakeScript, FakeWorkers } from "../support/fake_worker.ts";
 import { Pool, type PoolOptions } from "../../lib/pool/pool.ts";
 import { WorkerFailure } from "../../lib/pool/worker.ts";
 import { CollectingSink } from "../../lib/output.ts";
@@ -26,6 +26,7 @@ function request(name: string): WorkerRequest {
     env: Environment.fromRecord({}),
     stderrIsTerminal: false,
     mergedOutput: false,
+    umask: 0o022,
   };
 }
 
@@ -149,10 +150,11 @@ Deno.test("a worker whose request left something running is replaced before it s
   });
 });
 
-Deno.test("a worker that dies before any output is retried once on a fresh worker", async () => {
-  const fakes = new FakeWorkers((_, { process, crash }) => {
-    if (process === fakes.started[0]) return crash(1);
-    return { kind: "exit", code: 0, facts: {} };
+Deno.test("a worker killed from outside before any output is retried once on a fresh worker", async () => {
+  const fakes: FakeWorkers = new FakeWorkers((_, { process }) => {
+    // As the OOM killer would.
+    if (process === fakes.started[0]) process.kill("SIGKILL");
+    else return { kind: "exit", code: 0, facts: {} };
   });
   await withPool(fakes, { size: 1 }, async (pool) => {
     assertEquals(await pool.run(request("x"), new CollectingSink()), {
@@ -186,16 +188,48 @@ Deno.test("a worker that dies after printing is not retried: the failure reaches
   });
 });
 
-Deno.test("a worker that fails twice in a row fails the request", async () => {
-  const fakes = new FakeWorkers(() => ({ kind: "failure", message: "cannot serve" }));
-  await withPool(fakes, { size: 1 }, async (pool) => {
-    let error: unknown;
-    await pool.run(request("x"), new CollectingSink()).catch((e) => error = e);
-    assert(error instanceof WorkerFailure);
-    assertMatch(error.message, /failed: cannot serve/);
-    assertEquals(pool.stats.retries, 1);
-    assertEquals(pool.stats.workerFailures, 2);
-  });
+Deno.test("a worker the request ends itself is not retried: its failure, as it says, reaches the caller", async (t) => {
+  const cases: [string, FakeScript, RegExp][] = [
+    [
+      "it exits",
+      (_, { crash }) => crash(3),
+      /closed its channel mid-request \(exit code 3\); the compile ended/,
+    ],
+    [
+      "it says the request broke it",
+      () => ({ kind: "failure", message: "the request broke the worker: <stdout>: hFlush" }),
+      /failed: the request broke the worker: <stdout>: hFlush; the compile ended/,
+    ],
+  ];
+  for (const [name, script, message] of cases) {
+    await t.step(name, async () => {
+      const fakes = new FakeWorkers(async (request, context) => {
+        if (request.args[0] === "earlier") {
+          await context.process.log("from an earlier request");
+          return { kind: "exit", code: 0, facts: {} };
+        }
+        await context.process.log("its last words");
+        return script(request, context);
+      });
+      await withPool(fakes, { size: 1 }, async (pool) => {
+        await pool.run(request("earlier"), new CollectingSink());
+        let error: unknown;
+        await pool.run(request("x"), new CollectingSink()).catch((e) => error = e);
+        assert(error instanceof WorkerFailure && error.causedByRequest, String(error));
+        assertMatch(error.message, message);
+        assertMatch(
+          error.message,
+          /so it is not run again on another; its stderr during this compile:\n {2}its last words$/,
+        );
+        assertEquals(pool.stats.retries, 0);
+        assertEquals(pool.stats.workerFailures, 1);
+        assertEquals(fakes.started[0].requests.length, 2);
+        // Only the one worker served it; a fresh one takes its place.
+        await until(() => fakes.started.length === 2);
+        assertEquals(fakes.started[1].requests, []);
+      });
+    });
+  }
 });
 
 Deno.test("cancelling a running request kills its worker; a queued one leaves the queue", async () => {

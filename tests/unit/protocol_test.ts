@@ -39,7 +39,7 @@ function protocolError(f: () => unknown): string | null {
   return null;
 }
 
-const clientKinds = ["hello", "request", "control"] as const;
+const clientKinds = ["hello", "proof", "request", "control"] as const;
 const serverKinds = ["hello", "stdout", "stderr", "exit", "failure", "control-reply"] as const;
 const workerKinds = ["hello", "stdout", "stderr", "exit", "defer", "failure"] as const;
 
@@ -74,7 +74,8 @@ Deno.test("truncated, padded and lying payloads are refused", () => {
 
 Deno.test("every client and server message round-trips through its frame", () => {
   const client: ClientMessage[] = [
-    { kind: "hello", properties: { token: "t", key: "k" } },
+    { kind: "hello", properties: { nonce: "n" } },
+    { kind: "proof", properties: { proof: "p", ghc: "/usr/bin/ghc", key: "k" } },
     {
       kind: "request",
       request: {
@@ -83,6 +84,7 @@ Deno.test("every client and server message round-trips through its frame", () =>
         cwd: "/work/x y",
         stderrIsTerminal: true,
         mergedOutput: true,
+        umask: 0o077,
       },
     },
     ...CONTROL_COMMANDS.map((command) => ({ kind: "control" as const, command })),
@@ -122,9 +124,10 @@ Deno.test("messages keep their bytes on the wire", () => {
       cwd: "/",
       stderrIsTerminal: false,
       mergedOutput: false,
+      umask: 0o022,
     },
   });
-  assertEquals(request.payload, encodeFields([["/"], ["-c"], ["A=b"], ["0"], ["0"]]));
+  assertEquals(request.payload, encodeFields([["/"], ["-c"], ["A=b"], ["0"], ["0"], ["0022"]]));
   const reply = encodeServerMessage({ kind: "control-reply", reply: { a: 1 } });
   assertEquals(new TextDecoder().decode(reply.payload), '{"a":1}');
 });
@@ -148,7 +151,7 @@ Deno.test("a frame of another kind than expected is named before its payload is 
   );
 });
 
-Deno.test("a request missing a field, an unknown control command and a bad exit code are refused", () => {
+Deno.test("a request missing a field or with a bad umask, an unknown control command and a bad exit code are refused", () => {
   const request = (payload: Uint8Array) => ({ type: FrameType.Request, payload });
   assertMatch(
     protocolError(() => decodeClientMessage(request(encodeFields([["/"], ["-c"]])), "r", ["request"]))!,
@@ -156,9 +159,20 @@ Deno.test("a request missing a field, an unknown control command and a bad exit 
   );
   assert(
     protocolError(() =>
-      decodeClientMessage(request(encodeFields([["/", "/"], [], [], ["0"]])), "r", ["request"])
+      decodeClientMessage(request(encodeFields([["/", "/"], [], [], ["0"], ["0"], ["0022"]])), "r", [
+        "request",
+      ])
     ) !== null,
   );
+  for (const umask of ["", "8", "1000", "-1", "0x12", "22 "]) {
+    assertMatch(
+      protocolError(() =>
+        decodeClientMessage(request(encodeFields([["/"], [], [], ["0"], ["0"], [umask]])), "r", ["request"])
+      )!,
+      /malformed umask/,
+      umask,
+    );
+  }
   assertMatch(
     protocolError(() =>
       decodeClientMessage({ type: FrameType.Control, payload: encodeText("reboot") }, "c", ["control"])
@@ -174,12 +188,12 @@ Deno.test("a request missing a field, an unknown control command and a bad exit 
 });
 
 Deno.test("a greeting carries the protocol and ghcpw versions and the pid, then the sender's own", () => {
-  assertEquals(greeting({ key: "k", token: "t" }).properties, {
+  assertEquals(greeting({ key: "k", nonce: "n" }).properties, {
     protocol: String(PROTOCOL_VERSION),
     version: VERSION,
     pid: String(Deno.pid),
     key: "k",
-    token: "t",
+    nonce: "n",
   });
 });
 
@@ -199,12 +213,13 @@ Deno.test("worker messages round-trip; a request travels in the plugin's field o
     env: Environment.fromRecord({ HOME: "/h" }),
     stderrIsTerminal: false,
     mergedOutput: true,
+    umask: 0o002,
   };
   const frame = encodeToWorker({ kind: "request", request });
   assertEquals(frame.type, FrameType.Request);
   assertEquals(
     frame.payload,
-    encodeFields([["-c"], ["/w"], ["/tmp/r"], ["-O", "A.hs"], ["HOME=/h"], ["0"], ["1"]]),
+    encodeFields([["-c"], ["/w"], ["/tmp/r"], ["-O", "A.hs"], ["HOME=/h"], ["0"], ["1"], ["0002"]]),
   );
   assertEquals(decodeToWorker(frame), { kind: "request", request });
   const messages: WorkerMessage[] = [

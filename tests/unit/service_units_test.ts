@@ -13,7 +13,7 @@ import {
   serverKey,
   versionedSocketPath,
 } from "../../lib/address/server_key.ts";
-import { ensureToken, readToken, sameToken } from "../../lib/address/token.ts";
+import { ensureToken, readToken, sameSecret } from "../../lib/address/token.ts";
 import type { LogRecord } from "@logtape/logtape";
 
 Deno.test("durations: seconds by default, or with a unit", () => {
@@ -48,10 +48,10 @@ Deno.test("tokens: created once, 0600, shared by racing processes; compared exac
   assertEquals(new Set(tokens).size, 1);
   assertEquals((await Deno.stat(`${dir}/token`)).mode! & 0o777, 0o600);
   assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), ["token"]);
-  assert(sameToken(tokens[0], tokens[0]));
-  assert(!sameToken(tokens[0].replace(/.$/, (c) => c === "0" ? "1" : "0"), tokens[0]));
-  assert(!sameToken(undefined, tokens[0]));
-  assert(!sameToken(tokens[0].slice(1), tokens[0]));
+  assert(sameSecret(tokens[0], tokens[0]));
+  assert(!sameSecret(tokens[0].replace(/.$/, (c) => c === "0" ? "1" : "0"), tokens[0]));
+  assert(!sameSecret(undefined, tokens[0]));
+  assert(!sameSecret(tokens[0].slice(1), tokens[0]));
   await Deno.remove(dir, { recursive: true });
 });
 

@@ -1,9 +1,9 @@
 {-# LANGUAGE CApiFFI #-}
 
 -- | What one request changes in the worker process, and how it is put back: environment, working
--- directory, locale and text encodings, and its standard streams (Ghcpw.Stdio), whose output is
--- forwarded to the server as it comes, so output of any size (TH 'runIO', the C compiler, -ddump-*)
--- reaches the client and never the channel itself.
+-- directory, locale and text encodings, the file-creation mask (umask), and its standard streams
+-- (Ghcpw.Stdio), whose output is forwarded to the server as it comes, so output of any size (TH 'runIO',
+-- the C compiler, -ddump-*) reaches the client and never the channel itself.
 module Ghcpw.Context
   ( Channel
   , openChannel
@@ -26,8 +26,9 @@ import qualified GHC.IO.Encoding as Enc
 import System.IO
 import System.Posix.Directory.ByteString (changeWorkingDirectory, getWorkingDirectory)
 import qualified System.Posix.Env.ByteString as PosixEnv
+import System.Posix.Files (setFileCreationMask)
 import System.Posix.IO
-import System.Posix.Types (Fd)
+import System.Posix.Types (Fd, FileMode)
 
 import Ghcpw.Frame
 import Ghcpw.Stdio (Output (..), withRequestStdio)
@@ -75,18 +76,19 @@ data RequestContext = RequestContext
   , rcEnv :: [(B.ByteString, B.ByteString)]
   , rcMergedOutput :: Bool
   -- ^ The client's stdout and stderr are one file: GHC's go into one stream, in the order written.
+  , rcUmask :: FileMode
   }
 
--- | Runs an action with the request's environment, cwd, locale and captured stdio, streaming the captured
--- output to the server. The action gets a decoder for the request's byte strings (argv), which must use
--- the request's file-system encoding exactly as a freshly started ghc's 'getArgs' would, and control
--- over the streaming of its output.
+-- | Runs an action with the request's environment, cwd, locale, umask and captured stdio, streaming the
+-- captured output to the server. The action gets a decoder for the request's byte strings (argv), which
+-- must use the request's file-system encoding exactly as a freshly started ghc's 'getArgs' would, and
+-- control over the streaming of its output.
 withRequestContext :: Channel -> RequestContext -> ((B.ByteString -> IO String) -> Output -> IO a) -> IO a
 withRequestContext ch rc action =
   withEnvironment (rcEnv rc) $
     withWorkingDirectory (rcCwd rc) $
       withLocale $ \decode ->
-        withRequestStdio (sendRaw ch) (chLog ch) (rcMergedOutput rc) (action decode)
+        withRequestStdio (sendRaw ch) (chLog ch) (rcMergedOutput rc) (withUmask (rcUmask rc) . action decode)
 
 withEnvironment :: [(B.ByteString, B.ByteString)] -> IO a -> IO a
 withEnvironment env action = bracket PosixEnv.getEnvironment replaceEnv (\_ -> replaceEnv env >> action)
@@ -94,6 +96,12 @@ withEnvironment env action = bracket PosixEnv.getEnvironment replaceEnv (\_ -> r
     replaceEnv kvs = do
       PosixEnv.getEnvironment >>= mapM_ (PosixEnv.unsetEnv . fst)
       mapM_ (\(k, v) -> PosixEnv.setEnv k v True) kvs
+
+-- | The client's umask for everything the request creates (outputs, GHC's temporary files, what the C
+-- compiler writes), as a ghc started by the client would have it; the worker's own afterwards, whatever a
+-- splice set meanwhile.
+withUmask :: FileMode -> IO a -> IO a
+withUmask mask action = bracket (setFileCreationMask mask) (void . setFileCreationMask) (const action)
 
 withWorkingDirectory :: B.ByteString -> IO a -> IO a
 withWorkingDirectory dir action =

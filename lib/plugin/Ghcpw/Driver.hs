@@ -11,12 +11,13 @@ module Ghcpw.Driver
   , invoke
   ) where
 
-import Control.Exception (Exception, catch, throwIO, try)
+import Control.Exception (Exception, SomeException, catch, fromException, throwIO, try)
 import Control.Monad (filterM, unless, when)
 import Control.Monad.Catch (finally)
 import Control.Monad.IO.Class (liftIO)
 import Data.List (isPrefixOf, partition)
 import Data.Maybe (isJust, maybeToList)
+import GHC.Conc.Sync (reportError)
 import System.Directory (createDirectory, doesDirectoryExist, removePathForcibly)
 import System.Exit (ExitCode (..), exitWith)
 import Data.IORef (modifyIORef')
@@ -72,14 +73,22 @@ invoke :: Warm -> FilePath -> FilePath -> Output -> Mode -> [String] -> Terminal
 invoke warm libdir requestDir output mode args terminal = do
   switchStage Init
   r <- try (GHC.defaultErrorHandler defaultFatalMessager defaultFlushOut (run `catch` \(DeferToGhc why) -> pure (Deferred why)))
-  pure $ case r of
-    Left ExitSuccess -> Exited 0
-    Left (ExitFailure n) -> Exited n
-    Right outcome -> outcome
+  case r of
+    Left e
+      | Just ExitSuccess <- fromException e -> pure (Exited 0)
+      | Just (ExitFailure n) <- fromException e -> pure (Exited n)
+      | otherwise -> uncaught e
+    Right outcome -> pure outcome
   where
     run = do
       GHC.runGhc (Just libdir) (compile warm requestDir output mode args terminal `finally` (getSession >>= liftIO . stopInterpreterProcess))
       pure (Exited 0)
+    -- What the runtime's top-level handler does in a ghc of its own with an exception GHC's error handler
+    -- let through (one raised while reporting another, say on a stdout or stderr that a splice closed):
+    -- it reports it through the uncaught-exception handler (the program's name, the exception, on fd 2
+    -- whatever became of the stderr Handle), and the process exits with 1.
+    uncaught :: SomeException -> IO Outcome
+    uncaught e = reportError e >> pure (Exited 1)
 
 exitFailure1 :: IO a
 exitFailure1 = exitWith (ExitFailure 1)

@@ -12,6 +12,10 @@
 -- hold at that moment; whatever comes later is read and dropped until the last writer closes, so that it
 -- never blocks on a full pipe.
 --
+-- A splice may close stdout or stderr ('hClose' closes fd 1 or 2 as well), as it may in a ghc of its own;
+-- that must neither end the worker nor reach the next request: a closed handle is not flushed, and at the
+-- end it is opened again on the worker's log.
+--
 -- stdin is /dev/null, afresh for every request: what build tools give ghc, and so a splice that reads it
 -- gets end of file at once and never waits. The client's own stdin is not forwarded: the client cannot
 -- know whether a splice will read it, and reading it ahead would take input meant for the commands after
@@ -33,7 +37,9 @@ import Foreign.Storable (peek)
 import GHC.Conc (TVar, atomically, newTVarIO, orElse, readTVar, readTVarIO, retry, threadWaitReadSTM, writeTVar)
 import GHC.HandleEncoding (configureHandleEncoding)
 import GHC.IO.Encoding (getLocaleEncoding)
-import GHC.IO.Handle (hDuplicateTo)
+import qualified GHC.IO.FD as FD
+import GHC.IO.Handle.Internals (mkHandle)
+import GHC.IO.Handle.Types (Handle (..), HandleType (..))
 import System.IO
 import System.Posix.IO
 import System.Posix.Types (CSsize (..), Fd (..))
@@ -88,7 +94,7 @@ withRequestStdio sendChunk logFd merged action = do
       output = Output (settle (Just . fromMaybe [])) release (settle (fmap (const [])))
       -- Even if a flush fails, the forwarding threads must be done before the request's Exit goes out.
       finish =
-        (flushHandles `finally` mapM_ (dupTo logFd) [stdOutput, stdError])
+        (flushHandles `finally` (mapM_ (dupTo logFd) [stdOutput, stdError] >> reviveHandles))
           `finally` (atomically (writeTVar finishing True) >> mapM_ (\(_, _, d) -> takeMVar d) pipes)
           `finally` release
   (configureHandles >> action output <* flushHandles) `finally` finish
@@ -100,11 +106,30 @@ resetStdin :: IO ()
 resetStdin = do
   devNull <- openFile "/dev/null" ReadMode >>= handleToFd
   unless (devNull == stdInput) (void (dupTo devNull stdInput) >> closeFd devNull)
-  fresh <- dup stdInput >>= fdToHandle
-  hDuplicateTo fresh stdin `finally` hClose fresh
+  reopenStdHandle stdin FD.stdin ReadHandle
 
+-- | Flushes stdout and stderr, except one that a splice closed.
 flushHandles :: IO ()
-flushHandles = hFlush stdout `finally` hFlush stderr
+flushHandles = flushIfOpen stdout `finally` flushIfOpen stderr
+  where
+    flushIfOpen h = hIsClosed h >>= \closed -> unless closed (hFlush h)
+
+-- | Opens a stdout or stderr handle that a splice closed again, on fd 1 or 2 (pointed back at the worker's
+-- log first).
+reviveHandles :: IO ()
+reviveHandles = mapM_ revive [(stdout, FD.stdout), (stderr, FD.stderr)]
+  where
+    revive (h, fd) = hIsClosed h >>= \closed -> when closed (reopenStdHandle h fd WriteHandle)
+
+-- | Makes a standard handle a fresh one on its own fd, in place, as the runtime makes it at start-up. Not
+-- 'hDuplicateTo', which leaves a finalizer behind on an emptied MVar: the finalizer thread blocks on it
+-- until a later collection, and the worker would count it as a thread the request left running.
+reopenStdHandle :: Handle -> FD.FD -> HandleType -> IO ()
+reopenStdHandle (FileHandle name target) fd kind = do
+  enc <- getLocaleEncoding
+  FileHandle _ fresh <- mkHandle fd name kind True (Just enc) nativeNewlineMode Nothing Nothing
+  takeMVar fresh >>= void . swapMVar target
+reopenStdHandle h _ _ = ioError (userError ("ghcpw: " ++ show h ++ " is not a standard handle"))
 
 -- | The handles as ghc's Main sets them up: line-buffered, in the request's locale encoding.
 configureHandles :: IO ()
@@ -161,7 +186,9 @@ forwardPipe sendChunk lock finishing fd = do
     putMVar drained ()
     case ended of
       Right False -> void (try dropRest :: IO (Either SomeException ())) `finally` closeFd fd
-      _ -> closeFd fd
+      -- A pipe can end before the request does (a splice closed stdout or stderr): its read end stays
+      -- open until the request finishes, as holding output still asks it how much it holds.
+      _ -> atomically (readTVar finishing >>= \done -> unless done retry) `finally` closeFd fd
   pure drained
 
 data ReadResult = Bytes B.ByteString | Empty | End
