@@ -10,6 +10,7 @@ import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import {
   assertSameOutputs,
   assertSameRun,
+  clientCommand,
   GHC,
   ghc,
   ghcpw,
@@ -37,8 +38,6 @@ import { answers } from "../../lib/client/autostart.ts";
 import { findGhcPkg, realExecutablePath } from "../../lib/ghc/installation.ts";
 import { requestDirOwner, requestDirRoot } from "../../lib/pool/request_dir.ts";
 import { INTERRUPTED_EXIT } from "../../lib/client/client.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 /** Waits until the server has a busy worker and returns its pid. */
 async function busyWorker(socket: string, env: Record<string, string> = {}): Promise<number> {
@@ -120,23 +119,11 @@ Deno.test("faults in workers and clients", async (t) => {
       async () => {
         const trees = await twinTrees({ "Partial.hs": partialOutputModule("Partial") });
         // The client's stdout and stderr are files, so the test sees what it has printed so far.
-        const client = spawnProcess("sh", [
-          "-c",
-          'exec "$@" >out 2>err',
+        const client = spawnProcess(
           "sh",
-          "deno",
-          "run",
-          "-A",
-          MAIN,
-          "ghc",
-          "--socket",
-          server.socket,
-          "--ghc",
-          GHC,
-          "--",
-          "-c",
-          "Partial.hs",
-        ], { cwd: trees.warm });
+          ["-c", 'exec "$@" >out 2>err', "sh", ...clientCommand(server.socket, ["-c", "Partial.hs"])],
+          { cwd: trees.warm },
+        );
         const victim = await busyWorker(server.socket);
         await waitFor(
           "the splice's output to reach the client",

@@ -6,7 +6,7 @@
  */
 
 import { assert, assertEquals } from "../support/assert.ts";
-import { GHC, run, startServer, type TestServer } from "../support/helpers.ts";
+import { clientCommand, GHC, run, startServer, type TestServer } from "../support/helpers.ts";
 import { twinTrees } from "../support/service.ts";
 import { killAndWait } from "../../lib/process/kill.ts";
 import { decodeResponse, MessageSplitter, type WorkResponse } from "../../lib/bazel/protocol.ts";
@@ -39,11 +39,6 @@ async function redirected(
   return (await run("sh", ["-c", `exec "$@" ${redirect}`, "sh", ...command], { cwd: dir, env })).code;
 }
 
-/** `ghcpw ghc` on the test server, strict so that a fallback cannot hide a bug. */
-function client(server: TestServer, args: string[]): string[] {
-  return ["deno", "run", "-A", MAIN, "ghc", "--socket", server.socket, "--ghc", GHC, "--", ...args];
-}
-
 const INVOCATIONS: [string, string[], Record<string, string>][] = [
   ["--make (worker)", ["--make", "-Wall", "-fno-code", "M12.hs"], {}],
   // GHCRTS makes it run on the real ghc, on the server's direct path.
@@ -59,7 +54,7 @@ Deno.test("output in one file keeps ghc's order; in two files, each stays as ghc
         const trees = await twinTrees(warningChain(12));
         const strict = { ...env, GHCPW_STRICT: "1" };
         const expected = await redirected(trees.cold, ">log 2>&1", [GHC, ...args], env);
-        const actual = await redirected(trees.warm, ">log 2>&1", client(server, args), strict);
+        const actual = await redirected(trees.warm, ">log 2>&1", clientCommand(server.socket, args), strict);
         assertEquals(actual, expected);
         assertEquals(
           await Deno.readTextFile(`${trees.warm}/log`),
@@ -70,7 +65,7 @@ Deno.test("output in one file keeps ghc's order; in two files, each stays as ghc
         const trees = await twinTrees(warningChain(12));
         const strict = { ...env, GHCPW_STRICT: "1" };
         await redirected(trees.cold, ">out 2>err", [GHC, ...args], env);
-        await redirected(trees.warm, ">out 2>err", client(server, args), strict);
+        await redirected(trees.warm, ">out 2>err", clientCommand(server.socket, args), strict);
         for (const file of ["out", "err"]) {
           assertEquals(
             await Deno.readTextFile(`${trees.warm}/${file}`),
@@ -89,7 +84,7 @@ Deno.test("output in one file keeps ghc's order; in two files, each stays as ghc
           env: { TERM: "xterm", GHCPW_STRICT: "1" },
         });
       const expected = await onTerminal(trees.cold, [GHC, ...args]);
-      const actual = await onTerminal(trees.warm, client(server, args));
+      const actual = await onTerminal(trees.warm, clientCommand(server.socket, args));
       assert(expected.stdout.includes("\x1b["), "ghc printed no colours on a terminal");
       assertEquals(actual, expected);
     });
