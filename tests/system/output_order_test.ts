@@ -6,10 +6,11 @@
  */
 
 import { assert, assertEquals } from "../support/assert.ts";
-import { clientCommand, GHC, run, startServer, type TestServer } from "../support/helpers.ts";
+import { clientCommand, GHC, run, startServer } from "../support/helpers.ts";
 import { twinTrees } from "../support/service.ts";
 import { killAndWait } from "../../lib/process/kill.ts";
-import { decodeResponse, MessageSplitter, type WorkResponse } from "../../lib/bazel/protocol.ts";
+import { encodeRequest, readResponses, workRequest } from "../../lib/bazel/protocol.ts";
+import { spawnBazelWorker } from "../../scripts/bench/bazel.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -97,30 +98,17 @@ Deno.test("the Bazel worker's response holds ghc's output in ghc's order", async
   const trees = await twinTrees(warningChain(12));
   const args = ["--make", "-Wall", "-fno-code", "M12.hs"];
   await redirected(trees.cold, ">log 2>&1", [GHC, ...args]);
-  const child = new Deno.Command("deno", {
-    args: ["run", "-A", MAIN, "bazel", "--ghc", GHC, "--persistent_worker", "--protocol", "json"],
-    cwd: trees.warm,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
+  const child = spawnBazelWorker(MAIN, GHC, trees.warm, ["--protocol", "json"]);
+  const stderr = new Response(child.stderr).text();
   try {
     const stdin = child.stdin.getWriter();
-    await stdin.write(new TextEncoder().encode(JSON.stringify({ arguments: args, requestId: 0 })));
-    const splitter = new MessageSplitter("json");
-    let response: WorkResponse | null = null;
-    for await (const chunk of child.stdout) {
-      splitter.push(chunk);
-      const message = splitter.next();
-      if (message !== null) {
-        response = decodeResponse("json", message);
-        break;
-      }
-    }
+    await stdin.write(encodeRequest("json", workRequest({ arguments: args })));
+    const { value: response } = await readResponses(child.stdout, "json").next();
     await stdin.close();
-    assertEquals(response?.exitCode, 0);
+    assertEquals(response?.exitCode, 0, await stderr);
     assertEquals(response?.output, await Deno.readTextFile(`${trees.cold}/log`));
   } finally {
     await killAndWait(child);
+    await stderr.catch(() => "");
   }
 });
