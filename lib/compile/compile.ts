@@ -31,6 +31,8 @@ export interface CompileStats {
 /** What serving needs: the real ghc and the pool of workers for it. */
 export interface Compiler {
   ghc: string;
+  /** Runs ghc with its stderr on its stdout, for a direct run with merged output (BuiltPlugin.mergedExec). */
+  mergedExec: string;
   pool: Pool;
   stats: CompileStats;
   /** Package databases put ahead of every invocation's own flags (the server's --package-db options). */
@@ -69,7 +71,7 @@ export async function compile(
   const ctx = {
     cwd: request.cwd,
     env: request.env,
-    mergedOutput: request.mergedOutput,
+    mergedExec: request.mergedOutput ? compiler.mergedExec : undefined,
     umask: request.umask,
   };
   if (plan.kind === "direct") {

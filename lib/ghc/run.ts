@@ -63,17 +63,20 @@ export interface DirectContext {
   /** Undefined: this process's own (which may not be UTF-8, and so have no name Deno can give). */
   cwd?: string;
   env: Environment;
-  /** Capture stdout and stderr as one stream, sent to the sink's stdout (see CompileRequest). */
-  mergedOutput?: boolean;
+  /**
+   * Set: capture stdout and stderr as one stream, sent to the sink's stdout (see CompileRequest), by
+   * running ghc through this program (BuiltPlugin.mergedExec).
+   */
+  mergedExec?: string;
   umask?: number;
 }
 
 function command(ghc: string, args: string[], ctx: DirectContext, stdio: "piped" | "inherit"): Deno.Command {
-  // Deno pipes the two streams apart; only a shell can give ghc one pipe for both, so that their order
-  // survives. exec leaves ghc itself as the child: its exit status and signals are ghc's.
-  const merged = stdio === "piped" && ctx.mergedOutput === true;
-  return new Deno.Command(merged ? "/bin/sh" : ghc, {
-    args: merged ? ["-c", 'exec "$0" "$@" 2>&1', ghc, ...args] : args,
+  // Deno pipes the two streams apart; the helper gives ghc one pipe for both, so that their order
+  // survives, and then execs it: the child is ghc itself, its exit status and signals ghc's.
+  const merged = stdio === "piped" ? ctx.mergedExec : undefined;
+  return new Deno.Command(merged ?? ghc, {
+    args: merged === undefined ? args : [ghc, ...args],
     cwd: ctx.cwd,
     ...childEnvironment(ctx.env),
     stdin: stdio === "inherit" ? "inherit" : "null",

@@ -48,8 +48,8 @@ export function ghc(args: string[], cwd: string, env?: Record<string, string>): 
 }
 
 /** The command line of the ghcpw client: `ghcpw ghc --socket S --ghc GHC -- args`. */
-export function clientCommand(socket: string, args: string[]): string[] {
-  return ["deno", "run", "-A", MAIN, "ghc", "--socket", socket, "--ghc", GHC, "--", ...args];
+export function clientCommand(socket: string, args: string[], ghc = GHC): string[] {
+  return ["deno", "run", "-A", MAIN, "ghc", "--socket", socket, "--ghc", ghc, "--", ...args];
 }
 
 /** The ghcpw client ({@linkcode clientCommand}), strict so a fallback cannot hide a bug. */

@@ -2,13 +2,16 @@
  * GHC's stdout and stderr in one file (`>log 2>&1`, a terminal, a Bazel response): plain ghc writes
  * `[i of n] Compiling M` to stdout and M's warnings to stderr in turn, and ghcpw must give the combined
  * stream in exactly that order, byte for byte, on the worker path and on the server's direct path. With
- * the two streams in different files, each must stay as ghc writes it.
+ * the two streams in different files, each must stay as ghc writes it. And a ghc run directly with one
+ * stream gets exactly the environment plain ghc would (no shell in between to add PWD or reset IFS).
  */
 
 import { assert, assertEquals } from "../support/assert.ts";
 import { clientCommand, GHC, run, startServer } from "../support/helpers.ts";
-import { twinTrees } from "../support/service.ts";
+import { spawnCli, twinTrees, waitFor } from "../support/service.ts";
+import { answers } from "../../lib/client/autostart.ts";
 import { killAndWait } from "../../lib/process/kill.ts";
+import { findGhcPkg, realExecutablePath } from "../../lib/ghc/installation.ts";
 import { encodeRequest, readResponses, workRequest } from "../../lib/bazel/protocol.ts";
 import { spawnBazelWorker } from "../../scripts/bench/bazel.ts";
 
@@ -110,5 +113,89 @@ Deno.test("the Bazel worker's response holds ghc's output in ghc's order", async
   } finally {
     await killAndWait(child);
     await stderr.catch(() => "");
+  }
+});
+
+/** A query the server runs directly; the ghc of {@linkcode environmentPrintingGhc} answers it. */
+const PRINT_ENVIRONMENT = "--print-ghcpw-test-environment";
+
+/**
+ * Writes a ghc into `dir` that prints the environment it was given, NUL-separated as the kernel holds
+ * it, when asked {@linkcode PRINT_ENVIRONMENT}, and is the real ghc otherwise. Perl, not a shell script:
+ * a shell would change the very environment it is to show.
+ */
+async function environmentPrintingGhc(dir: string): Promise<string> {
+  const path = `${dir}/ghc`;
+  const real = realExecutablePath(GHC);
+  await Deno.writeTextFile(
+    path,
+    `#!/usr/bin/perl
+if (@ARGV == 1 && $ARGV[0] eq "${PRINT_ENVIRONMENT}") {
+  open(my $environ, "<", "/proc/self/environ") or die "$!";
+  local $/;
+  print <$environ>;
+  exit 0;
+}
+exec { "${real}" } "${real}", @ARGV or die "${real}: $!";
+`,
+  );
+  await Deno.chmod(path, 0o755);
+  return path;
+}
+
+/** The entries of an environment as the stand-in prints them, in order. */
+function entries(printed: string): string[] {
+  return printed.split("\0").filter((e) => e !== "").sort();
+}
+
+/** The entries of an environment given as a record, in order. */
+function recordEntries(env: Record<string, string>): string[] {
+  return Object.entries(env).map(([k, v]) => `${k}=${v}`).sort();
+}
+
+Deno.test("ghc run directly with one stream gets exactly the environment plain ghc would get", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "ghcpw-env-" });
+  const ghc = await environmentPrintingGhc(dir);
+  const ghcPkg = findGhcPkg(realExecutablePath(GHC), (await run(GHC, ["--numeric-version"])).stdout.trim());
+  // No PWD and an IFS of its own: a shell between ghcpw and ghc would set both.
+  const { PWD: _, ...inherited } = Deno.env.toObject();
+  const env = { ...inherited, IFS: ":", GHCPW_STRICT: "1" };
+  try {
+    await t.step("the server's direct path, for a client whose stdout and stderr are one pipe", async () => {
+      const socket = `${dir}/s.sock`;
+      const server = spawnCli(["serve", "--socket", socket, "--ghc", ghc, "--ghc-pkg", ghcPkg, "-n", "1"]);
+      try {
+        await waitFor("the server to answer", () => answers(socket), 120_000, 50);
+        // Perl again, to give the client one pipe for both streams without a shell.
+        const oneStream = 'open(STDERR, ">&STDOUT") or die "$!"; exec { $ARGV[0] } @ARGV or die "$!"';
+        const r = await run("perl", ["-e", oneStream, ...clientCommand(socket, [PRINT_ENVIRONMENT], ghc)], {
+          cwd: dir,
+          env,
+          clearEnv: true,
+        });
+        assertEquals(r.code, 0, r.stdout);
+        assertEquals(entries(r.stdout), recordEntries(env));
+      } finally {
+        await killAndWait(server.child, { signal: "SIGTERM" });
+        await server.result;
+      }
+    });
+    await t.step("the Bazel worker (always one stream)", async () => {
+      const child = spawnBazelWorker(MAIN, ghc, dir, ["--ghc-pkg", ghcPkg], { IFS: ":" });
+      const stderr = new Response(child.stderr).text();
+      try {
+        const stdin = child.stdin.getWriter();
+        await stdin.write(encodeRequest("json", workRequest({ arguments: [PRINT_ENVIRONMENT] })));
+        const { value: response } = await readResponses(child.stdout, "json").next();
+        await stdin.close();
+        assertEquals(response?.exitCode, 0, await stderr);
+        assertEquals(entries(response?.output ?? ""), recordEntries({ ...Deno.env.toObject(), IFS: ":" }));
+      } finally {
+        await killAndWait(child);
+        await stderr.catch(() => "");
+      }
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
