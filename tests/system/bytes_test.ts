@@ -2,8 +2,8 @@
  * Bytes that are not UTF-8, where the platform carries bytes: an environment variable's value reaches ghc
  * through a worker, through the client's fallback and through the server's direct path (which hands such
  * an invocation back to the client, the only one that can pass it on); a working directory whose name is
- * not UTF-8 falls back to plain ghc there, with ghc's results. (Arguments that are not UTF-8 Deno itself
- * refuses: README.)
+ * not UTF-8 falls back to plain ghc there, with ghc's results; a response file that is not UTF-8 is read
+ * by the real ghc itself. (Arguments that are not UTF-8 Deno itself refuses: README.)
  */
 
 import { assertEquals, assertMatch } from "../support/assert.ts";
@@ -12,6 +12,8 @@ import {
   assertSameRun,
   clientCommand,
   GHC,
+  ghc,
+  ghcpw,
   type Run,
   run,
   startServer,
@@ -99,6 +101,25 @@ Deno.test("a working directory whose name is not UTF-8 falls back to ghc, with g
     for (const dir of [cold, warm]) assertEquals((await rename(`${dir}\\377`, dir)).code, 0);
     await assertSameOutputs(cold, warm, [".hi"]);
     await Deno.remove(root, { recursive: true });
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("a response file that is not UTF-8 is left to the real ghc, which reads it as plain ghc does", async () => {
+  const server = await startServer(["-n", "1"]);
+  try {
+    const { cold, warm } = await twinTrees({});
+    // It names a module whose file name is not UTF-8, which Deno cannot name: the shell writes both.
+    const setUp = (dir: string) =>
+      run("sh", [
+        "-c",
+        `printf 'module M where\\nm :: Int\\nm = 1\\n' >"$(printf 'M\\377.hs')" && printf -- '-c M\\377.hs\\n' >args.rsp`,
+      ], { cwd: dir });
+    for (const dir of [cold, warm]) assertEquals((await setUp(dir)).code, 0);
+    const env = { LANG: "C.UTF-8" };
+    assertSameRun(await ghcpw(server.socket, ["@args.rsp"], warm, env), await ghc(["@args.rsp"], cold, env));
+    await assertSameOutputs(cold, warm, [".hi"]);
   } finally {
     await server.stop();
   }
