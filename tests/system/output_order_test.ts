@@ -8,8 +8,7 @@
 
 import { assert, assertEquals } from "../support/assert.ts";
 import { clientCommand, GHC, run, startServer } from "../support/helpers.ts";
-import { spawnCli, twinTrees, waitFor } from "../support/service.ts";
-import { answers } from "../../lib/client/autostart.ts";
+import { serveStandIn, twinTrees } from "../support/service.ts";
 import { killAndWait } from "../../lib/process/kill.ts";
 import { findGhcPkg, realExecutablePath } from "../../lib/ghc/installation.ts";
 import { encodeRequest, readResponses, workRequest } from "../../lib/bazel/protocol.ts";
@@ -156,16 +155,14 @@ function recordEntries(env: Record<string, string>): string[] {
 Deno.test("ghc run directly with one stream gets exactly the environment plain ghc would get", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "ghcpw-env-" });
   const ghc = await environmentPrintingGhc(dir);
-  const ghcPkg = findGhcPkg(realExecutablePath(GHC), (await run(GHC, ["--numeric-version"])).stdout.trim());
   // No PWD and an IFS of its own: a shell between ghcpw and ghc would set both.
   const { PWD: _, ...inherited } = Deno.env.toObject();
   const env = { ...inherited, IFS: ":", GHCPW_STRICT: "1" };
   try {
     await t.step("the server's direct path, for a client whose stdout and stderr are one pipe", async () => {
       const socket = `${dir}/s.sock`;
-      const server = spawnCli(["serve", "--socket", socket, "--ghc", ghc, "--ghc-pkg", ghcPkg, "-n", "1"]);
+      const server = await serveStandIn(socket, ghc);
       try {
-        await waitFor("the server to answer", () => answers(socket), 120_000, 50);
         // Perl again, to give the client one pipe for both streams without a shell.
         const oneStream = 'open(STDERR, ">&STDOUT") or die "$!"; exec { $ARGV[0] } @ARGV or die "$!"';
         const r = await run("perl", ["-e", oneStream, ...clientCommand(socket, [PRINT_ENVIRONMENT], ghc)], {
@@ -181,6 +178,10 @@ Deno.test("ghc run directly with one stream gets exactly the environment plain g
       }
     });
     await t.step("the Bazel worker (always one stream)", async () => {
+      const ghcPkg = findGhcPkg(
+        realExecutablePath(GHC),
+        (await run(GHC, ["--numeric-version"])).stdout.trim(),
+      );
       const child = spawnBazelWorker(MAIN, ghc, dir, ["--ghc-pkg", ghcPkg], { IFS: ":" });
       const stderr = new Response(child.stderr).text();
       try {
