@@ -63,6 +63,9 @@ export const PLUGIN_C_SOURCES: ReadonlyArray<readonly [string, string]> = [
   ["cbits/live_threads.c", liveThreadsSource],
 ];
 
+/** The name of the merged-output helper (exec/merged_exec.c) in a plugin's directory, under bin/. */
+const MERGED_EXEC = "ghcpw-merged-exec";
+
 /** The module GHC runs with --frontend. */
 export const PLUGIN_MODULE = "GhcpwPlugin";
 
@@ -187,8 +190,6 @@ async function exists(path: string): Promise<boolean> {
     return false;
   }
 }
-
-const MERGED_EXEC = "ghcpw-merged-exec";
 
 /**
  * Builds and registers the plugin inside `work`, against the units the GHC's own library uses, and
