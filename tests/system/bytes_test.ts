@@ -109,14 +109,21 @@ Deno.test("a working directory whose name is not UTF-8 falls back to ghc, with g
 Deno.test("a response file that is not UTF-8 is left to the real ghc, which reads it as plain ghc does", async () => {
   const server = await startServer(["-n", "1"]);
   try {
-    const { cold, warm } = await twinTrees({});
-    // It names a module whose file name is not UTF-8, which Deno cannot name: the shell writes both.
+    const { cold, warm } = await twinTrees({ "args.rsp": "" });
+    // It names a module whose file name is not UTF-8, which Deno cannot name: the shell makes that.
+    const args = new Uint8Array([
+      ...new TextEncoder().encode("-c M"),
+      0xff,
+      ...new TextEncoder().encode(".hs\n"),
+    ]);
     const setUp = (dir: string) =>
-      run("sh", [
-        "-c",
-        `printf 'module M where\\nm :: Int\\nm = 1\\n' >"$(printf 'M\\377.hs')" && printf -- '-c M\\377.hs\\n' >args.rsp`,
-      ], { cwd: dir });
-    for (const dir of [cold, warm]) assertEquals((await setUp(dir)).code, 0);
+      run("sh", ["-c", `printf 'module M where\\nm :: Int\\nm = 1\\n' >"$(printf 'M\\377.hs')"`], {
+        cwd: dir,
+      });
+    for (const dir of [cold, warm]) {
+      assertEquals((await setUp(dir)).code, 0);
+      await Deno.writeFile(`${dir}/args.rsp`, args);
+    }
     const env = { LANG: "C.UTF-8" };
     assertSameRun(await ghcpw(server.socket, ["@args.rsp"], warm, env), await ghc(["@args.rsp"], cold, env));
     await assertSameOutputs(cold, warm, [".hi"]);
