@@ -5,9 +5,11 @@
  */
 
 import { parseArgs } from "node:util";
-import { assertEquals } from "../support/assert.ts";
+import { assertEquals, assertRejects } from "../support/assert.ts";
+import { ghcCommand } from "../../lib/commands/ghc.ts";
 import { simpleOptions } from "../../lib/commands/simple_options.ts";
 import { SELECT_OPTIONS } from "../../lib/commands/select_options.ts";
+import { UsageError } from "../../lib/commands/usage_error.ts";
 
 const OPTIONS = { ...SELECT_OPTIONS, help: { type: "boolean", short: "h" } } as const;
 
@@ -66,5 +68,20 @@ Deno.test("the simple parser leaves to parseArgs what it is unsure of, which inc
   }
   for (const args of [...PARSED, ...LEFT_TO_NODE]) {
     if (nodeValues(args) === null) assertEquals(simpleOptions(args, OPTIONS), null, args.join(" "));
+  }
+});
+
+Deno.test("ghcpw ghc refuses what parseArgs refuses, in parseArgs' words", async () => {
+  for (
+    const [args, message] of [[["--nope"], /^ghcpw ghc: Unknown option '--nope'/], [
+      ["--socket"],
+      /--socket/,
+    ]] as const
+  ) {
+    await assertRejects(
+      () => ghcCommand([...args, "--", "-c", "A.hs"]),
+      (e: unknown) =>
+        e instanceof UsageError && message.test(e.message) && e.message.endsWith("for the options."),
+    );
   }
 });
