@@ -23,6 +23,8 @@ module Ghcpw.Compat
   , Module
   , UnitId
   , moduleUnitId
+  , homeUsageHashes
+  , interfaceModuleHash
     -- * Flags, diagnostics and inputs as ghc's Main handles them
   , Stop (..)
   , parseFlags
@@ -95,6 +97,8 @@ import GHC.Types.Name (Name)
 import GHC.Types.Name.Occurrence (OccEnv)
 import GHC.Types.SrcLoc (Located)
 import GHC.Unit.Module.Env (ModuleEnv)
+import GHC.Fingerprint (Fingerprint)
+import GHC.Unit.Module.Name (ModuleName)
 import qualified Data.Map as Map
 
 #if MIN_VERSION_ghc(9,2,0)
@@ -107,7 +111,10 @@ import GHC.Unit.Module.ModIface (mi_module)
 import GHC.Unit.Module.ModSummary (ModSummary (ms_hspp_opts))
 import GHC.Unit.Types (GenUnit (RealUnit), Definite (..), Module, UnitId, moduleUnit, toUnitId)
 import GHC.Utils.Logger (getLogger)
+import GHC.Unit.Module.Deps (Usage (..))
+import GHC.Unit.Module.ModIface (ModIface, ModIfaceBackend (mi_mod_hash), ModIface_ (mi_final_exts, mi_usages))
 #else
+import GHC.Driver.Types (ModIface, ModIfaceBackend (mi_mod_hash), ModIface_ (mi_final_exts, mi_usages), Usage (..))
 import Data.Either (rights)
 import Data.IORef (readIORef)
 import GHC.Core.InstEnv (emptyInstEnv, extendInstEnvList, instEnvElts)
@@ -259,6 +266,15 @@ data Terminal = Terminal {termUnicode :: Bool, termColour :: Bool}
 -- | A module's unit as an id.
 moduleUnitId :: Module -> UnitId
 moduleUnitId = toUnitId . moduleUnit
+
+-- | The home modules an interface records as used, each with the module hash it was compiled against
+-- (the record moved modules; 9.4 added the unit, left out here as a target has one home unit).
+homeUsageHashes :: ModIface -> [(ModuleName, Fingerprint)]
+homeUsageHashes iface = [(usg_mod_name u, usg_mod_hash u) | u@UsageHomeModule {} <- mi_usages iface]
+
+-- | An interface's module hash, what the modules using it record.
+interfaceModuleHash :: ModIface -> Fingerprint
+interfaceModuleHash = mi_mod_hash . mi_final_exts
 
 -- * Flags, diagnostics and inputs
 
