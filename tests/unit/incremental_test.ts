@@ -342,11 +342,11 @@ Deno.test("rebuildStale removes the stale modules' outputs and runs again until 
     for (const f of ["Data/A.hi", "Data/A.o", "Data/A.dyn_hi", "B.hi", "B.o"]) {
       await Deno.writeTextFile(`${root}/out/${f}`, "x");
     }
-    const left = async () => [...Deno.readDirSync(`${root}/out`)].map((e) => e.name).sort();
+    const left = () => [...Deno.readDirSync(`${root}/out`)].map((e) => e.name).sort();
     let reruns = 0;
     const settled = await rebuildStale(root, ["out"], { code: 0, staleModules: ["Data.A"] }, async () => {
       reruns++;
-      assertEquals(await left(), ["B.hi", "B.o", "Data"]);
+      assertEquals(left(), ["B.hi", "B.o", "Data"]);
       assertEquals([...Deno.readDirSync(`${root}/out/Data`)], []);
       return { code: 0, staleModules: [] };
     });

@@ -25,6 +25,7 @@ module Ghcpw.Compat
   , moduleUnitId
   , homeUsageHashes
   , interfaceModuleHash
+  , bootSummary
     -- * Flags, diagnostics and inputs as ghc's Main handles them
   , Stop (..)
   , parseFlags
@@ -84,7 +85,7 @@ import Control.Monad (filterM)
 import Control.Monad.IO.Class (liftIO)
 import Data.IORef (IORef, newIORef)
 import Data.Maybe (fromMaybe)
-import GHC (Ghc, GhcMonad, Target, guessTarget)
+import GHC (Ghc, GhcMonad, ModuleName, Target, guessTarget)
 import qualified GHC
 import GHC.Core.InstEnv (ClsInst, InstEnv)
 import GHC.Driver.Phases (Phase)
@@ -98,7 +99,6 @@ import GHC.Types.Name.Occurrence (OccEnv)
 import GHC.Types.SrcLoc (Located)
 import GHC.Unit.Module.Env (ModuleEnv)
 import GHC.Fingerprint (Fingerprint)
-import GHC.Unit.Module.Name (ModuleName)
 import qualified Data.Map as Map
 
 #if MIN_VERSION_ghc(9,2,0)
@@ -112,9 +112,11 @@ import GHC.Unit.Module.ModSummary (ModSummary (ms_hspp_opts))
 import GHC.Unit.Types (GenUnit (RealUnit), Definite (..), Module, UnitId, moduleUnit, toUnitId)
 import GHC.Utils.Logger (getLogger)
 import GHC.Unit.Module.Deps (Usage (..))
+import GHC.Types.SourceFile (isHsBootOrSig)
 import GHC.Unit.Module.ModIface (ModIface, ModIfaceBackend (mi_mod_hash), ModIface_ (mi_final_exts, mi_usages))
 #else
 import GHC.Driver.Types (ModIface, ModIfaceBackend (mi_mod_hash), ModIface_ (mi_final_exts, mi_usages), Usage (..))
+import GHC.Driver.Phases (isHsBootOrSig)
 import Data.Either (rights)
 import Data.IORef (readIORef)
 import GHC.Core.InstEnv (emptyInstEnv, extendInstEnvList, instEnvElts)
@@ -275,6 +277,10 @@ homeUsageHashes iface = [(usg_mod_name u, usg_mod_hash u) | u@UsageHomeModule {}
 -- | An interface's module hash, what the modules using it record.
 interfaceModuleHash :: ModIface -> Fingerprint
 interfaceModuleHash = mi_mod_hash . mi_final_exts
+
+-- | Whether a summary is of an hs-boot file or a signature (the predicate moved modules).
+bootSummary :: ModSummary -> Bool
+bootSummary = isHsBootOrSig . GHC.ms_hsc_src
 
 -- * Flags, diagnostics and inputs
 

@@ -12,7 +12,8 @@ import Data.IORef
 import qualified Data.Map as Map
 import Data.Maybe (catMaybes)
 import qualified Data.Set as Set
-import GHC (Ghc, getModuleGraph, getModuleInfo, modInfoIface, moduleName, moduleNameString, ms_mod)
+import GHC (Ghc, ModuleName, getModuleGraph, getModuleInfo, modInfoIface, moduleName, moduleNameString, ms_mod, ms_textual_imps)
+import GHC.Types.SrcLoc (unLoc)
 import System.IO.Unsafe (unsafePerformIO)
 
 import Ghcpw.Compat
@@ -23,15 +24,31 @@ lastStale = unsafePerformIO (newIORef Nothing)
 {-# NOINLINE lastStale #-}
 
 -- | Notes the home modules of the session's finished build whose interfaces record a home module's hash
--- other than that module's interface now has.
+-- other than that module's interface now has. Only usages of modules a user imports through ordinary
+-- imports (directly or not) count: a user compiled before the module itself (in an import cycle, through
+-- a SOURCE import) was compiled against its hs-boot interface and records that one's hash.
 noteStaleModules :: Ghc ()
 noteStaleModules = do
-  graph <- getModuleGraph
-  let modules = Set.toList (Set.fromList (map ms_mod (mgModSummaries graph)))
-  ifaces <- catMaybes <$> mapM (fmap (>>= modInfoIface) . getModuleInfo) modules
-  let hashes = Map.fromList [(moduleName (mi_module i), interfaceModuleHash i) | i <- ifaces]
-      stale i = or [Map.lookup name hashes `notElem` [Nothing, Just hash] | (name, hash) <- homeUsageHashes i]
+  summaries <- filter (not . bootSummary) . mgModSummaries <$> getModuleGraph
+  ifaces <- catMaybes <$> mapM (fmap (>>= modInfoIface) . getModuleInfo . ms_mod) summaries
+  let imports = Map.fromList [(moduleName (ms_mod ms), map (unLoc . snd) (ms_textual_imps ms)) | ms <- summaries]
+      hashes = Map.fromList [(moduleName (mi_module i), interfaceModuleHash i) | i <- ifaces]
+      differs name hash = Map.lookup name hashes `notElem` [Nothing, Just hash]
+      stale i =
+        let user = moduleName (mi_module i)
+         in any (\(name, hash) -> differs name hash && importsOf imports user name) (homeUsageHashes i)
   liftIO (writeIORef lastStale (Just [moduleNameString (moduleName (mi_module i)) | i <- ifaces, stale i]))
+
+-- | Whether @user@ reaches @target@ through ordinary imports. A search per question, with the modules
+-- seen, as a package-qualified import may name a home module's name and so close a loop.
+importsOf :: Map.Map ModuleName [ModuleName] -> ModuleName -> ModuleName -> Bool
+importsOf imports user target = go Set.empty (Map.findWithDefault [] user imports)
+  where
+    go _ [] = False
+    go seen (m : rest)
+      | m == target = True
+      | m `Set.member` seen = go seen rest
+      | otherwise = go (Set.insert m seen) (Map.findWithDefault [] m imports ++ rest)
 
 -- | The @stale-modules@ fact (names separated by spaces) if a @--make@ build noted them since the last
 -- call; a request without it (a failed build, another mode) leaves nothing known.
