@@ -344,11 +344,11 @@ Deno.test("rebuildStale removes the stale modules' outputs and runs again until 
     }
     const left = () => [...Deno.readDirSync(`${root}/out`)].map((e) => e.name).sort();
     let reruns = 0;
-    const settled = await rebuildStale(root, ["out"], { code: 0, staleModules: ["Data.A"] }, async () => {
+    const settled = await rebuildStale(root, ["out"], { code: 0, staleModules: ["Data.A"] }, () => {
       reruns++;
       assertEquals(left(), ["B.hi", "B.o", "Data"]);
       assertEquals([...Deno.readDirSync(`${root}/out/Data`)], []);
-      return { code: 0, staleModules: [] };
+      return Promise.resolve({ code: 0, staleModules: [] });
     });
     assertEquals(settled, { code: 0, settled: true });
     assertEquals(reruns, 1);
