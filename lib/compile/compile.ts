@@ -15,6 +15,7 @@ import type { Pool } from "../pool/pool.ts";
 import { makeRequestDir } from "../pool/request_dir.ts";
 import type { CompileRequest } from "../wire/client_protocol.ts";
 import type { IncrementalBuilds } from "../incremental/build.ts";
+import type { MakeRun } from "../incremental/stale.ts";
 import { timed, type TimeSums } from "../time_sums.ts";
 
 const log = getLogger(["ghcpw", "compile"]);
@@ -51,8 +52,18 @@ export async function compile(
   sink: OutputSink,
   signal?: AbortSignal,
 ): Promise<number> {
+  return (await serve(compiler, request, sink, signal)).code;
+}
+
+/** {@linkcode compile}, with what a worker reported of a `--make` build. */
+async function serve(
+  compiler: Compiler,
+  request: CompileRequest,
+  sink: OutputSink,
+  signal?: AbortSignal,
+): Promise<MakeRun> {
   const real = await realGhcArguments(request.argv, request.cwd, compiler.packageDbs, sink);
-  if (real === null) return 1;
+  if (real === null) return { code: 1 };
   const { args } = real;
   const plan: Plan = real.expanded
     ? planInvocation(request.argv, args, request.env)
@@ -65,11 +76,12 @@ export async function compile(
     // lib/incremental/ restores saved outputs first and saves and replays warnings after; the build
     // itself is this same compile, without the incremental step.
     const plain = { ...compiler, incremental: undefined };
-    return await compiler.incremental.build(
+    const code = await compiler.incremental.build(
       { ...request, env: textEnv, args: plan.args },
       sink,
-      (out) => compile(plain, request, out, signal),
+      (out) => serve(plain, request, out, signal),
     );
+    return { code };
   }
   const ctx = {
     cwd: request.cwd,
@@ -80,7 +92,7 @@ export async function compile(
   if (plan.kind === "direct") {
     compiler.stats.direct++;
     log.debug("Running ghc directly ({reason})", { reason: plan.reason });
-    return await runGhcCaptured(compiler.ghc, args, ctx, sink, signal);
+    return { code: await runGhcCaptured(compiler.ghc, args, ctx, sink, signal) };
   }
   compiler.stats.worker++;
   const tmpDir = await timed(compiler.stats.timesMs, "request-dir", () => makeRequestDir());
@@ -102,10 +114,10 @@ export async function compile(
       signal,
       affinityOf(args, request.env),
     );
-    if (outcome.kind === "exit") return outcome.code;
+    if (outcome.kind === "exit") return { code: outcome.code, staleModules: outcome.staleModules };
     compiler.stats.deferred++;
     log.debug("Worker deferred to ghc ({reason})", { reason: outcome.reason });
-    return await runGhcCaptured(compiler.ghc, args, ctx, sink, signal);
+    return { code: await runGhcCaptured(compiler.ghc, args, ctx, sink, signal) };
   } finally {
     await timed(compiler.stats.timesMs, "request-dir", () => Deno.remove(tmpDir, { recursive: true }))
       .catch(() => {});

@@ -25,6 +25,7 @@ import { type Manifest, MANIFEST_VERSION, type ModuleRecord, type OutputFile } f
 import { readModuleHeader } from "./module_header.ts";
 import { type FoundOutput, restoreOutputs, scanOutputs } from "./outputs.ts";
 import { type CurrentSource, describeSkipped, planRestore } from "./plan.ts";
+import { type MakeRun, rebuildStale } from "./stale.ts";
 import type { Store } from "./store.ts";
 import type { OutputSink } from "../output.ts";
 
@@ -46,7 +47,10 @@ export interface IncrementalStats {
   warningsReplayed: number;
   saves: number;
   saveFailures: number;
-  /** Builds that failed with modules restored, and so were done again as clean builds. */
+  /**
+   * Builds with modules restored that failed, or whose interfaces could not be shown fresh
+   * (lib/incremental/stale.ts), and so were done again as clean builds.
+   */
   redoneClean: number;
 }
 
@@ -118,8 +122,9 @@ export class IncrementalBuilds {
   async build(
     invocation: MakeInvocation,
     sink: OutputSink,
-    run: (sink: OutputSink) => Promise<number>,
+    runMake: (sink: OutputSink) => Promise<MakeRun>,
   ): Promise<number> {
+    const run = async (out: OutputSink) => (await runMake(out)).code;
     const wanted = invocation.env[INCREMENTAL_ENV];
     if (wanted === "0" || (!this.enabled && wanted !== "1")) return await run(sink);
     const make = readMakeArgs(invocation.args);
@@ -156,7 +161,7 @@ export class IncrementalBuilds {
     this.#writing.set(target, mine);
     await turn;
     try {
-      return await this.#build({ ...invocation, make, sources, parts, key, target }, sink, run);
+      return await this.#build({ ...invocation, make, sources, parts, key, target }, sink, runMake);
     } finally {
       done();
       if (this.#writing.get(target) === mine) this.#writing.delete(target);
@@ -167,8 +172,9 @@ export class IncrementalBuilds {
   async #build(
     b: KeyedBuild,
     sink: OutputSink,
-    run: (sink: OutputSink) => Promise<number>,
+    runMake: (sink: OutputSink) => Promise<MakeRun>,
   ): Promise<number> {
+    const run = async (out: OutputSink) => (await runMake(out)).code;
     const { cwd, make, sources, key } = b;
     const saved = await this.store.readManifest(key);
     if (saved === null) await this.#explainMiss(b.target, key, b.parts);
@@ -197,10 +203,18 @@ export class IncrementalBuilds {
     // With nothing restored this is a clean build already: its output streams as it comes. Otherwise it
     // is held back until GHC's exit code says whether this attempt stands.
     const captured = new CapturingSink(restored.length === 0 ? sink : null);
-    const code = await run(captured);
-    if (code !== 0 && restored.length > 0) {
-      // A failed build's diagnostics and outputs depend on how far GHC got, which skipped modules change:
-      // it is done again from the output directories as they were, exactly as a clean build.
+    // Modules GHC skipped may keep interfaces a cold build would write otherwise: those are compiled again,
+    // their output added to the first run's (they printed nothing in it).
+    const { code, settled } = await rebuildStale(
+      cwd,
+      make.outputDirs,
+      await runMake(captured),
+      () => runMake(captured),
+    );
+    if ((code !== 0 || !settled) && restored.length > 0) {
+      // A failed build's diagnostics and outputs depend on how far GHC got, which skipped modules change;
+      // a build whose interfaces may still be stale is not a clean build's either. Either is done again
+      // from the output directories as they were, exactly as a clean build.
       this.stats.redoneClean++;
       await removeNewOutputs(cwd, make.outputDirs, before);
       return await run(sink);

@@ -23,6 +23,7 @@ import targetsModule from "./Ghcpw/Targets.hs" with { type: "text" };
 import interfacesModule from "./Ghcpw/Interfaces.hs" with { type: "text" };
 import pruneModule from "./Ghcpw/Prune.hs" with { type: "text" };
 import usagesModule from "./Ghcpw/Usages.hs" with { type: "text" };
+import staleModule from "./Ghcpw/Stale.hs" with { type: "text" };
 import terminalModule from "./Ghcpw/Terminal.hs" with { type: "text" };
 import warmModule from "./Ghcpw/Warm.hs" with { type: "text" };
 import factsModule from "./Ghcpw/Facts.hs" with { type: "text" };
@@ -50,6 +51,7 @@ export const PLUGIN_SOURCES: ReadonlyArray<readonly [string, string]> = [
   ["Ghcpw.Interfaces", interfacesModule],
   ["Ghcpw.Prune", pruneModule],
   ["Ghcpw.Usages", usagesModule],
+  ["Ghcpw.Stale", staleModule],
   ["Ghcpw.Terminal", terminalModule],
   ["Ghcpw.Warm", warmModule],
   ["Ghcpw.Facts", factsModule],

@@ -35,7 +35,9 @@ const log = getLogger(["ghcpw", "worker"]);
  * went, in ms by stage (lib/plugin/Ghcpw/Stages.hs; empty from a worker that does not report it).
  * `leftovers`, when present, says what the request left running in the worker that the worker could not
  * stop (threads that ignore being killed, or any thread on a GHC that cannot list them; see
- * lib/plugin/Ghcpw/Leftovers.hs): the worker must not serve again.
+ * lib/plugin/Ghcpw/Leftovers.hs): the worker must not serve again. `staleModules`, present after a
+ * successful `--make` build, names the modules whose interfaces GHC kept although they record an old
+ * module hash of a home module they use (lib/plugin/Ghcpw/Stale.hs).
  */
 export type WorkerOutcome =
   | {
@@ -44,6 +46,7 @@ export type WorkerOutcome =
     interfacesResumed: number;
     stagesMs: Record<string, number>;
     leftovers?: string;
+    staleModules?: string[];
   }
   | { kind: "defer"; reason: string };
 
@@ -90,6 +93,12 @@ export function holdingsOf(facts: Record<string, string>): WorkerHoldings {
       collectedMs: facts["heap-collected-ms"] === undefined ? null : count("heap-collected-ms"),
     },
   };
+}
+
+/** The `stale-modules` fact of an Exit message (names separated by spaces), where the worker sent one. */
+function staleModulesOf(facts: Record<string, string>): { staleModules?: string[] } {
+  const names = facts["stale-modules"];
+  return names === undefined ? {} : { staleModules: names.split(" ").filter((n) => n !== "") };
 }
 
 /** The prefix of the Exit facts that carry the stage times. */
@@ -249,6 +258,7 @@ export class Worker {
               interfacesResumed: Number(message.facts["interfaces-resumed"] ?? 0),
               stagesMs: stageTimes(message.facts),
               ...(message.facts.leftovers ? { leftovers: message.facts.leftovers } : {}),
+              ...staleModulesOf(message.facts),
             };
           case "defer":
             return { kind: "defer", reason: message.reason };

@@ -140,7 +140,7 @@ export function formatStatus(status: Record<string, unknown>): string {
       `  cache     incremental builds ${inc.byDefault ? "on" : "opt-in (GHCPW_INCREMENTAL=1)"}: ` +
         `${inc.builds} builds, ${inc.hits} hits, ${inc.modulesRestored} modules restored, ` +
         `${inc.modulesRecompiled} compiled, ${inc.warningsReplayed} warnings replayed, ` +
-        `${inc.redoneClean} failed builds redone clean; size ${size} of ${mib(inc.cacheLimitBytes)}`,
+        `${inc.redoneClean} builds redone clean; size ${size} of ${mib(inc.cacheLimitBytes)}`,
     );
   } else if (inc === null) {
     lines.push("  cache     incremental builds off (--no-incremental)");

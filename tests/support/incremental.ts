@@ -15,6 +15,7 @@ export interface Counters {
   modulesRestored: number;
   modulesRecompiled: number;
   warningsReplayed: number;
+  redoneClean: number;
 }
 
 /** The server's counters now. */

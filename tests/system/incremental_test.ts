@@ -372,3 +372,42 @@ Deno.test("incremental --make: outputs kept by the build tool (Buck2): skipped m
     await cleanUp(server, twins);
   }
 });
+
+Deno.test("incremental --make: an export added to a module used only through a re-export gives cold's interfaces", async (t) => {
+  // Use re-exports A's x: its own exports do not change, so GHC skips User, whose usage of A names only x
+  // (unchanged) and not A's exports (A is not imported directly). GHC keeps User's interface, which
+  // records A's old module hash; a cold build records the new one.
+  const project: Record<string, string> = {
+    "src/A.hs": "module A (x) where\n\nx :: Int\nx = 1\n",
+    "src/Re.hs": "module Re (x) where\n\nimport A (x)\n",
+    "src/User.hs": "module User (user) where\n\nimport Re (x)\n\nuser :: Int\nuser = x + 1\n",
+    "src/Main.hs": "module Main (main) where\n\nimport User (user)\n\nmain :: IO ()\nmain = print user\n",
+  };
+  const server = await incrementalServer();
+  const twins = await Twins.create(server, project, "ghcpw-inc-stale-");
+  const args = ["--make", "-Wall", ...OUT, "src/Main.hs", "src/A.hs", "src/Re.hs", "src/User.hs"];
+  const addExport = (n: number) =>
+    twins.write({
+      "src/A.hs": project["src/A.hs"].replace("(x)", `(x, y${n})`) + `\ny${n} :: Int\ny${n} = ${n}\n`,
+    });
+  try {
+    await t.step("first build", async () => {
+      await step(twins, server, args);
+    });
+    await t.step("export added, outputs restored", async () => {
+      await addExport(1);
+      const { delta, log } = await step(twins, server, args);
+      assertEquals(delta.modulesRestored, 3, log);
+      // GHC skipped User, then compiled it again once its stale interface was reported.
+      assertMatch(log, /Stale interfaces .*: compiling User$/m);
+      assertEquals(delta.redoneClean, 0, log);
+    });
+    await t.step("another export added, outputs kept by the build tool", async () => {
+      await addExport(2);
+      const { log } = await step(twins, server, args, { keep: true });
+      assertMatch(log, /Stale interfaces .*: compiling User$/m);
+    });
+  } finally {
+    await cleanUp(server, twins);
+  }
+});

@@ -1,6 +1,7 @@
 /**
  * The pure rules of incremental builds (lib/incremental/): reading a --make command line and a module
- * header, the cache key, the restore plan, LRU eviction, diagnostics, and manifests that are corrupt.
+ * header, the cache key, the restore plan, LRU eviction, diagnostics, manifests that are corrupt, and the
+ * reruns that compile modules with stale interfaces again.
  */
 
 import { assert, assertEquals, assertThrows } from "../support/assert.ts";
@@ -20,6 +21,7 @@ import {
 import { Store } from "../../lib/incremental/store.ts";
 import { moduleOfOutput } from "../../lib/incremental/outputs.ts";
 import { compiledModules } from "../../lib/incremental/build.ts";
+import { rebuildStale } from "../../lib/incremental/stale.ts";
 
 const H = (c: string) => c.repeat(64);
 
@@ -328,6 +330,49 @@ Deno.test("Store keeps each target's last key parts while its entry lives", asyn
     assertEquals((await store.readTarget("t1"))?.key, "k1");
     assertEquals(await store.readTarget("t2"), null);
     assertEquals(await Deno.stat(`${root}/targets/t3`).catch(() => null), null);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("rebuildStale removes the stale modules' outputs and runs again until none is reported", async () => {
+  const root = await Deno.makeTempDir({ prefix: "ghcpw-stale-" });
+  try {
+    await Deno.mkdir(`${root}/out/Data`, { recursive: true });
+    for (const f of ["Data/A.hi", "Data/A.o", "Data/A.dyn_hi", "B.hi", "B.o"]) {
+      await Deno.writeTextFile(`${root}/out/${f}`, "x");
+    }
+    const left = () => [...Deno.readDirSync(`${root}/out`)].map((e) => e.name).sort();
+    let reruns = 0;
+    const settled = await rebuildStale(root, ["out"], { code: 0, staleModules: ["Data.A"] }, () => {
+      reruns++;
+      assertEquals(left(), ["B.hi", "B.o", "Data"]);
+      assertEquals([...Deno.readDirSync(`${root}/out/Data`)], []);
+      return Promise.resolve({ code: 0, staleModules: [] });
+    });
+    assertEquals(settled, { code: 0, settled: true });
+    assertEquals(reruns, 1);
+
+    // A run that does not say (the real ghc ran) leaves it unsettled; so do reruns that never end.
+    assertEquals(await rebuildStale(root, ["out"], { code: 0 }, () => Promise.reject("no rerun")), {
+      code: 0,
+      settled: false,
+    });
+    reruns = 0;
+    const endless = await rebuildStale(root, ["out"], { code: 0, staleModules: ["B"] }, () => {
+      reruns++;
+      return Promise.resolve({ code: 0, staleModules: ["B"] });
+    });
+    assertEquals(endless, { code: 0, settled: false });
+    assert(reruns > 1 && reruns < 20, `${reruns} reruns`);
+    // A failed rerun is the build's outcome; nothing after it.
+    const failed = await rebuildStale(
+      root,
+      ["out"],
+      { code: 0, staleModules: ["B"] },
+      () => Promise.resolve({ code: 1, staleModules: ["B"] }),
+    );
+    assertEquals(failed, { code: 1, settled: true });
   } finally {
     await Deno.remove(root, { recursive: true });
   }

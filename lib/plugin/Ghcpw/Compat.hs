@@ -23,6 +23,9 @@ module Ghcpw.Compat
   , Module
   , UnitId
   , moduleUnitId
+  , homeUsageHashes
+  , interfaceModuleHash
+  , bootSummary
     -- * A new session
   , Installation
   , readInstallation
@@ -86,7 +89,7 @@ import Control.Monad (filterM)
 import Control.Monad.IO.Class (liftIO)
 import Data.IORef (IORef, newIORef)
 import Data.Maybe (fromMaybe)
-import GHC (Ghc, GhcMonad, Target, guessTarget)
+import GHC (Ghc, GhcMonad, ModuleName, Target, guessTarget)
 import qualified GHC
 import GHC.Core.InstEnv (ClsInst, InstEnv)
 import GHC.Driver.Phases (Phase)
@@ -101,6 +104,7 @@ import GHC.Types.Name (Name)
 import GHC.Types.Name.Occurrence (OccEnv)
 import GHC.Types.SrcLoc (Located)
 import GHC.Unit.Module.Env (ModuleEnv)
+import GHC.Fingerprint (Fingerprint)
 import qualified Data.Map as Map
 
 #if MIN_VERSION_ghc(9,2,0)
@@ -109,11 +113,15 @@ import GHC.Unit.External (ExternalPackageState (..), PackageCompleteMatches)
 import GHC.Types.CompleteMatch (CompleteMatch, cmConLikes)
 import GHC.Types.Unique.DSet (uniqDSetToList)
 import GHC.Unit.Module.Graph (ModuleGraph, mgModSummaries)
-import GHC.Unit.Module.ModIface (mi_module)
+import GHC.Unit.Module.ModIface (ModIface, ModIfaceBackend (mi_mod_hash), ModIface_ (mi_final_exts, mi_usages), mi_module)
 import GHC.Unit.Module.ModSummary (ModSummary (ms_hspp_opts))
 import GHC.Unit.Types (GenUnit (RealUnit), Definite (..), Module, UnitId, moduleUnit, toUnitId)
 import GHC.Utils.Logger (getLogger)
+import GHC.Unit.Module.Deps (Usage (..))
+import GHC.Types.SourceFile (isHsBootOrSig)
 #else
+import GHC.Driver.Types (ModIface, ModIfaceBackend (mi_mod_hash), ModIface_ (mi_final_exts, mi_usages), Usage (..))
+import GHC.Driver.Phases (isHsBootOrSig)
 import Data.Either (rights)
 import Data.IORef (readIORef)
 import GHC.Core.InstEnv (emptyInstEnv, extendInstEnvList, instEnvElts)
@@ -310,6 +318,19 @@ data Terminal = Terminal {termUnicode :: Bool, termColour :: Bool}
 -- | A module's unit as an id.
 moduleUnitId :: Module -> UnitId
 moduleUnitId = toUnitId . moduleUnit
+
+-- | The home modules an interface records as used, each with the module hash it was compiled against
+-- (the record moved modules; 9.4 added the unit, left out here as a target has one home unit).
+homeUsageHashes :: ModIface -> [(ModuleName, Fingerprint)]
+homeUsageHashes iface = [(usg_mod_name u, usg_mod_hash u) | u@UsageHomeModule {} <- mi_usages iface]
+
+-- | An interface's module hash, what the modules using it record.
+interfaceModuleHash :: ModIface -> Fingerprint
+interfaceModuleHash = mi_mod_hash . mi_final_exts
+
+-- | Whether a summary is of an hs-boot file or a signature (the predicate moved modules).
+bootSummary :: ModSummary -> Bool
+bootSummary = isHsBootOrSig . GHC.ms_hsc_src
 
 -- * Flags, diagnostics and inputs
 

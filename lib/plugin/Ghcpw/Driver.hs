@@ -47,6 +47,7 @@ import Ghcpw.Compat
 import Ghcpw.Context (Output)
 import Ghcpw.Interfaces (loadTargets, runOneShot)
 import Ghcpw.Stages (Stage (..), switchStage)
+import Ghcpw.Stale (noteStaleModules)
 import Ghcpw.Leftovers (stopInterpreterProcess)
 import Ghcpw.Warm
 
@@ -178,6 +179,7 @@ doMake output srcs = do
       setTargets targets
       ok <- loadTargets
       when (failed ok) (liftIO exitFailure1)
+      noteStaleModules
 
 -- | The checks ghc's checkOptions makes that end in a usage error, plus the diagnostics this module does
 -- not reproduce (-v4 and above, final statistics): all of them go to the real ghc.

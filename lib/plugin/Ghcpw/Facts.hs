@@ -1,12 +1,13 @@
 -- | What a worker reports with each request's exit code (the Exit frame's key=value facts, see
 -- lib/wire/worker_protocol.ts): what it holds after the request, for the server's statistics and
--- `ghcpw status`.
+-- `ghcpw status`; and for a @--make@ build, the modules whose interfaces GHC kept stale (Ghcpw.Stale).
 module Ghcpw.Facts (requestFacts) where
 
 import Data.Word (Word64)
 import GHC.Stats (GCDetails (..), RTSStats (..), getRTSStats, getRTSStatsEnabled)
 
 import Ghcpw.Memory (Heap, settleHeap)
+import Ghcpw.Stale (staleModulesFacts)
 import Ghcpw.Warm (Warm, lastResumed, warmFacts)
 
 -- | The kept state's facts (see 'warmFacts'), how many kept interfaces the request started with, and the
@@ -19,7 +20,8 @@ requestFacts warm heap = do
   resumed <- lastResumed warm
   kept <- warmFacts warm
   stats <- heapFacts collectedMs
-  pure (("interfaces-resumed", show resumed) : kept ++ stats)
+  stale <- staleModulesFacts
+  pure (("interfaces-resumed", show resumed) : kept ++ stats ++ stale)
 
 -- | @heap-bytes@ is what the runtime holds for the heap (what the worker's resident memory mostly is);
 -- @heap-collected-ms@, present only after a collection, what that collection took.
