@@ -62,6 +62,12 @@ module Ghcpw.Compat
   , completeMatchNames
   , fileFlags
   , downsweepGraph
+    -- * Home modules' interfaces
+  , ModIface
+  , ModuleName
+  , homeInterfaceFile
+  , interfaceHomeDeps
+  , interfaceTouchesBoot
     -- * What a request leaves running
   , liveThreads
   , LiveThreads (..)
@@ -212,6 +218,26 @@ import GHC.Core.ConLike (conLikeName)
 
 #if !MIN_VERSION_ghc(9,4,0)
 import Ghcpw.Targets (partitionTargets)
+#endif
+
+import GHC.Unit.Module.Location (ModLocation (ml_hi_file))
+import GHC.Unit.Module.Name (ModuleName)
+import GHC.Unit.Types (GenWithIsBoot (..), IsBootInterface (..), mkModule)
+#if MIN_VERSION_ghc(9,4,0)
+import qualified Data.Set as Set
+import GHC.Driver.Config.Finder (initFinderOpts)
+import GHC.Driver.Env (hsc_HUG, hsc_home_unit_maybe)
+import GHC.Unit.Env (homeUnitEnv_dflags)
+import GHC.Unit.Finder (InstalledFindResult (..), findExactModule)
+import GHC.Unit.Module.Deps (Dependencies (dep_boot_mods, dep_direct_mods))
+import GHC.Unit.Module.ModIface (ModIface, mi_boot, mi_deps)
+#elif MIN_VERSION_ghc(9,2,0)
+import GHC.Unit.Finder (InstalledFindResult (..), findExactModule)
+import GHC.Unit.Module.Deps (Dependencies (dep_mods))
+import GHC.Unit.Module.ModIface (ModIface, mi_boot, mi_deps)
+#else
+import GHC.Driver.Finder (findExactModule)
+import GHC.Driver.Types (Dependencies (dep_mods), InstalledFindResult (..), ModIface, mi_boot, mi_deps)
 #endif
 
 import Ghcpw.Stages (Stage (..), inStage)
@@ -626,6 +652,46 @@ fileFlags hscEnv file = do
 
 downsweepGraph :: HscEnv -> IO ModuleGraph
 downsweepGraph hscEnv = mkModuleGraph . rights <$> downsweep hscEnv [] [] False
+#endif
+
+-- * Home modules' interfaces (see Ghcpw.HomeInterfaces)
+
+-- | The interface file GHC's finder finds for a home module of the session, where a one-shot compile
+-- reading the module's interface looks for it (findExactModule); Nothing if it finds none. Since 9.4 the
+-- finder takes its parts of the session one by one.
+homeInterfaceFile :: HscEnv -> ModuleName -> IO (Maybe FilePath)
+#if MIN_VERSION_ghc(9,4,0)
+homeInterfaceFile hscEnv name =
+  foundInterface
+    <$> findExactModule
+      (hsc_FC hscEnv)
+      (initFinderOpts (hsc_dflags hscEnv))
+      (initFinderOpts . homeUnitEnv_dflags <$> hsc_HUG hscEnv)
+      (hsc_units hscEnv)
+      (hsc_home_unit_maybe hscEnv)
+      (mkModule (sessionHomeUnit hscEnv) name)
+#else
+homeInterfaceFile hscEnv name = foundInterface <$> findExactModule hscEnv (mkModule (sessionHomeUnit hscEnv) name)
+#endif
+
+foundInterface :: InstalledFindResult -> Maybe FilePath
+foundInterface r = case r of
+  InstalledFound loc _ -> Just (ml_hi_file loc)
+  _ -> Nothing
+
+-- | The home modules an interface's module imports: up to 9.2 all of them, transitively; since 9.4 the
+-- direct ones.
+interfaceHomeDeps :: ModIface -> [ModuleName]
+
+-- | Whether an interface is a boot interface or its module depends on one: up to 9.2 on one it imports
+-- with {-# SOURCE #-}, since 9.4 on any module with a boot file below it.
+interfaceTouchesBoot :: ModIface -> Bool
+#if MIN_VERSION_ghc(9,4,0)
+interfaceHomeDeps iface = [gwib_mod d | (_, d) <- Set.toList (dep_direct_mods (mi_deps iface))]
+interfaceTouchesBoot iface = mi_boot iface == IsBoot || not (Set.null (dep_boot_mods (mi_deps iface)))
+#else
+interfaceHomeDeps iface = map gwib_mod (dep_mods (mi_deps iface))
+interfaceTouchesBoot iface = mi_boot iface == IsBoot || any ((== IsBoot) . gwib_isBoot) (dep_mods (mi_deps iface))
 #endif
 
 -- | The names in an OccEnv (9.6 renamed the listing, which was never in a stable order).
