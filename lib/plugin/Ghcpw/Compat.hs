@@ -66,6 +66,7 @@ module Ghcpw.Compat
   , ModIface
   , ModuleName
   , homeInterfaceFile
+  , withFreshFinder
   , interfaceHomeDeps
   , interfaceTouchesBoot
     -- * What a request leaves running
@@ -228,15 +229,17 @@ import qualified Data.Set as Set
 import GHC.Driver.Config.Finder (initFinderOpts)
 import GHC.Driver.Env (hsc_HUG, hsc_home_unit_maybe)
 import GHC.Unit.Env (homeUnitEnv_dflags)
-import GHC.Unit.Finder (InstalledFindResult (..), findExactModule)
+import GHC.Unit.Finder (InstalledFindResult (..), findExactModule, initFinderCache)
 import GHC.Unit.Module.Deps (Dependencies (dep_boot_mods, dep_direct_mods))
 import GHC.Unit.Module.ModIface (ModIface, mi_boot, mi_deps)
 #elif MIN_VERSION_ghc(9,2,0)
 import GHC.Unit.Finder (InstalledFindResult (..), findExactModule)
+import GHC.Unit.Module.Env (emptyInstalledModuleEnv)
 import GHC.Unit.Module.Deps (Dependencies (dep_mods))
 import GHC.Unit.Module.ModIface (ModIface, mi_boot, mi_deps)
 #else
 import GHC.Driver.Finder (findExactModule)
+import GHC.Unit.Module.Env (emptyInstalledModuleEnv)
 import GHC.Driver.Types (Dependencies (dep_mods), InstalledFindResult (..), ModIface, mi_boot, mi_deps)
 #endif
 
@@ -672,6 +675,15 @@ homeInterfaceFile hscEnv name =
       (mkModule (sessionHomeUnit hscEnv) name)
 #else
 homeInterfaceFile hscEnv name = foundInterface <$> findExactModule hscEnv (mkModule (sessionHomeUnit hscEnv) name)
+#endif
+
+-- | The session with an empty finder cache of its own: lookups made in it are not seen by the session's
+-- compile, which finds modules as a cold ghc does.
+withFreshFinder :: HscEnv -> IO HscEnv
+#if MIN_VERSION_ghc(9,4,0)
+withFreshFinder hscEnv = (\fc -> hscEnv {hsc_FC = fc}) <$> initFinderCache
+#else
+withFreshFinder hscEnv = (\fc -> hscEnv {hsc_FC = fc}) <$> newIORef emptyInstalledModuleEnv
 #endif
 
 foundInterface :: InstalledFindResult -> Maybe FilePath

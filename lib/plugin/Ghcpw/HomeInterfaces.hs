@@ -62,18 +62,20 @@ settled :: POSIXTime
 settled = 0.1
 
 -- | The records still right for this request: the session's own home unit, a one-shot compile, the
--- same interface file found by the session's finder, no boot interface beside it, the same contents;
--- then of those only the ones whose home dependencies all are, too.
+-- same interface file found by the session's finder (with a cache of its own, so the compile finds
+-- modules as a cold ghc does), no boot interface beside it, the same contents; then of those only the
+-- ones whose home dependencies all are, too.
 validHomeModules :: HscEnv -> HomeFiles -> IO HomeFiles
-validHomeModules hscEnv (HomeFiles records)
+validHomeModules session (HomeFiles records)
   | Map.null records = pure noHomeFiles
-  | ghcMode (hsc_dflags hscEnv) /= OneShot = pure noHomeFiles
+  | ghcMode (hsc_dflags session) /= OneShot = pure noHomeFiles
   | otherwise = do
-      ok <- filterM valid (Map.toList records)
+      hscEnv <- withFreshFinder session
+      ok <- filterM (valid hscEnv) (Map.toList records)
       pure (closed (Map.fromList ok))
   where
-    home = sessionHomeUnit hscEnv
-    valid ((unit, name), record)
+    home = sessionHomeUnit session
+    valid hscEnv ((unit, name), record)
       | unit /= home = pure False
       | otherwise = do
           now <- interfaceFiles hscEnv name
@@ -84,7 +86,8 @@ validHomeModules hscEnv (HomeFiles records)
 
 -- | After a request: the records of the home interfaces to keep from the store's interface table, given
 -- the records the request started with (already checked) and the time it started. Newly read ones are
--- recorded with their files' contents now, unless a file changed since shortly before the request.
+-- recorded with their files' contents now, unless a file changed since shortly before the request; their
+-- files are the ones the request's own finder found, that is, those GHC read.
 recordHomeModules :: HscEnv -> POSIXTime -> HomeFiles -> ModuleEnv ModIface -> IO HomeFiles
 recordHomeModules hscEnv started (HomeFiles resumed) pit
   | ghcMode (hsc_dflags hscEnv) /= OneShot = pure noHomeFiles
