@@ -30,7 +30,7 @@ import Data.Time.Clock.POSIX (POSIXTime)
 import GHC.Driver.Session
 import GHC.Fingerprint (Fingerprint, getFileHash)
 import GHC.Unit.Module.Env (ModuleEnv, moduleEnvToList)
-import GHC.Unit.Module.Name (ModuleName, moduleNameString)
+import GHC.Unit.Module.Name (ModuleName, mkModuleName, moduleNameString)
 import GHC.Unit.Types (moduleName)
 import System.Directory (doesFileExist, makeAbsolute)
 import System.FilePath (replaceExtension)
@@ -78,7 +78,7 @@ validHomeModules session (HomeFiles records)
     valid hscEnv ((unit, name), record)
       | unit /= home = pure False
       | otherwise = do
-          now <- interfaceFiles hscEnv name
+          now <- interfaceFiles hscEnv (mkModuleName name)
           case now of
             Just files | map fst files == map fst (recordFiles record) -> (== recordFiles record) <$> hashed files
             _ -> pure False
