@@ -89,7 +89,7 @@ import Control.Monad (filterM)
 import Control.Monad.IO.Class (liftIO)
 import Data.IORef (IORef, newIORef)
 import Data.Maybe (fromMaybe)
-import GHC (Ghc, GhcMonad, Target, guessTarget)
+import GHC (Ghc, GhcMonad, ModuleName, Target, guessTarget)
 import qualified GHC
 import GHC.Core.InstEnv (ClsInst, InstEnv)
 import GHC.Driver.Phases (Phase)
@@ -221,8 +221,12 @@ import GHC.Core.ConLike (conLikeName)
 import Ghcpw.Targets (partitionTargets)
 #endif
 
+#if MIN_VERSION_ghc(9,4,0)
+import GHC.Unit.Module.Location (ModLocation (ml_dyn_hi_file, ml_hi_file))
+#else
 import GHC.Unit.Module.Location (ModLocation (ml_hi_file))
-import GHC.Unit.Module.Name (ModuleName)
+import System.FilePath (replaceExtension)
+#endif
 import GHC.Unit.Types (GenWithIsBoot (..), IsBootInterface (..), mkModule)
 #if MIN_VERSION_ghc(9,4,0)
 import qualified Data.Set as Set
@@ -660,9 +664,10 @@ downsweepGraph hscEnv = mkModuleGraph . rights <$> downsweep hscEnv [] [] False
 -- * Home modules' interfaces (see Ghcpw.HomeInterfaces)
 
 -- | The interface file GHC's finder finds for a home module of the session, where a one-shot compile
--- reading the module's interface looks for it (findExactModule); Nothing if it finds none. Since 9.4 the
--- finder takes its parts of the session one by one.
-homeInterfaceFile :: HscEnv -> ModuleName -> IO (Maybe FilePath)
+-- reading the module's interface looks for it (findExactModule), and the .dyn_hi that GHC compares with
+-- it under -dynamic-too; Nothing if it finds none. Since 9.4 the finder takes its parts of the session one
+-- by one, and the location names the .dyn_hi.
+homeInterfaceFile :: HscEnv -> ModuleName -> IO (Maybe (FilePath, FilePath))
 #if MIN_VERSION_ghc(9,4,0)
 homeInterfaceFile hscEnv name =
   foundInterface
@@ -673,8 +678,17 @@ homeInterfaceFile hscEnv name =
       (hsc_units hscEnv)
       (hsc_home_unit_maybe hscEnv)
       (mkModule (sessionHomeUnit hscEnv) name)
+
+foundInterface :: InstalledFindResult -> Maybe (FilePath, FilePath)
+foundInterface r = case r of
+  InstalledFound loc _ -> Just (ml_hi_file loc, ml_dyn_hi_file loc)
+  _ -> Nothing
 #else
 homeInterfaceFile hscEnv name = foundInterface <$> findExactModule hscEnv (mkModule (sessionHomeUnit hscEnv) name)
+  where
+    foundInterface r = case r of
+      InstalledFound loc _ -> Just (ml_hi_file loc, replaceExtension (ml_hi_file loc) (dynHiSuf (hsc_dflags hscEnv)))
+      _ -> Nothing
 #endif
 
 -- | The session with an empty finder cache of its own: lookups made in it are not seen by the session's
@@ -685,11 +699,6 @@ withFreshFinder hscEnv = (\fc -> hscEnv {hsc_FC = fc}) <$> initFinderCache
 #else
 withFreshFinder hscEnv = (\fc -> hscEnv {hsc_FC = fc}) <$> newIORef emptyInstalledModuleEnv
 #endif
-
-foundInterface :: InstalledFindResult -> Maybe FilePath
-foundInterface r = case r of
-  InstalledFound loc _ -> Just (ml_hi_file loc)
-  _ -> Nothing
 
 -- | The home modules an interface's module imports: up to 9.2 all of them, transitively; since 9.4 the
 -- direct ones.

@@ -30,10 +30,9 @@ import Data.Time.Clock.POSIX (POSIXTime)
 import GHC.Driver.Session
 import GHC.Fingerprint (Fingerprint, getFileHash)
 import GHC.Unit.Module.Env (ModuleEnv, moduleEnvToList)
-import GHC.Unit.Module.Name (ModuleName, mkModuleName, moduleNameString)
+import GHC (mkModuleName, moduleNameString)
 import GHC.Unit.Types (moduleName)
 import System.Directory (doesFileExist, makeAbsolute)
-import System.FilePath (replaceExtension)
 import System.Posix.Files (getFileStatus, statusChangeTimeHiRes)
 
 import Ghcpw.Compat
@@ -127,11 +126,10 @@ interfaceFiles hscEnv name = do
   found <- homeInterfaceFile hscEnv name
   case found of
     Nothing -> pure Nothing
-    Just relative -> do
+    Just (relative, dynRelative) -> do
       hi <- makeAbsolute relative
       present <- doesFileExist hi
       boot <- doesFileExist (hi ++ "-boot")
-      let dflags = hsc_dflags hscEnv
-          dyn = [replaceExtension hi (dynHiSuf dflags) | gopt Opt_BuildDynamicToo dflags]
+      dyn <- mapM makeAbsolute [dynRelative | gopt Opt_BuildDynamicToo (hsc_dflags hscEnv)]
       dynPresent <- mapM doesFileExist dyn
       pure (if present && not boot then Just ((hi, True) : zip dyn dynPresent) else Nothing)
