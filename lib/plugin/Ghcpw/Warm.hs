@@ -93,11 +93,12 @@ maxInterfaceSets, maxKeptInterfaces :: Int
 maxInterfaceSets = 2
 maxKeptInterfaces = 500
 
--- | Home interfaces a set may keep: a request that would leave more keeps none (the set is then read
--- anew from disk, as without @home-interfaces@). Small modules' interfaces at -O0 are some tens of KB
--- each; the worker's memory limit (lib/pool) recycles it if they grow larger than that.
+-- | Home interfaces a set may keep: a request that would leave more keeps none (they are then read anew
+-- from disk, as without @home-interfaces@). 300 kept home interfaces of the synthetic benchmark project
+-- (scripts/gen_project.ts) took a 9.0 worker from 219 to 728 MiB resident; the worker's memory limit
+-- (lib/pool) recycles one that holds more than it should.
 maxKeptHomeInterfaces :: Int
-maxKeptHomeInterfaces = 1000
+maxKeptHomeInterfaces = 500
 
 -- | Parsed package database stacks kept at once (each holds every unit of the global database).
 maxUnitDatabaseStacks :: Int
