@@ -79,9 +79,8 @@ validHomeModules session (HomeFiles records)
       | otherwise = do
           now <- interfaceFiles hscEnv (mkModuleName name)
           case now of
-            Just files | map fst files == map fst (recordFiles record) -> (== recordFiles record) <$> hashed files
+            Just files | map fst files == map fst (recordFiles record) -> (== recordFiles record) <$> hashFiles files
             _ -> pure False
-    hashed = mapM (\(path, present) -> (,) path <$> if present then Just <$> getFileHash path else pure Nothing)
 
 -- | After a request: the records of the home interfaces to keep from the store's interface table, given
 -- the records the request started with (already checked) and the time it started. Newly read ones are
@@ -106,9 +105,13 @@ recordHomeModules hscEnv started (HomeFiles resumed) pit
               if not fresh
                 then pure Nothing
                 else do
-                  hashes <- mapM (\(path, present) -> if present then Just <$> getFileHash path else pure Nothing) files
-                  pure (Just ((home, name), HomeRecord (zip (map fst files) hashes) (interfaceHomeDeps iface)))
+                  hashes <- hashFiles files
+                  pure (Just ((home, name), HomeRecord hashes (interfaceHomeDeps iface)))
     changedBefore path = (< started - settled) . statusChangeTimeHiRes <$> getFileStatus path
+
+-- | Files with the hashes of their contents (Nothing for an absent one).
+hashFiles :: [(FilePath, Bool)] -> IO [(FilePath, Maybe Fingerprint)]
+hashFiles = mapM (\(path, present) -> (,) path <$> if present then Just <$> getFileHash path else pure Nothing)
 
 -- | The records whose home dependencies all have records too, transitively.
 closed :: Map.Map (UnitId, String) HomeRecord -> HomeFiles
