@@ -5,7 +5,9 @@
 -- from immutable package databases (GHC's global database and those the server declares immutable), one
 -- set per interface key (ways, whether interface pragmas are ignored, the package database stack and the
 -- identity of its files), and the parsed package databases; of the last two only the few most recently
--- used (see 'maxInterfaceSets', 'maxUnitDatabaseStacks'). Everything else is new in every request:
+-- used (see 'maxInterfaceSets', 'maxUnitDatabaseStacks'). Only if asked (@home-interfaces@), the sets
+-- also keep interfaces of home modules, checked before every request (Ghcpw.HomeInterfaces). Everything
+-- else is new in every request:
 -- the finder cache, the home package table, the linker, flags, temporary files (see Ghcpw.Driver, which
 -- starts each request from a fresh session and then resumes this state into it).
 module Ghcpw.Warm
