@@ -97,7 +97,7 @@ maxKeptInterfaces = 500
 
 -- | Home interfaces a set may keep: a request that would leave more keeps none (they are then read anew
 -- from disk, as without @home-interfaces@). 300 kept home interfaces of the synthetic benchmark project
--- (scripts/gen_project.ts) took a 9.0 worker from 219 to 728 MiB resident; the worker's memory limit
+-- (scripts/gen_project.ts) took a 9.0 worker from 219 to 694 MiB resident; the worker's memory limit
 -- (lib/pool) recycles one that holds more than it should.
 maxKeptHomeInterfaces :: Int
 maxKeptHomeInterfaces = 500
