@@ -7,7 +7,7 @@
  */
 
 /** The parts of a worker's state that can be kept, in the order they are written. */
-export const SHARE_ELEMENTS = ["names", "databases", "interfaces"] as const;
+export const SHARE_ELEMENTS = ["names", "databases", "interfaces", "home-interfaces"] as const;
 
 /** One part of a worker's state that can be kept. */
 export type ShareElement = typeof SHARE_ELEMENTS[number];
@@ -15,12 +15,14 @@ export type ShareElement = typeof SHARE_ELEMENTS[number];
 /** A share setting: the set of elements kept, always in {@linkcode SHARE_ELEMENTS} order. */
 export type Share = readonly ShareElement[];
 
-/** The default: everything this version can keep with results equal to cold ghc's (`all`). */
-export const DEFAULT_SHARE: Share = SHARE_ELEMENTS;
+/**
+ * The default (`all`): what this version keeps by default. `home-interfaces` is opt-in (see README, "What a
+ * worker keeps").
+ */
+export const DEFAULT_SHARE: Share = ["names", "databases", "interfaces"];
 
 /** Elements a user may name that this version does not offer, with the reason it gives. */
 const UNSUPPORTED: Record<string, string> = {
-  "home-interfaces": "nothing keeps interfaces of home modules between requests (they are always read anew)",
   code: "keeping loaded code (the linker's state) between requests is not supported yet; " +
     "every request starts a fresh linker",
 };
@@ -54,6 +56,12 @@ export function parseShare(text: string): Share {
     throw new ShareError(
       "--share interfaces needs names too: kept interfaces hold names of the kept name cache " +
         "(leave out both for byte-identical objects)",
+    );
+  }
+  if (chosen.has("home-interfaces") && !chosen.has("interfaces")) {
+    throw new ShareError(
+      "--share home-interfaces needs interfaces (and names) too: home modules' interfaces are kept in " +
+        "the same sets as packages'",
     );
   }
   return SHARE_ELEMENTS.filter((e) => chosen.has(e));

@@ -23,8 +23,9 @@ export const SELECT_OPTIONS = {
 
 /** The `--share` lines of a command's `--help`, aligned with the other options. */
 export const SHARE_HELP = `  --share LIST        what GHC workers keep between requests: none, all, or a
-                      comma-separated set of names, databases, interfaces
-                      (default: $GHCPW_SHARE, else all). Without names, .o files
+                      comma-separated set of names, databases, interfaces,
+                      home-interfaces (default: $GHCPW_SHARE, else all, which
+                      is names,databases,interfaces). Without names, .o files
                       are byte-identical to cold ghc's`;
 
 /** The command line's (else `$GHCPW_SHARE`'s) share setting; a bad one is a usage error. */

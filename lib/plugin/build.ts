@@ -22,6 +22,7 @@ import compatModule from "./Ghcpw/Compat.hs" with { type: "text" };
 import targetsModule from "./Ghcpw/Targets.hs" with { type: "text" };
 import interfacesModule from "./Ghcpw/Interfaces.hs" with { type: "text" };
 import pruneModule from "./Ghcpw/Prune.hs" with { type: "text" };
+import homeInterfacesModule from "./Ghcpw/HomeInterfaces.hs" with { type: "text" };
 import usagesModule from "./Ghcpw/Usages.hs" with { type: "text" };
 import staleModule from "./Ghcpw/Stale.hs" with { type: "text" };
 import terminalModule from "./Ghcpw/Terminal.hs" with { type: "text" };
@@ -50,6 +51,7 @@ export const PLUGIN_SOURCES: ReadonlyArray<readonly [string, string]> = [
   ["Ghcpw.Targets", targetsModule],
   ["Ghcpw.Interfaces", interfacesModule],
   ["Ghcpw.Prune", pruneModule],
+  ["Ghcpw.HomeInterfaces", homeInterfacesModule],
   ["Ghcpw.Usages", usagesModule],
   ["Ghcpw.Stale", staleModule],
   ["Ghcpw.Terminal", terminalModule],
@@ -82,6 +84,7 @@ export const REQUIRED_PACKAGES = [
   "ghc",
   "ghc-boot",
   "process",
+  "time",
   "unix",
 ];
 /** Packages used when the GHC itself depends on them: the cabal file's conditional build-depends. */

@@ -68,9 +68,11 @@ export interface WorkerHeap {
 
 /** What a worker holds after its last request, as it reported it (for `ghcpw status`). */
 export interface WorkerHoldings {
-  /** Sets of kept package interfaces (one per interface key) and the interfaces in all of them. */
+  /** Sets of kept interfaces (one per interface key) and the interfaces in all of them. */
   interfaceSets: number;
   interfaces: number;
+  /** How many of those interfaces are home modules' (`--share home-interfaces`). */
+  homeInterfaces: number;
   /** Units whose interfaces it keeps. */
   packages: string[];
   /** Null where the worker cannot read its heap statistics (not started with +RTS -T). */
@@ -83,6 +85,7 @@ export function holdingsOf(facts: Record<string, string>): WorkerHoldings {
   return {
     interfaceSets: count("interface-sets"),
     interfaces: count("interfaces"),
+    homeInterfaces: count("home-interfaces"),
     packages: (facts.packages ?? "").split(",").filter((p) => p !== ""),
     heap: facts["heap-live-bytes"] === undefined ? null : {
       liveBytes: count("heap-live-bytes"),

@@ -32,7 +32,8 @@ export async function statusFields(
     lastRecycleReason: pool.recycleReasonOf(w),
     share: w.share,
     // What it held after its last request (null before its first).
-    ...w.holdings ?? { interfaceSets: null, interfaces: null, packages: null, heap: null },
+    ...w.holdings ??
+      { interfaceSets: null, interfaces: null, homeInterfaces: null, packages: null, heap: null },
   })));
   const s = server.stats;
   const memory = Deno.memoryUsage();
@@ -154,6 +155,7 @@ export function formatStatus(status: Record<string, unknown>): string {
     "SHARE",
     "IFACE SETS",
     "IFACES",
+    "HOME",
     "PACKAGES",
     "LIVE",
     "MAX LIVE",
@@ -173,6 +175,7 @@ export function formatStatus(status: Record<string, unknown>): string {
       w.share || "?",
       known(w.interfaceSets),
       known(w.interfaces),
+      known(w.homeInterfaces),
       Array.isArray(w.packages) ? String(w.packages.length) : "-",
       w.heap ? mib(heap.liveBytes) : "-",
       w.heap ? mib(heap.maxLiveBytes) : "-",

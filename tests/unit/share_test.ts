@@ -23,6 +23,10 @@ Deno.test("share: none, all and sets, written in one order", () => {
   assertEquals(formatShare(parseShare("interfaces,databases,names")), "names,databases,interfaces");
   assertEquals(formatShare([]), "none");
   assertEquals(DEFAULT_SHARE, parseShare("all"));
+  assertEquals(
+    formatShare(parseShare("home-interfaces,interfaces,names")),
+    "names,interfaces,home-interfaces",
+  );
 });
 
 Deno.test("share: unknown, unsupported and inconsistent settings are refused with the reason", () => {
@@ -39,7 +43,8 @@ Deno.test("share: unknown, unsupported and inconsistent settings are refused wit
     assert(refusal(bad).includes("none, all, or a comma-separated set"), refusal(bad));
   }
   assert(refusal("names,code").includes("not supported yet"));
-  assert(refusal("home-interfaces").includes("home modules"));
+  assert(refusal("home-interfaces").includes("needs interfaces"));
+  assert(refusal("names,home-interfaces").includes("needs interfaces"));
   assert(refusal("interfaces").includes("needs names too"));
   assert(refusal("databases,interfaces").includes("needs names too"));
 });
@@ -68,6 +73,7 @@ Deno.test("a worker's reported holdings: counts, packages and heap, or nothing i
       "interfaces-resumed": "3",
       "interface-sets": "2",
       interfaces: "40",
+      "home-interfaces": "5",
       packages: "base,ghc-prim",
       "heap-live-bytes": "100",
       "heap-max-live-bytes": "200",
@@ -79,6 +85,7 @@ Deno.test("a worker's reported holdings: counts, packages and heap, or nothing i
     {
       interfaceSets: 2,
       interfaces: 40,
+      homeInterfaces: 5,
       packages: ["base", "ghc-prim"],
       heap: {
         liveBytes: 100,
@@ -95,5 +102,11 @@ Deno.test("a worker's reported holdings: counts, packages and heap, or nothing i
     holdingsOf({ "heap-live-bytes": "100", "heap-bytes": "400" }).heap?.collectedMs,
     null,
   );
-  assertEquals(holdingsOf({}), { interfaceSets: 0, interfaces: 0, packages: [], heap: null });
+  assertEquals(holdingsOf({}), {
+    interfaceSets: 0,
+    interfaces: 0,
+    homeInterfaces: 0,
+    packages: [],
+    heap: null,
+  });
 });

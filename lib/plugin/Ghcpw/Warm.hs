@@ -5,7 +5,9 @@
 -- from immutable package databases (GHC's global database and those the server declares immutable), one
 -- set per interface key (ways, whether interface pragmas are ignored, the package database stack and the
 -- identity of its files), and the parsed package databases; of the last two only the few most recently
--- used (see 'maxInterfaceSets', 'maxUnitDatabaseStacks'). Everything else is new in every request:
+-- used (see 'maxInterfaceSets', 'maxUnitDatabaseStacks'). Only if asked (@home-interfaces@), the sets
+-- also keep interfaces of home modules, checked before every request (Ghcpw.HomeInterfaces). Everything
+-- else is new in every request:
 -- the finder cache, the home package table, the linker, flags, temporary files (see Ghcpw.Driver, which
 -- starts each request from a fresh session and then resumes this state into it).
 module Ghcpw.Warm
@@ -26,6 +28,7 @@ import Data.List (intercalate, sortOn)
 import Data.IORef
 import qualified Data.Map.Strict as Map
 import Data.Maybe (isJust)
+import Data.Time.Clock.POSIX (getPOSIXTime)
 import qualified Data.Set as Set
 import GHC (Ghc, getSession, setSession)
 import GHC.Driver.Session
@@ -35,23 +38,26 @@ import System.FilePath ((</>))
 
 import Ghcpw.Compat
 import Ghcpw.Interfaces (interfaceKey)
-import Ghcpw.Prune (pruneStore, storeSize, storeUnits)
+import Ghcpw.HomeInterfaces (HomeFiles, homeFileCount, homeModules, noHomeFiles, recordHomeModules, validHomeModules)
+import Ghcpw.Prune (pruneStore, storeModules, storeSize)
 import GHC.Unit.Types (unitIdString)
 
 -- | What a worker keeps between requests. Without the name cache nothing that holds names (interfaces)
 -- can be kept either, and the unique counter restarts at its start value for every request, as in a
 -- cold ghc: that is what makes objects byte-identical to a cold ghc's (the server refuses interfaces
 -- without names).
-data Share = Share {shareNames :: Bool, shareDatabases :: Bool, shareInterfaces :: Bool}
+data Share = Share {shareNames :: Bool, shareDatabases :: Bool, shareInterfaces :: Bool, shareHomeInterfaces :: Bool}
 
--- | The value of the @share=@ option: @none@ or a comma-separated set of names, databases, interfaces.
+-- | The value of the @share=@ option: @none@ or a comma-separated set of names, databases, interfaces,
+-- home-interfaces (which adds home modules' interfaces to the kept ones, see Ghcpw.HomeInterfaces).
 parseShare :: String -> Either String Share
-parseShare "none" = Right (Share False False False)
-parseShare text = foldr add (Right (Share False False False)) (splitOn text)
+parseShare "none" = Right (Share False False False False)
+parseShare text = foldr add (Right (Share False False False False)) (splitOn text)
   where
     add "names" s = (\x -> x {shareNames = True}) <$> s
     add "databases" s = (\x -> x {shareDatabases = True}) <$> s
     add "interfaces" s = (\x -> x {shareInterfaces = True}) <$> s
+    add "home-interfaces" s = (\x -> x {shareHomeInterfaces = True}) <$> s
     add other _ = Left ("unknown share element " ++ show other)
     splitOn s = case break (== ',') s of
       (w, []) -> [w]
@@ -59,16 +65,23 @@ parseShare text = foldr add (Right (Share False False False)) (splitOn text)
 
 -- | The setting as the server writes it (lib/share.ts formatShare).
 showShare :: Share -> String
-showShare s = case [w | (w, True) <- [("names", shareNames s), ("databases", shareDatabases s), ("interfaces", shareInterfaces s)]] of
+showShare s = case [w | (w, True) <- elements] of
   [] -> "none"
   ws -> intercalate "," ws
+  where
+    elements =
+      [ ("names", shareNames s)
+      , ("databases", shareDatabases s)
+      , ("interfaces", shareInterfaces s)
+      , ("home-interfaces", shareHomeInterfaces s)
+      ]
 
 -- | What a worker keeps; one per worker process.
 data Warm = Warm
   { warmShare :: Share
   , warmImmutableDbs :: Set.Set FilePath
   , warmNames :: IORef (Maybe KeptNames)
-  , warmInterfaces :: IORef (Recent InterfaceStore)
+  , warmInterfaces :: IORef (Recent (InterfaceStore, HomeFiles))
   , warmUnitDbs :: IORef (Recent ([String], UnitDatabases))
   , warmResumed :: IORef Int
   , warmClock :: IORef Int
@@ -82,6 +95,13 @@ maxInterfaceSets, maxKeptInterfaces :: Int
 maxInterfaceSets = 2
 maxKeptInterfaces = 500
 
+-- | Home interfaces a set may keep: a request that would leave more keeps none (they are then read anew
+-- from disk, as without @home-interfaces@). 300 kept home interfaces of the synthetic benchmark project
+-- (scripts/gen_project.ts) took a 9.0 worker from 219 to 694 MiB resident; the worker's memory limit
+-- (lib/pool) recycles one that holds more than it should.
+maxKeptHomeInterfaces :: Int
+maxKeptHomeInterfaces = 500
+
 -- | Parsed package database stacks kept at once (each holds every unit of the global database).
 maxUnitDatabaseStacks :: Int
 maxUnitDatabaseStacks = 8
@@ -93,7 +113,7 @@ newWarm share immutable =
   Warm effective (Set.fromList immutable) <$> newIORef Nothing <*> newIORef Map.empty <*> newIORef Map.empty <*> newIORef 0
     <*> newIORef 0
   where
-    effective = if keepsState then share else share {shareNames = False, shareInterfaces = False}
+    effective = if keepsState then share else share {shareNames = False, shareInterfaces = False, shareHomeInterfaces = False}
 
 -- | Kept values by key, each with the time it was last used (a counter), so the least recently used go first.
 type Recent a = Map.Map String (Int, a)
@@ -110,9 +130,9 @@ evictable current recent = map snd (sortOn fst [(t, k) | (k, (t, _)) <- Map.toLi
 
 -- | Drops the least recently used sets, never the current key's, while too many are kept or they hold too
 -- many interfaces together.
-evictInterfaceSets :: String -> Recent InterfaceStore -> IO (Recent InterfaceStore)
+evictInterfaceSets :: String -> Recent (InterfaceStore, HomeFiles) -> IO (Recent (InterfaceStore, HomeFiles))
 evictInterfaceSets current recent = do
-  sizes <- mapM (storeSize . snd) recent
+  sizes <- mapM (storeSize . fst . snd) recent
   let over m = Map.size m > maxInterfaceSets || sum (Map.intersection sizes m) > maxKeptInterfaces
       go m (k : ks) | over m = go (Map.delete k m) ks
       go m _ = m
@@ -123,16 +143,18 @@ lastResumed :: Warm -> IO Int
 lastResumed = readIORef . warmResumed
 
 -- | What the worker holds now, for `ghcpw status`: its effective share setting, the number of kept
--- interface sets and interfaces, and the units whose interfaces those are.
+-- interface sets and interfaces (home modules' among them apart), and the packages whose interfaces
+-- those are.
 warmFacts :: Warm -> IO [(String, String)]
 warmFacts warm = do
-  stores <- map snd . Map.elems <$> readIORef (warmInterfaces warm)
-  sizes <- mapM storeSize stores
-  units <- Set.unions <$> mapM (fmap (Set.fromList . map unitIdString) . storeUnits) stores
+  sets <- map snd . Map.elems <$> readIORef (warmInterfaces warm)
+  sizes <- mapM (storeSize . fst) sets
+  units <- Set.unions <$> mapM (\(store, home) -> Set.fromList . map unitIdString <$> storePackageUnits home store) sets
   pure
     [ ("share", showShare (warmShare warm))
-    , ("interface-sets", show (length stores))
+    , ("interface-sets", show (length sets))
     , ("interfaces", show (sum sizes))
+    , ("home-interfaces", show (sum (map (homeFileCount . snd) sets)))
     , ("packages", intercalate "," (Set.toList units))
     ]
 
@@ -180,18 +202,31 @@ resumeInterfaces warm dbKey = do
         immutable = Set.insert (globalPackageDatabasePath dflags) (warmImmutableDbs warm)
         keepUnits = Set.fromList (concatMap snd (filter ((`Set.member` immutable) . fst) (unitDatabaseContents hscEnv)))
         keep m = moduleUnitId m `Set.member` keepUnits
+    started <- liftIO getPOSIXTime
     names <- liftIO (readIORef (warmNames warm))
     kept <- if shareInterfaces share then liftIO (fmap snd . Map.lookup key <$> readIORef (warmInterfaces warm)) else pure Nothing
-    liftIO (writeIORef (warmResumed warm) =<< maybe (pure 0) storeSize kept)
-    setSession (resumeState names kept hscEnv)
+    home <- liftIO $ case (kept, names) of
+      (Just (store, recorded), Just keptNames) -> do
+        valid <- validHomeModules hscEnv recorded
+        -- What a dropped home interface's declarations were type-checked into goes with it.
+        when (homeFileCount valid < homeFileCount recorded) $ pruneStore (\m -> keep m || homeModules valid m) keptNames store
+        pure valid
+      _ -> pure noHomeFiles
+    liftIO (writeIORef (warmResumed warm) =<< maybe (pure 0) (storeSize . fst) kept)
+    setSession (resumeState names (fst <$> kept) hscEnv)
     let save = do
           now <- getSession
           liftIO $ do
             let (names', store) = takeState now
             writeIORef (warmNames warm) (Just names')
             when (shareInterfaces share) $ do
-              pruneStore keep names' store
-              sets <- touch warm key store =<< readIORef (warmInterfaces warm)
+              recorded <-
+                if shareHomeInterfaces share
+                  then recordHomeModules now started home . eps_PIT =<< readIORef (storeRef store)
+                  else pure noHomeFiles
+              let home' = if homeFileCount recorded > maxKeptHomeInterfaces then noHomeFiles else recorded
+              pruneStore (\m -> keep m || homeModules home' m) names' store
+              sets <- touch warm key (store, home') =<< readIORef (warmInterfaces warm)
               writeIORef (warmInterfaces warm) =<< evictInterfaceSets key sets
     pure (isJust names, save)
   where
@@ -218,3 +253,7 @@ unitDatabaseContents hscEnv =
   ]
   where
     home = sessionHomeUnit hscEnv
+
+-- | The units of a store's interfaces other than its kept home modules'.
+storePackageUnits :: HomeFiles -> InterfaceStore -> IO [UnitId]
+storePackageUnits home store = map moduleUnitId . filter (not . homeModules home) <$> storeModules store
