@@ -14,7 +14,7 @@ import type { OutputSink } from "../output.ts";
 import type { Pool } from "../pool/pool.ts";
 import { makeRequestDir } from "../pool/request_dir.ts";
 import type { CompileRequest } from "../wire/client_protocol.ts";
-import type { IncrementalBuilds } from "../incremental/build.ts";
+import type { GhcRun, IncrementalBuilds } from "../incremental/build.ts";
 import { timed, type TimeSums } from "../time_sums.ts";
 
 const log = getLogger(["ghcpw", "compile"]);
@@ -49,8 +49,19 @@ export async function compile(
   sink: OutputSink,
   signal?: AbortSignal,
 ): Promise<number> {
+  return (await serve(compiler, request, sink, signal)).code;
+}
+
+/** {@linkcode compile}, also saying which modules ran code while compiled, where a worker told. */
+async function serve(
+  compiler: Compiler,
+  request: CompileRequest,
+  sink: OutputSink,
+  signal?: AbortSignal,
+): Promise<GhcRun> {
+  const unknown = (code: number): GhcRun => ({ code, ranCode: null });
   const args = await realGhcArguments(request.argv, request.cwd, compiler.packageDbs, sink);
-  if (args === null) return 1;
+  if (args === null) return unknown(1);
   const plan = planInvocation(request.argv, args, request.env);
   // Its key reads the environment as text: an environment that is not is simply built without it.
   const textEnv = compiler.incremental && plan.kind === "worker" && plan.mode[0] === "make"
@@ -60,10 +71,12 @@ export async function compile(
     // lib/incremental/ restores saved outputs first and saves and replays warnings after; the build
     // itself is this same compile, without the incremental step.
     const plain = { ...compiler, incremental: undefined };
-    return await compiler.incremental.build(
-      { ...request, env: textEnv, args: plan.args },
-      sink,
-      (out) => compile(plain, request, out, signal),
+    return unknown(
+      await compiler.incremental.build(
+        { ...request, env: textEnv, args: plan.args },
+        sink,
+        (out) => serve(plain, request, out, signal),
+      ),
     );
   }
   const ctx = {
@@ -75,7 +88,7 @@ export async function compile(
   if (plan.kind === "direct") {
     compiler.stats.direct++;
     log.debug("Running ghc directly ({reason})", { reason: plan.reason });
-    return await runGhcCaptured(compiler.ghc, args, ctx, sink, signal);
+    return unknown(await runGhcCaptured(compiler.ghc, args, ctx, sink, signal));
   }
   compiler.stats.worker++;
   const tmpDir = await timed(compiler.stats.timesMs, "request-dir", () => makeRequestDir());
@@ -97,10 +110,12 @@ export async function compile(
       signal,
       affinityOf(args, request.env),
     );
-    if (outcome.kind === "exit") return outcome.code;
+    if (outcome.kind === "exit") {
+      return { code: outcome.code, ranCode: outcome.ranCode === undefined ? null : new Set(outcome.ranCode) };
+    }
     compiler.stats.deferred++;
     log.debug("Worker deferred to ghc ({reason})", { reason: outcome.reason });
-    return await runGhcCaptured(compiler.ghc, args, ctx, sink, signal);
+    return unknown(await runGhcCaptured(compiler.ghc, args, ctx, sink, signal));
   } finally {
     await timed(compiler.stats.timesMs, "request-dir", () => Deno.remove(tmpDir, { recursive: true }))
       .catch(() => {});

@@ -22,6 +22,7 @@ import compatModule from "./Ghcpw/Compat.hs" with { type: "text" };
 import targetsModule from "./Ghcpw/Targets.hs" with { type: "text" };
 import interfacesModule from "./Ghcpw/Interfaces.hs" with { type: "text" };
 import pruneModule from "./Ghcpw/Prune.hs" with { type: "text" };
+import ranCodeModule from "./Ghcpw/RanCode.hs" with { type: "text" };
 import usagesModule from "./Ghcpw/Usages.hs" with { type: "text" };
 import terminalModule from "./Ghcpw/Terminal.hs" with { type: "text" };
 import warmModule from "./Ghcpw/Warm.hs" with { type: "text" };
@@ -48,6 +49,7 @@ export const PLUGIN_SOURCES: ReadonlyArray<readonly [string, string]> = [
   ["Ghcpw.Targets", targetsModule],
   ["Ghcpw.Interfaces", interfacesModule],
   ["Ghcpw.Prune", pruneModule],
+  ["Ghcpw.RanCode", ranCodeModule],
   ["Ghcpw.Usages", usagesModule],
   ["Ghcpw.Terminal", terminalModule],
   ["Ghcpw.Warm", warmModule],

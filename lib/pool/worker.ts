@@ -44,6 +44,11 @@ export type WorkerOutcome =
     interfacesResumed: number;
     stagesMs: Record<string, number>;
     leftovers?: string;
+    /**
+     * The modules that ran code of the user's while compiled (splices, quasi-quotes, annotations), by
+     * name; absent where the worker did not say.
+     */
+    ranCode?: string[];
   }
   | { kind: "defer"; reason: string };
 
@@ -90,6 +95,12 @@ export function holdingsOf(facts: Record<string, string>): WorkerHoldings {
       collectedMs: facts["heap-collected-ms"] === undefined ? null : count("heap-collected-ms"),
     },
   };
+}
+
+/** The `ran-code` fact of an Exit message (lib/plugin/Ghcpw/RanCode.hs), as an outcome's field. */
+function ranCodeOf(facts: Record<string, string>): { ranCode?: string[] } {
+  const list = facts["ran-code"];
+  return list === undefined ? {} : { ranCode: list.split(",").filter((m) => m !== "") };
 }
 
 /** The prefix of the Exit facts that carry the stage times. */
@@ -249,6 +260,7 @@ export class Worker {
               interfacesResumed: Number(message.facts["interfaces-resumed"] ?? 0),
               stagesMs: stageTimes(message.facts),
               ...(message.facts.leftovers ? { leftovers: message.facts.leftovers } : {}),
+              ...ranCodeOf(message.facts),
             };
           case "defer":
             return { kind: "defer", reason: message.reason };
