@@ -34,6 +34,16 @@ export function incrementalLog(log: string): string {
   return log.split("\n").filter((l) => /incremental/i.test(l)).join("\n");
 }
 
+/**
+ * The modules an incremental build's log says were not restored because their last compile ran code (a
+ * splice, a quasi-quote, an annotation), sorted.
+ */
+export function ranCodeModules(log: string): string[] {
+  const list = /it ran Template Haskell, a quasi-quote or an annotation when compiled: ([\w., ']+)/.exec(log)
+    ?.[1];
+  return list === undefined ? [] : list.split(", ").sort();
+}
+
 /** A server with default settings and a cache of its own; `stop` also removes the cache. */
 export async function incrementalServer(): Promise<TestServer> {
   const cache = await privateCacheHome(await Deno.makeTempDir({ prefix: "ghcpw-inc-cache-" }));

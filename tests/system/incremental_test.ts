@@ -19,6 +19,7 @@ import {
   emptyOutputs,
   incrementalLog,
   incrementalServer,
+  ranCodeModules,
 } from "../support/incremental.ts";
 
 const OUT = ["-outputdir", "out", "-o", "bin/prog"];
@@ -257,7 +258,7 @@ Deno.test("incremental --make: an edit sequence gives what a cold build into emp
 /**
  * A target whose modules run compile-time code or not whatever their text says: quotes under
  * TemplateHaskell (nothing runs), a splice, a quasi-quote, an annotation, a module that gains a splice,
- * and one whose CPP include changes under an unchanged source.
+ * one whose CPP include changes under an unchanged source, and one whose `-F` preprocessor reads a file.
  */
 const RUNS_CODE_PROJECT: Record<string, string> = {
   // QuasiQuotes are mentioned here, in a comment, and TemplateHaskell is on: but only quotes are built.
@@ -277,18 +278,21 @@ const RUNS_CODE_PROJECT: Record<string, string> = {
   "src/Inc.hs": '{-# LANGUAGE CPP #-}\nmodule Inc (included) where\n\n#include "value.h"\n\n' +
     "included :: Int\nincluded = VALUE\n",
   "src/value.h": "#define VALUE 1\n",
-  "src/Main.hs": "module Main (main) where\n\nimport Ann\nimport Gains\nimport Inc\nimport Quoted\n" +
-    "import User\n\nmain :: IO ()\nmain = print (annotated, gained, included, quoted, used)\n",
+  // GHC runs a -F preprocessor as PROGRAM ORIGINAL INPUT OUTPUT.
+  "src/Pp.hs": '{-# OPTIONS_GHC -F -pgmF ./pp.sh #-}\nmodule Pp (pp) where\n\npp :: String\npp = "WORD"\n',
+  "pp.sh": '#!/bin/sh\nsed "s/WORD/$(cat pp.txt)/" "$2" > "$3"\n',
+  "pp.txt": "first\n",
+  "src/Main.hs": "module Main (main) where\n\nimport Ann\nimport Gains\nimport Inc\nimport Pp\n" +
+    "import Quoted\nimport User\n\nmain :: IO ()\n" +
+    "main = print (annotated, gained, included, pp, quoted, used)\n",
 };
 
 Deno.test("incremental --make: a module is restored unless GHC ran code for it, whatever its text says", async (t) => {
   const server = await incrementalServer();
   const twins = await Twins.create(server, RUNS_CODE_PROJECT, "ghcpw-inc-code-");
-  const modules = ["Main", "Quotes", "User", "Quoted", "Ann", "Gains", "Inc"];
+  const modules = ["Main", "Quotes", "User", "Quoted", "Ann", "Gains", "Inc", "Pp"];
   const args = (...flags: string[]) => ["--make", ...flags, ...OUT, ...modules.map((m) => `src/${m}.hs`)];
-  const ranCode = (log: string) =>
-    (/it ran Template Haskell, a quasi-quote or an annotation when compiled: ([\w, ]+)/.exec(log)?.[1] ?? "")
-      .split(", ").sort();
+  for (const tree of [twins.cold, twins.warm]) await Deno.chmod(`${tree}/pp.sh`, 0o755);
   try {
     await t.step("first build", async () => {
       await step(twins, server, args());
@@ -297,9 +301,10 @@ Deno.test("incremental --make: a module is restored unless GHC ran code for it, 
       "no change: quotes, CPP and plain modules restored; splice, quasi-quote, annotation not",
       async () => {
         const { delta, log } = await step(twins, server, args());
-        assertEquals(ranCode(log), ["Ann", "Quoted", "User"], log);
+        assertEquals(ranCodeModules(log), ["Ann", "Quoted", "User"], log);
+        assertMatch(log, /its OPTIONS_GHC runs a plugin or program \(-fplugin, -F, -pgm\.\.\.\): Pp/);
         assertEquals(delta.modulesRestored, 4, log);
-        assertEquals(delta.modulesRecompiled, 3, log);
+        assertEquals(delta.modulesRecompiled, 4, log);
       },
     );
     await t.step("an included header changed under an unchanged source: GHC compiles it again", async () => {
@@ -309,6 +314,14 @@ Deno.test("incremental --make: a module is restored unless GHC ran code for it, 
       assertEquals(delta.modulesRestored, 4, log);
       assertMatch(warm.stdout, /Compiling Inc /);
     });
+    await t.step(
+      "a -F preprocessor's input changed under an unchanged source: compiled as cold",
+      async () => {
+        await twins.write({ "pp.txt": "second\n" });
+        const { delta, log } = await step(twins, server, args());
+        assertEquals(delta.modulesRestored, 4, log);
+      },
+    );
     await t.step("a module that gains a splice is compiled, and not restored after", async () => {
       await twins.write({
         "src/Gains.hs": RUNS_CODE_PROJECT["src/Gains.hs"].replace(
@@ -319,13 +332,13 @@ Deno.test("incremental --make: a module is restored unless GHC ran code for it, 
       const { delta, log } = await step(twins, server, args());
       assertEquals(delta.modulesRestored, 3, log);
       const again = await step(twins, server, args());
-      assertEquals(ranCode(again.log), ["Ann", "Gains", "Quoted", "User"], again.log);
+      assertEquals(ranCodeModules(again.log), ["Ann", "Gains", "Quoted", "User"], again.log);
       assertEquals(again.delta.modulesRestored, 3, again.log);
     });
     await t.step("-XTemplateHaskell on the command line: restored as before", async () => {
       await step(twins, server, args("-XTemplateHaskell"));
       const { delta, log } = await step(twins, server, args("-XTemplateHaskell"));
-      assertEquals(ranCode(log), ["Ann", "Gains", "Quoted", "User"], log);
+      assertEquals(ranCodeModules(log), ["Ann", "Gains", "Quoted", "User"], log);
       assertEquals(delta.modulesRestored, 3, log);
     });
   } finally {
