@@ -35,13 +35,18 @@ export function incrementalLog(log: string): string {
 }
 
 /**
- * The modules an incremental build's log says were not restored because their last compile ran code (a
- * splice, a quasi-quote, an annotation), sorted.
+ * The modules (or sources, where a name cannot be read) an incremental build's log says were not restored
+ * for `reason`, sorted.
  */
-export function ranCodeModules(log: string): string[] {
-  const list = /it ran Template Haskell, a quasi-quote or an annotation when compiled: ([\w., ']+)/.exec(log)
-    ?.[1];
+export function notRestored(log: string, reason: string): string[] {
+  const escaped = reason.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const list = new RegExp(`${escaped}: ([\\w./, ']+)`).exec(log)?.[1];
   return list === undefined ? [] : list.split(", ").sort();
+}
+
+/** The modules not restored because their last compile ran code (a splice, a quasi-quote, an annotation). */
+export function ranCodeModules(log: string): string[] {
+  return notRestored(log, "it ran Template Haskell, a quasi-quote or an annotation when compiled");
 }
 
 /** A server with default settings and a cache of its own; `stop` also removes the cache. */
