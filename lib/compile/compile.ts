@@ -14,8 +14,7 @@ import type { OutputSink } from "../output.ts";
 import type { Pool } from "../pool/pool.ts";
 import { makeRequestDir } from "../pool/request_dir.ts";
 import type { CompileRequest } from "../wire/client_protocol.ts";
-import type { IncrementalBuilds } from "../incremental/build.ts";
-import type { MakeRun } from "../incremental/stale.ts";
+import type { GhcRun, IncrementalBuilds } from "../incremental/build.ts";
 import { timed, type TimeSums } from "../time_sums.ts";
 
 const log = getLogger(["ghcpw", "compile"]);
@@ -55,15 +54,16 @@ export async function compile(
   return (await serve(compiler, request, sink, signal)).code;
 }
 
-/** {@linkcode compile}, with what a worker reported of a `--make` build. */
+/** {@linkcode compile}, also saying which modules ran code while compiled, where a worker told. */
 async function serve(
   compiler: Compiler,
   request: CompileRequest,
   sink: OutputSink,
   signal?: AbortSignal,
-): Promise<MakeRun> {
+): Promise<GhcRun> {
+  const unknown = (code: number): GhcRun => ({ code, ranCode: null });
   const real = await realGhcArguments(request.argv, request.cwd, compiler.packageDbs, sink);
-  if (real === null) return { code: 1 };
+  if (real === null) return unknown(1);
   const { args } = real;
   const plan: Plan = real.expanded
     ? planInvocation(request.argv, args, request.env)
@@ -76,12 +76,13 @@ async function serve(
     // lib/incremental/ restores saved outputs first and saves and replays warnings after; the build
     // itself is this same compile, without the incremental step.
     const plain = { ...compiler, incremental: undefined };
-    const code = await compiler.incremental.build(
-      { ...request, env: textEnv, args: plan.args },
-      sink,
-      (out) => serve(plain, request, out, signal),
+    return unknown(
+      await compiler.incremental.build(
+        { ...request, env: textEnv, args: plan.args },
+        sink,
+        (out) => serve(plain, request, out, signal),
+      ),
     );
-    return { code };
   }
   const ctx = {
     cwd: request.cwd,
@@ -92,7 +93,7 @@ async function serve(
   if (plan.kind === "direct") {
     compiler.stats.direct++;
     log.debug("Running ghc directly ({reason})", { reason: plan.reason });
-    return { code: await runGhcCaptured(compiler.ghc, args, ctx, sink, signal) };
+    return unknown(await runGhcCaptured(compiler.ghc, args, ctx, sink, signal));
   }
   compiler.stats.worker++;
   const tmpDir = await timed(compiler.stats.timesMs, "request-dir", () => makeRequestDir());
@@ -114,10 +115,16 @@ async function serve(
       signal,
       affinityOf(args, request.env),
     );
-    if (outcome.kind === "exit") return { code: outcome.code, staleModules: outcome.staleModules };
+    if (outcome.kind === "exit") {
+      return {
+        code: outcome.code,
+        ranCode: outcome.ranCode === undefined ? null : new Set(outcome.ranCode),
+        staleModules: outcome.staleModules,
+      };
+    }
     compiler.stats.deferred++;
     log.debug("Worker deferred to ghc ({reason})", { reason: outcome.reason });
-    return { code: await runGhcCaptured(compiler.ghc, args, ctx, sink, signal) };
+    return unknown(await runGhcCaptured(compiler.ghc, args, ctx, sink, signal));
   } finally {
     await timed(compiler.stats.timesMs, "request-dir", () => Deno.remove(tmpDir, { recursive: true }))
       .catch(() => {});

@@ -35,6 +35,15 @@ const encoder = new TextEncoder();
 /** The variable that turns incremental builds on (1) or off (0) for one invocation. */
 export const INCREMENTAL_ENV = "GHCPW_INCREMENTAL";
 
+/** What one run of GHC for a build gave (with, from a worker, the modules whose interfaces it kept stale). */
+export interface GhcRun extends MakeRun {
+  /**
+   * The modules that ran code of the user's while compiled (Template Haskell, quasi-quotes, annotations),
+   * by name, as the worker saw them; null where nobody could tell (the real ghc ran it).
+   */
+  ranCode: ReadonlySet<string> | null;
+}
+
 /** Counters for `ghcpw status`. */
 export interface IncrementalStats {
   /** `--make` builds considered. */
@@ -122,20 +131,19 @@ export class IncrementalBuilds {
   async build(
     invocation: MakeInvocation,
     sink: OutputSink,
-    runMake: (sink: OutputSink) => Promise<MakeRun>,
+    run: (sink: OutputSink) => Promise<GhcRun>,
   ): Promise<number> {
-    const run = async (out: OutputSink) => (await runMake(out)).code;
     const wanted = invocation.env[INCREMENTAL_ENV];
-    if (wanted === "0" || (!this.enabled && wanted !== "1")) return await run(sink);
+    if (wanted === "0" || (!this.enabled && wanted !== "1")) return (await run(sink)).code;
     const make = readMakeArgs(invocation.args);
     if (make.refusal !== null) {
       log.debug("Not incremental: {reason}", { reason: make.refusal });
-      return await run(sink);
+      return (await run(sink)).code;
     }
     this.stats.builds++;
     const { cwd } = invocation;
     const sources = await readSources(cwd, make.sources);
-    if (sources === null) return await run(sink);
+    if (sources === null) return (await run(sink)).code;
     const statePaths = await packageStatePaths(
       cwd,
       this.ghc.libdir,
@@ -161,7 +169,7 @@ export class IncrementalBuilds {
     this.#writing.set(target, mine);
     await turn;
     try {
-      return await this.#build({ ...invocation, make, sources, parts, key, target }, sink, runMake);
+      return await this.#build({ ...invocation, make, sources, parts, key, target }, sink, run);
     } finally {
       done();
       if (this.#writing.get(target) === mine) this.#writing.delete(target);
@@ -172,9 +180,8 @@ export class IncrementalBuilds {
   async #build(
     b: KeyedBuild,
     sink: OutputSink,
-    runMake: (sink: OutputSink) => Promise<MakeRun>,
+    run: (sink: OutputSink) => Promise<GhcRun>,
   ): Promise<number> {
-    const run = async (out: OutputSink) => (await runMake(out)).code;
     const { cwd, make, sources, key } = b;
     const saved = await this.store.readManifest(key);
     if (saved === null) await this.#explainMiss(b.target, key, b.parts);
@@ -204,20 +211,22 @@ export class IncrementalBuilds {
     // is held back until GHC's exit code says whether this attempt stands.
     const captured = new CapturingSink(restored.length === 0 ? sink : null);
     // Modules GHC skipped may keep interfaces a cold build would write otherwise: those are compiled again,
-    // their output added to the first run's (they printed nothing in it).
-    const { code, settled } = await rebuildStale(
-      cwd,
-      make.outputDirs,
-      await runMake(captured),
-      () => runMake(captured),
-    );
+    // their output added to the first run's (they printed nothing in it). A module ran code if it did in any
+    // run; unknown if any run could not tell.
+    let ranCode: Set<string> | null = new Set();
+    const runOnce = async (): Promise<GhcRun> => {
+      const r = await run(captured);
+      ranCode = ranCode === null || r.ranCode === null ? null : new Set([...ranCode, ...r.ranCode]);
+      return r;
+    };
+    const { code, settled } = await rebuildStale(cwd, make.outputDirs, await runOnce(), runOnce);
     if ((code !== 0 || !settled) && restored.length > 0) {
       // A failed build's diagnostics and outputs depend on how far GHC got, which skipped modules change;
       // a build whose interfaces may still be stale is not a clean build's either. Either is done again
       // from the output directories as they were, exactly as a clean build.
       this.stats.redoneClean++;
       await removeNewOutputs(cwd, make.outputDirs, before);
-      return await run(sink);
+      return (await run(sink)).code;
     }
     await captured.flush(sink);
     // A failed build prints what GHC printed, as in a developer's tree: which warnings a clean build
@@ -225,6 +234,8 @@ export class IncrementalBuilds {
     if (code !== 0) return code;
     const after = await scanOutputs(cwd, make.outputDirs);
     const compiled = compiledModules(captured.printedStdout(), after, before, restored, timeMs);
+    // A module that ran code was compiled, whatever its files say.
+    for (const module of ranCode ?? []) compiled.add(module);
     this.stats.modulesRecompiled += compiled.size;
     const diagnostics = parseDiagnostics(
       b.mergedOutput ? captured.printedStdout() : captured.printedStderr(),
@@ -241,7 +252,7 @@ export class IncrementalBuilds {
     }
 
     const save = this.#saving.then(() =>
-      this.#save(b, after, compiled, [...restored, ...skippedKept], diagnostics)
+      this.#save(b, after, compiled, ranCode, [...restored, ...skippedKept], diagnostics)
     );
     this.#saving = save.catch(() => {});
     await save.catch((e) => {
@@ -268,12 +279,14 @@ export class IncrementalBuilds {
 
   /**
    * Saves a successful build's outputs under `key`, unless a source changed while GHC ran: each module
-   * GHC compiled anew, and each it skipped whose files are known (`unchanged`: restored, or kept as saved).
+   * GHC compiled anew (with whether it ran code, `ranCode`; where that is unknown, as if it had), and each
+   * it skipped whose files are known (`unchanged`: restored, or kept as saved, with what they ran then).
    */
   async #save(
     { target, parts, key, cwd, sources }: KeyedBuild,
     after: ReadonlyMap<string, FoundOutput[]>,
     compiled: ReadonlySet<string>,
+    ranCode: ReadonlySet<string> | null,
     unchanged: readonly ModuleRecord[],
     diagnostics: readonly Diagnostic[],
   ): Promise<void> {
@@ -288,7 +301,7 @@ export class IncrementalBuilds {
     const unchangedBy = new Map(unchanged.map((r) => [r.module, r]));
     const modules: ModuleRecord[] = [];
     for (const s of sources) {
-      // Modules with splices are saved too, never to be restored, but for their warnings when a build
+      // Modules that ran code are saved too, never to be restored, but for their warnings when a build
       // tool keeps their outputs and GHC skips them.
       if (s.module === null) continue;
       const found = after.get(s.module);
@@ -311,6 +324,7 @@ export class IncrementalBuilds {
           sourceHash: s.sourceHash,
           bootHash: s.bootHash,
           files,
+          ranCode: ranCode === null || ranCode.has(s.module),
           warnings: warningsOf(diagnostics, s.source),
         };
       } else {
@@ -360,7 +374,7 @@ async function readSources(cwd: string, paths: readonly string[]): Promise<ReadS
       return {
         source,
         module: header.name,
-        usesSplices: header.usesSplices,
+        pragmaRunsCode: header.pragmaRunsCode,
         sourceHash: sha256(bytes),
         bootHash: boot === null ? null : sha256(boot),
         mtimeMs: Math.max(info.mtime?.getTime() ?? 0, bootInfo?.mtime?.getTime() ?? 0),

@@ -114,8 +114,8 @@ export function readMakeArgs(args: readonly string[]): MakeArgs {
     else if (/\.l?hsig$/.test(arg)) refuse("signatures (.hsig) are not restored");
     else if (arg === "-fwrite-ide-info") writesHie = true;
     else if (arg === "-fno-write-ide-info") writesHie = false;
-    else if (/^-X(TemplateHaskell|QuasiQuotes)/.test(arg)) refuse(`${arg}: splices may read anything`);
     else if (arg.startsWith("-fplugin")) refuse(`${arg}: a plugin may depend on anything`);
+    else if (arg === "-F") refuse("-F: a source preprocessor may depend on anything");
   }
   if (forceRecomp) refuse("-fforce-recomp asks for every module to be compiled");
   if (dirs["-odir"] === undefined || dirs["-hidir"] === undefined) {

@@ -8,8 +8,11 @@
 
 import { sha256 } from "./hash.ts";
 
-/** Layout version: a manifest of another version is ignored, never misread. */
-export const MANIFEST_VERSION = 2;
+/**
+ * Layout version: a manifest of another version is ignored, never misread. 3: each module says whether
+ * it ran code while compiled.
+ */
+export const MANIFEST_VERSION = 3;
 
 /** One file GHC wrote for a module. */
 export interface OutputFile {
@@ -31,6 +34,12 @@ export interface ModuleRecord {
   /** Hash of the `.hs-boot` beside the source, or null when there was none. */
   bootHash: string | null;
   files: OutputFile[];
+  /**
+   * Whether the build that made these outputs ran code of the user's while compiling the module (a
+   * Template Haskell splice, a quasi-quote, an annotation), or could not tell: then they are never
+   * restored (see plan.ts).
+   */
+  ranCode: boolean;
   /** Its warnings, each a diagnostic as GHC printed it (never errors: a failed build is not saved). */
   warnings: string[];
 }
@@ -84,6 +93,7 @@ function isModuleRecord(r: ModuleRecord): boolean {
   return r !== null && typeof r === "object" && typeof r.module === "string" &&
     typeof r.source === "string" &&
     typeof r.sourceHash === "string" && (r.bootHash === null || typeof r.bootHash === "string") &&
+    typeof r.ranCode === "boolean" &&
     Array.isArray(r.warnings) &&
     r.warnings.every((w) => typeof w === "string") && Array.isArray(r.files) &&
     r.files.every((f) =>

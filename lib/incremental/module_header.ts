@@ -1,6 +1,6 @@
 /**
  * What a module's source says about itself before its first declaration: its name (from the `module`
- * header; `Main` without one) and whether it may run Template Haskell. Pure.
+ * header; `Main` without one) and whether its pragmas run a program or plugin of the user's. Pure.
  *
  * @module
  */
@@ -10,22 +10,25 @@ export interface ModuleHeader {
   /** The module's name, or null where it cannot be read safely (CPP before the header, literate source). */
   name: string | null;
   /**
-   * Whether the source may run code while it is compiled: it mentions TemplateHaskell or QuasiQuotes
-   * anywhere, or has an `ANN` pragma (annotations are evaluated by the compiler). Such a module may read
-   * files, the environment or anything else that code reaches, which nothing records, so its outputs are
-   * never restored (see README, "Incremental builds"). TemplateHaskellQuotes alone only builds syntax
-   * for later and runs nothing.
+   * Whether an `OPTIONS_GHC` (or `OPTIONS`) pragma anywhere in it names a compiler plugin (`-fplugin`),
+   * a source preprocessor (`-F`) or another program to run (`-pgm...`): code of the user's that may read
+   * files or anything else nothing records, so the module's outputs are never restored (see README,
+   * "Incremental builds"). Splices, quasi-quotes and annotations are judged by what the compile that
+   * made the outputs ran, not here.
    */
-  usesSplices: boolean;
+  pragmaRunsCode: boolean;
 }
 
-/** Not anchored in front: `-XTemplateHaskell` in an OPTIONS_GHC pragma counts (so does `NoTemplateHaskell`). */
-const SPLICES = /(TemplateHaskell|QuasiQuotes)(?![\w'])|\{-#\s*ANN\b/;
+/** Options pragmas (their names, like every pragma's, in any case) and what they hold. */
+const OPTIONS_PRAGMA = /\{-#\s*options(?:_ghc)?\s((?:(?!#-\})[\s\S])*)/gi;
+
+/** Such a flag, as a word of its own (`-Fxyz` is not `-F`). */
+const RUNS_CODE = /(?<![\w-])(?:-fplugin|-pgm|-F(?![\w-]))/;
 
 /** Reads the header of a Haskell source (`.hs`; a literate source gives no name). */
 export function readModuleHeader(text: string, literate = false): ModuleHeader {
-  const usesSplices = SPLICES.test(text);
-  if (literate) return { name: null, usesSplices };
+  const pragmaRunsCode = [...text.matchAll(OPTIONS_PRAGMA)].some((m) => RUNS_CODE.test(m[1]));
+  if (literate) return { name: null, pragmaRunsCode };
   let i = 0;
   while (i < text.length) {
     const c = text[i];
@@ -36,19 +39,19 @@ export function readModuleHeader(text: string, literate = false): ModuleHeader {
       i = end < 0 ? text.length : end + 1;
     } else if (text.startsWith("{-", i)) {
       const end = blockCommentEnd(text, i);
-      if (end < 0) return { name: null, usesSplices };
+      if (end < 0) return { name: null, pragmaRunsCode };
       i = end;
     } else if (c === "#" && (i === 0 || text[i - 1] === "\n")) {
       // A preprocessor line before the header may choose the module's name.
-      return { name: null, usesSplices };
+      return { name: null, pragmaRunsCode };
     } else {
       break;
     }
   }
   const header = /^module\s+([A-Z][\w']*(?:\.[A-Z][\w']*)*)(?=[\s(]|where|$)/.exec(text.slice(i));
-  if (header !== null) return { name: header[1], usesSplices };
+  if (header !== null) return { name: header[1], pragmaRunsCode };
   // A word that merely starts with "module" is not a header, and a source without one is Main.
-  return { name: /^module\b/.test(text.slice(i)) ? null : "Main", usesSplices };
+  return { name: /^module\b/.test(text.slice(i)) ? null : "Main", pragmaRunsCode };
 }
 
 /** Where the (nested) block comment starting at `start` ends, or -1 if it never does. */

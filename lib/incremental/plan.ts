@@ -14,7 +14,8 @@ export interface CurrentSource {
   module: string | null;
   sourceHash: string;
   bootHash: string | null;
-  usesSplices: boolean;
+  /** Its options pragmas run a plugin or program of the user's (see ModuleHeader.pragmaRunsCode). */
+  pragmaRunsCode: boolean;
 }
 
 /** What to restore, and why each other module (saved, or of the source list) is not restored. */
@@ -31,10 +32,18 @@ export interface RestorePlan {
 }
 
 /**
+ * Code run while compiling (Template Haskell, quasi-quotes, annotations) may have read files, the
+ * environment or anything else nothing records, so GHC's own check cannot tell whether it is up to date.
+ */
+const RAN_CODE = "it ran Template Haskell, a quasi-quote or an annotation when compiled";
+const PRAGMA_RUNS_CODE = "its OPTIONS_GHC runs a plugin or program (-fplugin, -F, -pgm...)";
+
+/**
  * Chooses the saved modules to restore: only a module of the current source list whose source and boot
- * file hash exactly as when its outputs were made, whose name is unambiguous, that runs no splices, and
- * of which the output directories hold nothing yet (a build tool that kept its outputs keeps them: such
- * a module is `kept`, splices or not).
+ * file hash exactly as when its outputs were made, whose name is unambiguous, for which the build that
+ * made them ran no code of the user's (no splice, quasi-quote or annotation) and whose pragmas run no
+ * plugin or program, and of which the output directories hold nothing yet (a build tool that kept its
+ * outputs keeps them: such a module is `kept`, whatever it ran).
  * Everything else (deleted, renamed, edited modules) is left for GHC to compile; so is every module of
  * the source list that nothing was saved for.
  */
@@ -64,7 +73,8 @@ export function planRestore(
       : null;
     if (reason !== null) skipped.push({ module: record.module, reason });
     else if (present.has(record.module)) kept.push(record);
-    else if (c!.usesSplices) skipped.push({ module: record.module, reason: "it may run Template Haskell" });
+    else if (record.ranCode) skipped.push({ module: record.module, reason: RAN_CODE });
+    else if (c!.pragmaRunsCode) skipped.push({ module: record.module, reason: PRAGMA_RUNS_CODE });
     else restore.push(record);
   }
   const savedSources = new Set(saved.map((r) => r.source));
@@ -72,11 +82,7 @@ export function planRestore(
     if (savedSources.has(c.source)) continue;
     skipped.push({
       module: c.module ?? c.source,
-      reason: c.module === null
-        ? "its name cannot be read"
-        : c.usesSplices
-        ? "it may run Template Haskell"
-        : "nothing saved for it",
+      reason: c.module === null ? "its name cannot be read" : "nothing saved for it",
     });
   }
   return { restore, kept, skipped };

@@ -27,6 +27,7 @@ import Ghcpw.Parent (exitWithServer)
 import Ghcpw.Stages (Stage (Finish), finishRequest, startRequest, switchStage)
 import Ghcpw.Terminal (requestTerminal)
 import Ghcpw.Facts (requestFacts)
+import Ghcpw.RanCode (startRanCode)
 import Ghcpw.Warm (Warm, newWarm, parseShare, showShare)
 
 -- | Must equal WORKER_PROTOCOL_VERSION in lib/wire/worker_protocol.ts (checked by
@@ -75,6 +76,7 @@ serveOne ch warm heap installation [modeField, [cwd], [tmp], args, env, [tty], [
     (_, Nothing) -> refuse ch ("malformed umask " ++ show umask)
     (Right mode, Just mask) -> do
       startRequest
+      startRanCode
       stopLeftovers <- watchLeftovers
       let context = RequestContext cwd (map splitEntry env) (merged == B8.pack "1") mask
       outcome <- try $ withRequestContext ch context $ \decode output -> do

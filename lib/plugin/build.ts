@@ -23,6 +23,7 @@ import targetsModule from "./Ghcpw/Targets.hs" with { type: "text" };
 import interfacesModule from "./Ghcpw/Interfaces.hs" with { type: "text" };
 import pruneModule from "./Ghcpw/Prune.hs" with { type: "text" };
 import homeInterfacesModule from "./Ghcpw/HomeInterfaces.hs" with { type: "text" };
+import ranCodeModule from "./Ghcpw/RanCode.hs" with { type: "text" };
 import usagesModule from "./Ghcpw/Usages.hs" with { type: "text" };
 import staleModule from "./Ghcpw/Stale.hs" with { type: "text" };
 import terminalModule from "./Ghcpw/Terminal.hs" with { type: "text" };
@@ -52,6 +53,7 @@ export const PLUGIN_SOURCES: ReadonlyArray<readonly [string, string]> = [
   ["Ghcpw.Interfaces", interfacesModule],
   ["Ghcpw.Prune", pruneModule],
   ["Ghcpw.HomeInterfaces", homeInterfacesModule],
+  ["Ghcpw.RanCode", ranCodeModule],
   ["Ghcpw.Usages", usagesModule],
   ["Ghcpw.Stale", staleModule],
   ["Ghcpw.Terminal", terminalModule],

@@ -47,6 +47,11 @@ export type WorkerOutcome =
     stagesMs: Record<string, number>;
     leftovers?: string;
     staleModules?: string[];
+    /**
+     * The modules that ran code of the user's while compiled (splices, quasi-quotes, annotations), by
+     * name; absent where the worker did not say.
+     */
+    ranCode?: string[];
   }
   | { kind: "defer"; reason: string };
 
@@ -102,6 +107,12 @@ export function holdingsOf(facts: Record<string, string>): WorkerHoldings {
 function staleModulesOf(facts: Record<string, string>): { staleModules?: string[] } {
   const names = facts["stale-modules"];
   return names === undefined ? {} : { staleModules: names.split(" ").filter((n) => n !== "") };
+}
+
+/** The `ran-code` fact of an Exit message (lib/plugin/Ghcpw/RanCode.hs), as an outcome's field. */
+function ranCodeOf(facts: Record<string, string>): { ranCode?: string[] } {
+  const list = facts["ran-code"];
+  return list === undefined ? {} : { ranCode: list.split(",").filter((m) => m !== "") };
 }
 
 /** The prefix of the Exit facts that carry the stage times. */
@@ -262,6 +273,7 @@ export class Worker {
               stagesMs: stageTimes(message.facts),
               ...(message.facts.leftovers ? { leftovers: message.facts.leftovers } : {}),
               ...staleModulesOf(message.facts),
+              ...ranCodeOf(message.facts),
             };
           case "defer":
             return { kind: "defer", reason: message.reason };

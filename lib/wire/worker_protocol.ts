@@ -53,7 +53,8 @@ export type ToWorkerMessage = { kind: "request"; request: WorkerRequest };
 
 /**
  * What a worker sends: its greeting; for each request GHC's output, then its exit code with `key=value`
- * facts about the request, or a deferral; or a failure.
+ * facts about the request (lib/plugin/Ghcpw/Facts.hs: what it holds, stage times, `ran-code`: the modules
+ * that ran code while compiled), or a deferral; or a failure.
  */
 export type WorkerMessage =
   | { kind: "hello"; properties: Record<string, string> }

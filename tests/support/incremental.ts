@@ -47,6 +47,21 @@ export async function measured<T>(
   return { result, delta, log: incrementalLog(server.log().slice(logged)) };
 }
 
+/**
+ * The modules (or sources, where a name cannot be read) an incremental build's log says were not restored
+ * for `reason`, sorted.
+ */
+export function notRestored(log: string, reason: string): string[] {
+  const escaped = reason.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const list = new RegExp(`${escaped}: ([\\w./, ']+)`).exec(log)?.[1];
+  return list === undefined ? [] : list.split(", ").sort();
+}
+
+/** The modules not restored because their last compile ran code (a splice, a quasi-quote, an annotation). */
+export function ranCodeModules(log: string): string[] {
+  return notRestored(log, "it ran Template Haskell, a quasi-quote or an annotation when compiled");
+}
+
 /** A server with default settings and a cache of its own; `stop` also removes the cache. */
 export async function incrementalServer(): Promise<TestServer> {
   const cache = await privateCacheHome(await Deno.makeTempDir({ prefix: "ghcpw-inc-cache-" }));

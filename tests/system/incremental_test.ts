@@ -18,6 +18,7 @@ import {
   emptyOutputs,
   incrementalServer,
   measured,
+  ranCodeModules,
 } from "../support/incremental.ts";
 
 const OUT = ["-outputdir", "out", "-o", "bin/prog"];
@@ -245,6 +246,97 @@ Deno.test("incremental --make: an edit sequence gives what a cold build into emp
       assertEquals(again.delta.modulesRestored, 0, again.log);
       const third = await step(twins, server, args());
       assertEquals(third.delta.modulesRestored, 7, third.log);
+    });
+  } finally {
+    await cleanUp(server, twins);
+  }
+});
+
+/**
+ * A target whose modules run compile-time code or not whatever their text says: quotes under
+ * TemplateHaskell (nothing runs), a splice, a quasi-quote, an annotation, a module that gains a splice,
+ * one whose CPP include changes under an unchanged source, and one whose `-F` preprocessor reads a file.
+ */
+const RUNS_CODE_PROJECT: Record<string, string> = {
+  // QuasiQuotes are mentioned here, in a comment, and TemplateHaskell is on: but only quotes are built.
+  "src/Quotes.hs": "{-# LANGUAGE TemplateHaskell #-}\nmodule Quotes (answer, num) where\n\n" +
+    "import Language.Haskell.TH (Exp, Q)\nimport Language.Haskell.TH.Quote (QuasiQuoter (..))\n\n" +
+    "answer :: Q Exp\nanswer = [| 42 :: Int |]\n\n-- | For QuasiQuotes elsewhere.\nnum :: QuasiQuoter\n" +
+    "num = QuasiQuoter {quoteExp = \\s -> [| read s :: Int |], quotePat = undefined, quoteType = undefined, " +
+    "quoteDec = undefined}\n",
+  "src/User.hs": "{-# LANGUAGE TemplateHaskell #-}\nmodule User (used) where\n\nimport Quotes\n\n" +
+    "used :: Int\nused = $(answer)\n",
+  "src/Quoted.hs": "{-# LANGUAGE QuasiQuotes #-}\nmodule Quoted (quoted) where\n\nimport Quotes\n\n" +
+    "quoted :: Int\nquoted = [num|5|]\n",
+  "src/Ann.hs": 'module Ann (annotated) where\n\n{-# ANN annotated "checked" #-}\nannotated :: Int\n' +
+    "annotated = 1\n",
+  "src/Gains.hs": "{-# LANGUAGE TemplateHaskell #-}\nmodule Gains (gained) where\n\n" +
+    "import Language.Haskell.TH.Syntax (lift)\n\ngained :: Int\ngained = 7\n",
+  "src/Inc.hs": '{-# LANGUAGE CPP #-}\nmodule Inc (included) where\n\n#include "value.h"\n\n' +
+    "included :: Int\nincluded = VALUE\n",
+  "src/value.h": "#define VALUE 1\n",
+  // GHC runs a -F preprocessor as PROGRAM ORIGINAL INPUT OUTPUT.
+  "src/Pp.hs": '{-# OPTIONS_GHC -F -pgmF ./pp.sh #-}\nmodule Pp (pp) where\n\npp :: String\npp = "WORD"\n',
+  "pp.sh": '#!/bin/sh\nsed "s/WORD/$(cat pp.txt)/" "$2" > "$3"\n',
+  "pp.txt": "first\n",
+  "src/Main.hs": "module Main (main) where\n\nimport Ann\nimport Gains\nimport Inc\nimport Pp\n" +
+    "import Quoted\nimport User\n\nmain :: IO ()\n" +
+    "main = print (annotated, gained, included, pp, quoted, used)\n",
+};
+
+Deno.test("incremental --make: a module is restored unless GHC ran code for it, whatever its text says", async (t) => {
+  const server = await incrementalServer();
+  const twins = await Twins.create(server, RUNS_CODE_PROJECT, "ghcpw-inc-code-");
+  const modules = ["Main", "Quotes", "User", "Quoted", "Ann", "Gains", "Inc", "Pp"];
+  const args = (...flags: string[]) => ["--make", ...flags, ...OUT, ...modules.map((m) => `src/${m}.hs`)];
+  for (const tree of [twins.cold, twins.warm]) await Deno.chmod(`${tree}/pp.sh`, 0o755);
+  try {
+    await t.step("first build", async () => {
+      await step(twins, server, args());
+    });
+    await t.step(
+      "no change: quotes, CPP and plain modules restored; splice, quasi-quote, annotation not",
+      async () => {
+        const { delta, log } = await step(twins, server, args());
+        assertEquals(ranCodeModules(log), ["Ann", "Quoted", "User"], log);
+        assertMatch(log, /its OPTIONS_GHC runs a plugin or program \(-fplugin, -F, -pgm\.\.\.\): Pp/);
+        assertEquals(delta.modulesRestored, 4, log);
+        assertEquals(delta.modulesRecompiled, 4, log);
+      },
+    );
+    await t.step("an included header changed under an unchanged source: GHC compiles it again", async () => {
+      await twins.write({ "src/value.h": "#define VALUE 2\n" });
+      const { warm, delta, log } = await step(twins, server, args());
+      // Inc is restored (its source is unchanged) and GHC's own check finds the header changed.
+      assertEquals(delta.modulesRestored, 4, log);
+      assertMatch(warm.stdout, /Compiling Inc /);
+    });
+    await t.step(
+      "a -F preprocessor's input changed under an unchanged source: compiled as cold",
+      async () => {
+        await twins.write({ "pp.txt": "second\n" });
+        const { delta, log } = await step(twins, server, args());
+        assertEquals(delta.modulesRestored, 4, log);
+      },
+    );
+    await t.step("a module that gains a splice is compiled, and not restored after", async () => {
+      await twins.write({
+        "src/Gains.hs": RUNS_CODE_PROJECT["src/Gains.hs"].replace(
+          "gained = 7",
+          "gained = $(lift (6 * 7 :: Int))",
+        ),
+      });
+      const { delta, log } = await step(twins, server, args());
+      assertEquals(delta.modulesRestored, 3, log);
+      const again = await step(twins, server, args());
+      assertEquals(ranCodeModules(again.log), ["Ann", "Gains", "Quoted", "User"], again.log);
+      assertEquals(again.delta.modulesRestored, 3, again.log);
+    });
+    await t.step("-XTemplateHaskell on the command line: restored as before", async () => {
+      await step(twins, server, args("-XTemplateHaskell"));
+      const { delta, log } = await step(twins, server, args("-XTemplateHaskell"));
+      assertEquals(ranCodeModules(log), ["Ann", "Gains", "Quoted", "User"], log);
+      assertEquals(delta.modulesRestored, 3, log);
     });
   } finally {
     await cleanUp(server, twins);

@@ -49,8 +49,10 @@ Deno.test("readMakeArgs refuses what must not be restored", () => {
   const refusal = (args: string[]) => readMakeArgs(["-outputdir", "o", ...args, "A.hs"]).refusal;
   assert(refusal(["-fforce-recomp"])?.includes("-fforce-recomp"));
   assertEquals(refusal(["-fforce-recomp", "-fno-force-recomp"]), null);
-  assert(refusal(["-XTemplateHaskell"]) !== null);
+  // Whether a module ran splices is known per module, from the build that made its outputs.
+  assertEquals(refusal(["-XTemplateHaskell", "-XQuasiQuotes"]), null);
   assert(refusal(["-fplugin=P"]) !== null);
+  assert(refusal(["-F", "-pgmF", "pp"])?.includes("-F"));
   assert(refusal(["-ddump-simpl"]) !== null);
   const hie = (args: string[]) => readMakeArgs(["-odir", "o", "-hidir", "h", ...args, "A.hs"]).refusal;
   assert(hie(["-fwrite-ide-info"]) !== null);
@@ -59,24 +61,29 @@ Deno.test("readMakeArgs refuses what must not be restored", () => {
   assert(readMakeArgs(["-odir", "o", "A.hs"]).refusal !== null);
 });
 
-Deno.test("readModuleHeader reads names past comments and pragmas, and notices splices", () => {
+Deno.test("readModuleHeader reads names past comments and pragmas, and notices pragmas that run code", () => {
   assertEquals(
     readModuleHeader("{-# LANGUAGE CPP #-}\n-- hi\n{- a {- nested -} -}\nmodule A.B (x) where\n"),
     {
       name: "A.B",
-      usesSplices: false,
+      pragmaRunsCode: false,
     },
   );
   assertEquals(readModuleHeader("main = pure ()\n").name, "Main");
   assertEquals(readModuleHeader("module X where").name, "X");
   assertEquals(readModuleHeader("#if 1\nmodule X where\n#endif\n").name, null);
   assertEquals(readModuleHeader("{- unterminated").name, null);
-  assertEquals(readModuleHeader("{-# LANGUAGE TemplateHaskell #-}\nmodule T where").usesSplices, true);
-  assertEquals(readModuleHeader("module Q where\n{-# LANGUAGE QuasiQuotes #-}").usesSplices, true);
-  assertEquals(readModuleHeader('module A where\n{-# ANN module "HLint: ignore" #-}').usesSplices, true);
-  assertEquals(readModuleHeader("{-# OPTIONS_GHC -XTemplateHaskell #-}\nmodule T where").usesSplices, true);
-  // Quotes build syntax for later; nothing runs while the module compiles.
-  assertEquals(readModuleHeader("{-# LANGUAGE TemplateHaskellQuotes #-}\nmodule Q where").usesSplices, false);
+  const runsCode = (text: string) => readModuleHeader(text).pragmaRunsCode;
+  assertEquals(runsCode("{-# OPTIONS_GHC -fplugin=P #-}\nmodule T where"), true);
+  assertEquals(runsCode("{-# OPTIONS_GHC -Wall\n  -fplugin P #-}\nmodule T where"), true);
+  assertEquals(runsCode("{-# options_ghc -F -pgmF hspec-discover #-}"), true);
+  assertEquals(runsCode("{-# OPTIONS -pgmP ./cpp #-}\nmodule T where"), true);
+  // Splices, quasi-quotes and annotations are judged by what GHC ran, not by the text.
+  assertEquals(runsCode("{-# LANGUAGE TemplateHaskell, QuasiQuotes #-}\nmodule T where"), false);
+  assertEquals(runsCode('module A where\n{-# ANN module "HLint: ignore" #-}'), false);
+  // Other flags, and those words outside an options pragma, run nothing.
+  assertEquals(runsCode("{-# OPTIONS_GHC -Wall -fno-warn-orphans -Fdummy #-}\nmodule T where"), false);
+  assertEquals(runsCode("{-# OPTIONS_GHC -Wall #-}\nmodule T where\n-- -fplugin and -F in a comment"), false);
   assertEquals(readModuleHeader("x", true).name, null);
 });
 
@@ -152,6 +159,7 @@ const record = (module: string, source: string, sourceHash = H("a"), bootHash: s
   sourceHash,
   bootHash,
   files: [{ dir: "o", path: `${module}.hi`, hash: H("f"), size: 1 }],
+  ranCode: false,
   warnings: [],
 });
 
@@ -161,7 +169,7 @@ Deno.test("planRestore restores only unchanged, unambiguous modules of the sourc
     module,
     sourceHash: H("a"),
     bootHash: null,
-    usesSplices: false,
+    pragmaRunsCode: false,
     ...over,
   });
   const saved = [
@@ -173,48 +181,52 @@ Deno.test("planRestore restores only unchanged, unambiguous modules of the sourc
     record("E", "E.hs"),
     record("F", "F.hs"),
     record("G", "G.hs"),
+    { ...record("T", "T.hs"), ranCode: true },
+    record("P", "P.hs"),
   ];
   const plan = planRestore(saved, [
     current("A.hs", "A"),
     current("B.hs", "B", { sourceHash: H("b") }),
     current("C.hs", "C", { bootHash: H("c") }),
-    current("D.hs", "D", { usesSplices: true }),
+    current("D.hs", "D"),
     current("E.hs", "Renamed"),
     current("F.hs", "F"),
     current("G.hs", "G"),
     current("G2.hs", "G"),
+    current("T.hs", "T"),
+    current("P.hs", "P", { pragmaRunsCode: true }),
   ], new Set(["F"]));
-  assertEquals(plan.restore.map((r) => r.module), ["A"]);
+  // D's source once mentioned splices, perhaps, but its build ran none: restored like any other.
+  assertEquals(plan.restore.map((r) => r.module), ["A", "D"]);
   // F's outputs are in the directories already: left to GHC, and known if they are F's saved ones.
   assertEquals(plan.kept.map((r) => r.module), ["F"]);
   assertEquals(plan.skipped.map((s) => [s.module, s.reason]), [
     ["B", "its source changed"],
     ["C", "its boot file changed"],
-    ["D", "it may run Template Haskell"],
     ["Gone", "not in the source list"],
     ["E", "its name changed or cannot be read"],
     ["G", "more than one source has its name"],
+    ["T", "it ran Template Haskell, a quasi-quote or an annotation when compiled"],
+    ["P", "its OPTIONS_GHC runs a plugin or program (-fplugin, -F, -pgm...)"],
     ["G", "nothing saved for it"],
   ]);
   const fresh = planRestore([], [
     current("N.hs", "N"),
-    current("T.hs", "T", { usesSplices: true }),
     current("X.hs", null),
   ], new Set());
   assertEquals(fresh.skipped.map((s) => [s.module, s.reason]), [
     ["N", "nothing saved for it"],
-    ["T", "it may run Template Haskell"],
     ["X.hs", "its name cannot be read"],
   ]);
   assertEquals(
-    describeSkipped([...plan.skipped, ...fresh.skipped].slice(0, 3).concat(fresh.skipped[0])),
-    "its source changed: B; its boot file changed: C; it may run Template Haskell: D; nothing saved for it: N",
+    describeSkipped([plan.skipped[0], plan.skipped[1], fresh.skipped[0], plan.skipped.at(-1)!]),
+    "its source changed: B; its boot file changed: C; nothing saved for it: N, G",
   );
 });
 
-Deno.test("planRestore keeps a module with splices whose outputs a build tool kept", () => {
-  const current = { source: "T.hs", module: "T", sourceHash: H("a"), bootHash: null, usesSplices: true };
-  const saved = [record("T", "T.hs")];
+Deno.test("planRestore keeps a module that ran splices whose outputs a build tool kept", () => {
+  const current = { source: "T.hs", module: "T", sourceHash: H("a"), bootHash: null, pragmaRunsCode: false };
+  const saved = [{ ...record("T", "T.hs"), ranCode: true }];
   assertEquals(planRestore(saved, [current], new Set(["T"])).kept.map((r) => r.module), ["T"]);
   assertEquals(planRestore(saved, [current], new Set()).restore, []);
   assertEquals(planRestore(saved, [{ ...current, sourceHash: H("b") }], new Set(["T"])).kept, []);
@@ -260,7 +272,7 @@ Deno.test("parseDiagnostics attributes messages to files; replay prints them as 
 });
 
 Deno.test("decodeManifest detects corruption, truncation, other versions and other keys", () => {
-  const manifest: Manifest = { version: 2, key: "k", modules: [record("A", "A.hs")] };
+  const manifest: Manifest = { version: MANIFEST_VERSION, key: "k", modules: [record("A", "A.hs")] };
   const text = encodeManifest(manifest);
   assertEquals(decodeManifest(text, "k"), manifest);
   assertThrows(() => decodeManifest(text.slice(0, text.length - 5), "k"), ManifestError);
@@ -273,6 +285,10 @@ Deno.test("decodeManifest detects corruption, truncation, other versions and oth
   };
   assertThrows(() => decodeManifest(encodeManifest(escape), "k"), ManifestError);
   assertThrows(() => decodeManifest(encodeManifest({ ...manifest, version: 1 }), "k"), ManifestError);
+  // A record that does not say whether its module ran code (version 2's) is never read as one that did not.
+  const { ranCode: _, ...unsaid } = record("A", "A.hs");
+  const older = { ...manifest, modules: [unsaid] } as unknown as Manifest;
+  assertThrows(() => decodeManifest(encodeManifest(older), "k"), ManifestError);
 });
 
 Deno.test("moduleOfOutput attributes every kind of output file to its module", () => {

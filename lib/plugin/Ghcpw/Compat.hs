@@ -49,6 +49,7 @@ module Ghcpw.Compat
   , flagsTmpDir
   , temporaryDirectories
   , withStageTimes
+  , observeMeta
     -- * Where the kept state lives in the session
   , keepsState
   , usagesFollowLoadedInterfaces
@@ -270,6 +271,10 @@ import GHC.Driver.Types (Dependencies (dep_mods), InstalledFindResult (..), ModI
 #endif
 
 import Ghcpw.Stages (Stage (..), inStage)
+import GHC.Driver.Hooks (Hooks, runMetaHook)
+import GHC.Tc.Gen.Splice (defaultRunMeta)
+import GHC.Tc.Types (TcGblEnv (tcg_mod))
+import GHC.Tc.Utils.Monad (getGblEnv)
 #if MIN_VERSION_ghc(9,4,0)
 import GHC.Driver.Hooks (Hooks (runPhaseHook))
 import GHC.Driver.Pipeline.Execute (runPhase)
@@ -599,6 +604,25 @@ phaseStage (RealPhase p) = case p of
   Cmm -> Codegen
   _ -> Driver
 #endif
+
+-- | The session with GHC's meta hook wrapped so that `record` hears of the module being type-checked each
+-- time GHC is about to run code of the user's while compiling it: every Template Haskell splice (typed or
+-- not, in expressions, patterns, types or declarations), every quasi-quote (the renamer turns one into a
+-- splice) and every annotation goes through runMeta, which calls this hook. GHC's own runner (or a hook
+-- already set) then runs the code unchanged. 9.0 keeps hooks in DynFlags, later GHCs in the HscEnv.
+observeMeta :: (Module -> IO ()) -> HscEnv -> HscEnv
+#if MIN_VERSION_ghc(9,2,0)
+observeMeta record hscEnv = hscEnv {hsc_hooks = observeMetaHook record (hsc_hooks hscEnv)}
+#else
+observeMeta record hscEnv = hscEnv {hsc_dflags = dflags {hooks = observeMetaHook record (hooks dflags)}}
+  where
+    dflags = hsc_dflags hscEnv
+#endif
+
+observeMetaHook :: (Module -> IO ()) -> Hooks -> Hooks
+observeMetaHook record h = h {runMetaHook = Just (observed (fromMaybe defaultRunMeta (runMetaHook h)))}
+  where
+    observed run request expr = (getGblEnv >>= liftIO . record . tcg_mod) >> run request expr
 
 -- * Where the kept state lives
 --

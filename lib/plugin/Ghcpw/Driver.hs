@@ -49,6 +49,7 @@ import Ghcpw.Interfaces (loadTargets, runOneShot)
 import Ghcpw.Stages (Stage (..), switchStage)
 import Ghcpw.Stale (noteStaleModules)
 import Ghcpw.Leftovers (stopInterpreterProcess)
+import Ghcpw.RanCode (recordRanCode)
 import Ghcpw.Warm
 
 -- | The mode flags the server has already taken out of argv (see lib/ghc/mode.ts).
@@ -129,7 +130,7 @@ compile warm requestDir output mode args terminal = do
     -- Kept names hold uniques from the supply: reseeding it would hand the same uniques out again.
     unless warmNames (liftIO (initUniques dflags4))
     initSessionPlugins
-    setSession . withStageTimes =<< getSession
+    setSession . observeMeta recordRanCode . withStageTimes =<< getSession
     hscEnv <- getSession
     liftIO (warnUnusedLinkerInputs mode dflags4 objs)
     liftIO (switchStage Driver)
