@@ -23,6 +23,8 @@ Deno.test("share: none, all and sets, written in one order", () => {
   assertEquals(formatShare(parseShare("interfaces,databases,names")), "names,databases,interfaces");
   assertEquals(formatShare([]), "none");
   assertEquals(DEFAULT_SHARE, parseShare("all"));
+  assertEquals(parseShare("code,all"), ["names", "databases", "interfaces", "code"]);
+  assertEquals(formatShare(parseShare("names,code")), "names,code");
 });
 
 Deno.test("share: unknown, unsupported and inconsistent settings are refused with the reason", () => {
@@ -35,11 +37,11 @@ Deno.test("share: unknown, unsupported and inconsistent settings are refused wit
     }
     throw new Error(`${text} was accepted`);
   };
-  for (const bad of ["", "nmes", "names,", "none,names", "all,code"]) {
-    assert(refusal(bad).includes("none, all, or a comma-separated set"), refusal(bad));
+  for (const bad of ["", "nmes", "names,", "none,names", "all,none"]) {
+    assert(refusal(bad).includes("none, or a comma-separated set of all,"), refusal(bad));
   }
-  assert(refusal("names,code").includes("not supported yet"));
   assert(refusal("home-interfaces").includes("home modules"));
+  assert(refusal("databases,code").includes("needs names too"));
   assert(refusal("interfaces").includes("needs names too"));
   assert(refusal("databases,interfaces").includes("needs names too"));
 });
@@ -58,6 +60,7 @@ Deno.test("share: only whether names are kept changes the server key, and the de
     serverKey(identity, { packageDbs: [], deterministicObjects: deterministicObjects(parseShare(share)) });
   assertEquals(await key("all"), await serverKey(identity, { packageDbs: [] }));
   assertEquals(await key("names,databases"), await key("all"));
+  assertEquals(await key("all,code"), await key("all"));
   assertEquals(await key("none"), await key("databases"));
   assert(await key("none") !== await key("all"));
 });
@@ -69,6 +72,7 @@ Deno.test("a worker's reported holdings: counts, packages and heap, or nothing i
       "interface-sets": "2",
       interfaces: "40",
       packages: "base,ghc-prim",
+      "code-packages": "rts,ghc-prim",
       "heap-live-bytes": "100",
       "heap-max-live-bytes": "200",
       "heap-bytes": "400",
@@ -80,6 +84,7 @@ Deno.test("a worker's reported holdings: counts, packages and heap, or nothing i
       interfaceSets: 2,
       interfaces: 40,
       packages: ["base", "ghc-prim"],
+      codePackages: ["rts", "ghc-prim"],
       heap: {
         liveBytes: 100,
         maxLiveBytes: 200,
@@ -95,5 +100,11 @@ Deno.test("a worker's reported holdings: counts, packages and heap, or nothing i
     holdingsOf({ "heap-live-bytes": "100", "heap-bytes": "400" }).heap?.collectedMs,
     null,
   );
-  assertEquals(holdingsOf({}), { interfaceSets: 0, interfaces: 0, packages: [], heap: null });
+  assertEquals(holdingsOf({}), {
+    interfaceSets: 0,
+    interfaces: 0,
+    packages: [],
+    codePackages: [],
+    heap: null,
+  });
 });
