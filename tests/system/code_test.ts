@@ -62,6 +62,8 @@ Deno.test("kept loaded code gives cold ghc's splice results", async (t) => {
       const kept = await keptCode();
       // What a starting linker loads for a plain -c: base and its dependencies, and no home code.
       for (const unit of ["rts", "base"]) assert(kept.includes(unit), `keeps code of ${kept.join(",")}`);
+      const table = await ghcpwCli(["status", "--socket", server.socket]);
+      assertMatch(table.stdout, /worker \d+ keeps loaded code of: rts, .*\bbase\b/);
       for (const value of [1047, 2047]) {
         await w.write({ "Val.hs": valModule(value) });
         await useVal(value);
