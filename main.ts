@@ -5,7 +5,7 @@
  * @module
  */
 
-import { UsageError } from "./lib/commands/options.ts";
+import { UsageError } from "./lib/commands/usage_error.ts";
 import { VERSION } from "./lib/version.ts";
 
 export const MAIN_HELP = `ghcpw ${VERSION}: a persistent worker (compile server) for GHC

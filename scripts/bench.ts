@@ -17,7 +17,6 @@ import { VERSION } from "../lib/version.ts";
 import { benchRow, type ConfigResult } from "./bench/builds.ts";
 import { measureWorkerMemory, type MemoryResult } from "./bench/memory.ts";
 import { measureOverhead, type OverheadResult, type SmallProject, smallProject } from "./bench/overhead.ts";
-import { chooseGhc } from "../lib/ghc/installation.ts";
 import {
   attachDashValues,
   cpuTimes,
@@ -46,32 +45,31 @@ import {
   overheadTable,
   resultsTable,
 } from "./bench/report.ts";
-import { GHCPW_MAIN, type RunningServer, startServer, stopServer } from "./bench/server.ts";
+import { type RunningServer, startServer, stopServer } from "./bench/server.ts";
 import { INCREMENTAL_BENCH_HELP, parseIncrementalArgs, runIncrementalBench } from "./bench/incremental.ts";
 import { DEFAULT_SHARE, formatShare, parseShare } from "../lib/share.ts";
-import { listOption, wholeNumber } from "./bench/options.ts";
+import {
+  listOption,
+  readSharedOptions,
+  SHARED_OPTIONS,
+  type SharedOptions,
+  wholeNumber,
+} from "./bench/options.ts";
 
 /** The benchmark's options, from the command line. */
-export interface BenchOptions {
-  projects: string[];
+export interface BenchOptions extends SharedOptions {
   /** Sizes of the synthetic project (ordinary modules), one project each. */
   modules: number[];
   /** Most home imports per module of the synthetic projects (scripts/gen_project.ts --imports). */
   imports: number;
   limit: number | null;
-  ghc: string;
-  /** The ghcpw entry point to benchmark (main.ts). */
-  ghcpwMain: string;
   jobs: number[];
   configs: BenchConfig[];
   /** `--share` settings, one server (and a row per project, flag set and job count) each. */
   shares: string[];
-  seed: number;
   overheadRequests: number;
   /** Checkpoints of the worker-memory measurement; empty to skip it. */
   rssRequests: number[];
-  keep: boolean;
-  verbose: boolean;
 }
 
 export const DEFAULT_PROJECTS = ["synthetic", "aeson"];
@@ -189,53 +187,38 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
   const { values } = parseArgs({
     args: attachDashValues(args, ["--flags"]),
     options: {
-      project: { type: "string", multiple: true },
+      ...SHARED_OPTIONS,
       modules: { type: "string", multiple: true },
       imports: { type: "string" },
       limit: { type: "string" },
-      ghc: { type: "string" },
-      "ghcpw-main": { type: "string" },
       jobs: { type: "string", multiple: true },
       flags: { type: "string", multiple: true },
       share: { type: "string", multiple: true },
-      seed: { type: "string" },
       "overhead-requests": { type: "string" },
       "rss-requests": { type: "string" },
       "no-rss": { type: "boolean" },
-      keep: { type: "boolean" },
-      verbose: { type: "boolean", short: "v" },
-      help: { type: "boolean", short: "h" },
     },
     strict: true,
   });
   if (values.help) return null;
   const jobs = listOption(values.jobs ?? ["1,2"]).map((j) => wholeNumber("--jobs", j, 1));
-  const projects = listOption(values.project ?? DEFAULT_PROJECTS);
-  for (const p of projects) {
-    if (!/^[a-z0-9][a-z0-9-]*$/.test(p)) throw new Error(`--project: "${p}" is not a project name`);
-  }
   const rss = values["no-rss"]
     ? []
     : listOption([values["rss-requests"] ?? DEFAULT_RSS_REQUESTS.join(",")]).map((n) =>
       wholeNumber("--rss-requests", n, 1)
     );
   return {
-    projects: [...new Set(projects)],
+    ...readSharedOptions(values, DEFAULT_PROJECTS),
     modules: [...new Set(listOption(values.modules ?? ["30"]).map((n) => wholeNumber("--modules", n, 1)))],
     imports: wholeNumber("--imports", values.imports ?? "3", 1),
     limit: values.limit === undefined ? null : wholeNumber("--limit", values.limit, 1),
-    ghc: chooseGhc(values.ghc),
-    ghcpwMain: values["ghcpw-main"] ?? GHCPW_MAIN,
     jobs: [...new Set(jobs)],
     configs: (values.flags ?? DEFAULT_FLAGS).map(configFor),
     shares: [
       ...new Set((values.share ?? [formatShare(DEFAULT_SHARE)]).map((s) => formatShare(parseShare(s)))),
     ],
-    seed: wholeNumber("--seed", values.seed ?? "1", 0),
     overheadRequests: wholeNumber("--overhead-requests", values["overhead-requests"] ?? "20", 0),
     rssRequests: rss,
-    keep: values.keep ?? false,
-    verbose: values.verbose ?? false,
   };
 }
 

@@ -21,19 +21,33 @@ export class UnsafeRuntimeDir extends Error {
  * {@linkcode checkPrivateDir}); resolves to its path.
  */
 export async function ensureRuntimeDir(dir: string = runtimeDir()): Promise<string> {
-  try {
-    // Not recursive: the parent ($XDG_RUNTIME_DIR or /tmp) must already exist, and an intermediate
-    // directory created here would not get the checks.
-    await Deno.mkdir(dir, { mode: 0o700 });
-    // The umask may have removed bits the owner needs; never added any for others.
-    await Deno.chmod(dir, 0o700);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.AlreadyExists)) {
-      throw new UnsafeRuntimeDir(`cannot create ghcpw's runtime directory ${dir}: ${messageOf(e)}`);
+  // Looked at first: it exists on every run but the first, and creating it anyway would throw, which
+  // costs every client a millisecond.
+  const present = lstatIfPresent(dir);
+  if (present === null) {
+    try {
+      // Not recursive: the parent ($XDG_RUNTIME_DIR or /tmp) must already exist, and an intermediate
+      // directory created here would not get the checks.
+      await Deno.mkdir(dir, { mode: 0o700 });
+      // The umask may have removed bits the owner needs; never added any for others.
+      await Deno.chmod(dir, 0o700);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) {
+        throw new UnsafeRuntimeDir(`cannot create ghcpw's runtime directory ${dir}: ${messageOf(e)}`);
+      }
     }
   }
-  await checkPrivateDir(dir);
+  checkPrivateDirInfo(dir, present ?? await lstatOrRefuse(dir));
   return dir;
+}
+
+/** The entry at `path` itself (a link not followed), or null if there is none. */
+function lstatIfPresent(path: string): Deno.FileInfo | null {
+  try {
+    return Deno.lstatSync(path);
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -42,12 +56,19 @@ export async function ensureRuntimeDir(dir: string = runtimeDir()): Promise<stri
  * process only reads from it (a client that does not start servers).
  */
 export async function checkPrivateDir(dir: string): Promise<void> {
-  let info: Deno.FileInfo;
+  checkPrivateDirInfo(dir, await lstatOrRefuse(dir));
+}
+
+async function lstatOrRefuse(dir: string): Promise<Deno.FileInfo> {
   try {
-    info = await Deno.lstat(dir);
+    return await Deno.lstat(dir);
   } catch (e) {
     throw new UnsafeRuntimeDir(`cannot use ghcpw's runtime directory ${dir}: ${messageOf(e)}`);
   }
+}
+
+/** {@linkcode checkPrivateDir} on what lstat said of `dir`. */
+function checkPrivateDirInfo(dir: string, info: Deno.FileInfo): void {
   const advice = `remove it (ghcpw recreates it safely) or set XDG_RUNTIME_DIR to a private directory`;
   if (info.isSymlink) {
     throw new UnsafeRuntimeDir(

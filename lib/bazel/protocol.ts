@@ -140,6 +140,23 @@ export function decodeResponse(protocol: BazelProtocol, bytes: Uint8Array): Work
 }
 
 /**
+ * The responses on a worker's stdout, decoded in order of arrival (for tests and tools that play Bazel's
+ * part). Every byte a worker writes there must belong to a response, so a stream that ends inside a
+ * message is an error.
+ */
+export async function* readResponses(
+  stdout: ReadableStream<Uint8Array>,
+  protocol: BazelProtocol,
+): AsyncGenerator<WorkResponse> {
+  const splitter = new MessageSplitter(protocol);
+  for await (const chunk of stdout) {
+    splitter.push(chunk);
+    for (let m = splitter.next(); m !== null; m = splitter.next()) yield decodeResponse(protocol, m);
+  }
+  if (splitter.pending) throw new BazelProtocolError("the stream ended inside a response");
+}
+
+/**
  * Splits a byte stream into messages of one framing. Feed it bytes as they arrive with
  * {@linkcode push}; {@linkcode next} returns each complete message in order, or null until more bytes
  * are needed. It keeps its scanning state between calls, so a message split across reads costs no

@@ -11,7 +11,8 @@ import { clientSettings } from "../client/settings.ts";
 import { chooseGhc } from "../ghc/installation.ts";
 import { setUpLogging } from "../log/logging.ts";
 import { LOG_OPTIONS, logLevelOf } from "./log_options.ts";
-import { parseOptions, UsageError } from "./options.ts";
+import { parseOptions } from "./options.ts";
+import { UsageError } from "./usage_error.ts";
 import { SELECT_OPTIONS, shareOption } from "./select_options.ts";
 
 export const BUCK2_HELP = `ghcpw buck2: a Buck2 persistent worker for GHC

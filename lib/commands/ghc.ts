@@ -9,8 +9,8 @@ import { clientSettings } from "../client/settings.ts";
 import { chooseGhc } from "../ghc/installation.ts";
 import { parseLogLevel, setUpLogging } from "../log/logging.ts";
 import { explicitSocketPath } from "../address/paths.ts";
-import { parseOptions } from "./options.ts";
 import { SELECT_OPTIONS, shareOption } from "./select_options.ts";
+import { simpleOptions } from "./simple_options.ts";
 
 export const GHC_HELP = `ghcpw ghc: compile through the ghcpw server, exactly as ghc would
 
@@ -50,12 +50,16 @@ Environment:
                      debug, info, warning, error; default: error)
 `;
 
+const GHC_OPTIONS = { ...SELECT_OPTIONS, help: { type: "boolean", short: "h" } } as const;
+
 /** Runs the subcommand; resolves to the exit code. */
 export async function ghcCommand(args: string[]): Promise<number> {
   const dashes = args.indexOf("--");
   const own = dashes >= 0 ? args.slice(0, dashes) : [];
   const ghcArgs = dashes >= 0 ? args.slice(dashes + 1) : args;
-  const { values } = parseOptions("ghc", own, { ...SELECT_OPTIONS, help: { type: "boolean", short: "h" } });
+  // node:util's parser only for lines the simple one is unsure of: it costs every compile ~6 ms to load.
+  const values = simpleOptions(own, GHC_OPTIONS) ??
+    (await import("./options.ts")).parseOptions("ghc", own, GHC_OPTIONS).values;
   if (values.help) {
     console.log(GHC_HELP);
     return 0;

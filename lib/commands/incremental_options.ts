@@ -7,7 +7,8 @@
 
 import { INCREMENTAL_ENV } from "../incremental/build.ts";
 import { DEFAULT_CACHE_BYTES } from "../incremental/store.ts";
-import { byteSize, UsageError } from "./options.ts";
+import { byteSize } from "./options.ts";
+import { UsageError } from "./usage_error.ts";
 
 /** Whether `--make` builds are incremental when neither the options nor the invocation say. */
 export const INCREMENTAL_BY_DEFAULT = true;

@@ -6,11 +6,7 @@
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { parseDuration } from "../duration.ts";
-
-/** A command line ghcpw cannot accept; the message says what to do instead. */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
+import { UsageError } from "./usage_error.ts";
 
 /** Parses options strictly; unknown or malformed options become a {@linkcode UsageError}. */
 export function parseOptions<T extends NonNullable<ParseArgsConfig["options"]>>(

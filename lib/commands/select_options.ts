@@ -7,7 +7,7 @@
  */
 
 import { deterministicObjects, type Share, ShareError, shareSetting } from "../share.ts";
-import { UsageError } from "./options.ts";
+import { UsageError } from "./usage_error.ts";
 
 /**
  * The options that name a server: its socket, or the ghc, `--package-db` list and `--share` setting of

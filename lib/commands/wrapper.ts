@@ -9,7 +9,8 @@
 
 import { selfCommand } from "../client/autostart.ts";
 import { chooseGhc, findGhc, findGhcPkg, runTool } from "../ghc/installation.ts";
-import { parseOptions, UsageError } from "./options.ts";
+import { parseOptions } from "./options.ts";
+import { UsageError } from "./usage_error.ts";
 import { SELECT_OPTIONS } from "./select_options.ts";
 
 export const WRAPPER_HELP = `ghcpw wrapper: write a 'ghc' that compiles through ghcpw

@@ -9,7 +9,7 @@
 import { getLogger } from "@logtape/logtape";
 import { affinityOf } from "./affinity.ts";
 import { realGhcArguments, runGhcCaptured } from "../ghc/run.ts";
-import { planInvocation } from "../ghc/mode.ts";
+import { type Plan, planInvocation } from "../ghc/mode.ts";
 import type { OutputSink } from "../output.ts";
 import type { Pool } from "../pool/pool.ts";
 import { makeRequestDir } from "../pool/request_dir.ts";
@@ -31,6 +31,8 @@ export interface CompileStats {
 /** What serving needs: the real ghc and the pool of workers for it. */
 export interface Compiler {
   ghc: string;
+  /** Runs ghc with its stderr on its stdout, for a direct run with merged output (BuiltPlugin.mergedExec). */
+  mergedExec: string;
   pool: Pool;
   stats: CompileStats;
   /** Package databases put ahead of every invocation's own flags (the server's --package-db options). */
@@ -49,9 +51,12 @@ export async function compile(
   sink: OutputSink,
   signal?: AbortSignal,
 ): Promise<number> {
-  const args = await realGhcArguments(request.argv, request.cwd, compiler.packageDbs, sink);
-  if (args === null) return 1;
-  const plan = planInvocation(request.argv, args, request.env);
+  const real = await realGhcArguments(request.argv, request.cwd, compiler.packageDbs, sink);
+  if (real === null) return 1;
+  const { args } = real;
+  const plan: Plan = real.expanded
+    ? planInvocation(request.argv, args, request.env)
+    : { kind: "direct", reason: "a response file is not UTF-8: ghc reads it itself" };
   // Its key reads the environment as text: an environment that is not is simply built without it.
   const textEnv = compiler.incremental && plan.kind === "worker" && plan.mode[0] === "make"
     ? request.env.toRecord()
@@ -69,7 +74,7 @@ export async function compile(
   const ctx = {
     cwd: request.cwd,
     env: request.env,
-    mergedOutput: request.mergedOutput,
+    mergedExec: request.mergedOutput ? compiler.mergedExec : undefined,
     umask: request.umask,
   };
   if (plan.kind === "direct") {

@@ -77,6 +77,7 @@ export async function startCompiler(
   }
   return {
     ghc: prepared.installation.ghc,
+    mergedExec: prepared.plugin.mergedExec,
     pool,
     stats: { worker: 0, direct: 0, deferred: 0, timesMs: {} },
     packageDbs: dbs,

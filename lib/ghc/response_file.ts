@@ -1,7 +1,9 @@
 /**
  * `@file` arguments as GHC 9.4 and later read them (base's GHC.ResponseFile): each `@path` is replaced by
  * the arguments in that file, split at unquoted white space, with `'…'`, `"…"` and `\` quoting. Not
- * recursive. ghcpw expands them itself so that older GHCs behave the same.
+ * recursive. ghcpw expands them itself so that older GHCs behave the same, except a file that is not
+ * UTF-8: GHC decodes it in the locale's encoding and opens the files it names by their bytes, which
+ * arguments Deno passes on as text cannot carry, so such an invocation is left to the real ghc.
  *
  * @module
  */
@@ -42,11 +44,14 @@ export function unescapeArgs(text: string): string[] {
   return args.filter((a) => a !== "");
 }
 
+const strictDecoder = new TextDecoder("utf-8", { fatal: true });
+
 /**
- * Replaces every `@path` argument (relative to `cwd`) with the arguments the file holds.
+ * Replaces every `@path` argument (relative to `cwd`) with the arguments the file holds; null if a file
+ * is not UTF-8 (then only the real ghc, given `argv` as it is, reads it as plain ghc would).
  * Throws {@linkcode ResponseFileError} with ghc's message when a file cannot be read.
  */
-export async function expandResponseFiles(argv: readonly string[], cwd: string): Promise<string[]> {
+export async function expandResponseFiles(argv: readonly string[], cwd: string): Promise<string[] | null> {
   const out: string[] = [];
   for (const arg of argv) {
     if (!arg.startsWith("@")) {
@@ -54,11 +59,17 @@ export async function expandResponseFiles(argv: readonly string[], cwd: string):
       continue;
     }
     const path = arg.slice(1);
-    let text: string;
+    let bytes: Uint8Array;
     try {
-      text = await Deno.readTextFile(path.startsWith("/") ? path : `${cwd}/${path}`);
+      bytes = await Deno.readFile(path.startsWith("/") ? path : `${cwd}/${path}`);
     } catch (e) {
       throw new ResponseFileError(`Error while expanding response file: ${path}: ${describeOpenError(e)}`);
+    }
+    let text: string;
+    try {
+      text = strictDecoder.decode(bytes);
+    } catch {
+      return null;
     }
     out.push(...unescapeArgs(text));
   }

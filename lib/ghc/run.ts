@@ -15,20 +15,31 @@ import type { Environment } from "../process/environment.ts";
 
 const encoder = new TextEncoder();
 
+/** The arguments ghc gets for an invocation (see {@linkcode realGhcArguments}). */
+export interface RealGhcArguments {
+  args: string[];
+  /** False: a response file is not UTF-8 and stays in `args` for the real ghc to read (no worker can). */
+  expanded: boolean;
+}
+
 /**
  * The arguments ghc gets for an invocation wherever it runs: `-package-db` for each of the server's
  * `packageDbs` ahead of the invocation's own arguments, whose response files are expanded (as GHC 9.4+
- * does, so that older GHCs behave the same). A response file that cannot be read makes it null, after
- * its error has been written to `sink` as GHC writes it (GHC then exits with 1).
+ * does, so that older GHCs behave the same) unless one is not UTF-8. A response file that cannot be
+ * read makes it null, after its error has been written to `sink` as GHC writes it (GHC then exits with 1).
  */
 export async function realGhcArguments(
   argv: string[],
   cwd: string,
   packageDbs: readonly string[],
   sink: OutputSink,
-): Promise<string[] | null> {
+): Promise<RealGhcArguments | null> {
   try {
-    return [...packageDbs.flatMap((db) => ["-package-db", db]), ...await expandResponseFiles(argv, cwd)];
+    const expanded = await expandResponseFiles(argv, cwd);
+    return {
+      args: [...packageDbs.flatMap((db) => ["-package-db", db]), ...expanded ?? argv],
+      expanded: expanded !== null,
+    };
   } catch (e) {
     if (!(e instanceof ResponseFileError)) throw e;
     await sink.stderr(encoder.encode(`${e.message}\n`));
@@ -48,8 +59,9 @@ export async function runRealGhc(
   sink: OutputSink,
   signal?: AbortSignal,
 ): Promise<number> {
-  const args = await realGhcArguments(invocation.argv, invocation.cwd ?? ".", packageDbs, sink);
-  if (args === null) return 1;
+  const real = await realGhcArguments(invocation.argv, invocation.cwd ?? ".", packageDbs, sink);
+  if (real === null) return 1;
+  const { args } = real;
   return sink === processSink
     ? await runGhcInherited(ghc, args, invocation)
     : await runGhcCaptured(ghc, args, invocation, sink, signal);
@@ -63,17 +75,20 @@ export interface DirectContext {
   /** Undefined: this process's own (which may not be UTF-8, and so have no name Deno can give). */
   cwd?: string;
   env: Environment;
-  /** Capture stdout and stderr as one stream, sent to the sink's stdout (see CompileRequest). */
-  mergedOutput?: boolean;
+  /**
+   * Set: capture stdout and stderr as one stream, sent to the sink's stdout (see CompileRequest), by
+   * running ghc through this program (BuiltPlugin.mergedExec).
+   */
+  mergedExec?: string;
   umask?: number;
 }
 
 function command(ghc: string, args: string[], ctx: DirectContext, stdio: "piped" | "inherit"): Deno.Command {
-  // Deno pipes the two streams apart; only a shell can give ghc one pipe for both, so that their order
-  // survives. exec leaves ghc itself as the child: its exit status and signals are ghc's.
-  const merged = stdio === "piped" && ctx.mergedOutput === true;
-  return new Deno.Command(merged ? "/bin/sh" : ghc, {
-    args: merged ? ["-c", 'exec "$0" "$@" 2>&1', ghc, ...args] : args,
+  // Deno pipes the two streams apart; the helper gives ghc one pipe for both, so that their order
+  // survives, and then execs it: the child is ghc itself, its exit status and signals ghc's.
+  const merged = stdio === "piped" ? ctx.mergedExec : undefined;
+  return new Deno.Command(merged ?? ghc, {
+    args: merged === undefined ? args : [ghc, ...args],
     cwd: ctx.cwd,
     ...childEnvironment(ctx.env),
     stdin: stdio === "inherit" ? "inherit" : "null",

@@ -17,6 +17,7 @@ import GHC.Settings.Config (cProjectVersion)
 import Numeric (readOct)
 import System.Exit (ExitCode (..), exitWith)
 
+import Ghcpw.Compat (readInstallation, Installation)
 import Ghcpw.Context
 import Ghcpw.Driver
 import Ghcpw.Frame
@@ -48,10 +49,11 @@ serve opts libdir = do
   share <- either (refuse ch) pure (parseShare (last ("names,databases,interfaces" : optionValues "share=")))
   warm <- newWarm share (optionValues "immutable-db=")
   heap <- newHeap
+  installation <- readInstallation libdir
   send ch Hello [[B8.pack "protocol=" <> protocolVersion, B8.pack ("ghc=" ++ cProjectVersion), B8.pack ("share=" ++ showShare share)]]
   let loop = receive ch >>= \case
         Nothing -> pure ()
-        Just (Request, payload) -> either (refuse ch) (serveOne ch warm heap libdir) (decodeFields payload) >> loop
+        Just (Request, payload) -> either (refuse ch) (serveOne ch warm heap installation) (decodeFields payload) >> loop
         Just (other, _) -> refuse ch ("unexpected frame " ++ show other)
   loop
 
@@ -66,8 +68,8 @@ refuse ch why = do
 -- | Fields of a worker request, in order: mode, cwd, temporary directory (the server's; GHC has it as
 -- -tmpdir in argv), argv, environment (KEY=VALUE), whether the client's stderr is a terminal, whether its
 -- stdout and stderr are one file, the client's umask (octal).
-serveOne :: Channel -> Warm -> Heap -> FilePath -> [[B.ByteString]] -> IO ()
-serveOne ch warm heap libdir [modeField, [cwd], [tmp], args, env, [tty], [merged], [umask]] =
+serveOne :: Channel -> Warm -> Heap -> Installation -> [[B.ByteString]] -> IO ()
+serveOne ch warm heap installation [modeField, [cwd], [tmp], args, env, [tty], [merged], [umask]] =
   case (parseMode (map B8.unpack modeField), readOctal umask) of
     (Left why, _) -> refuse ch why
     (_, Nothing) -> refuse ch ("malformed umask " ++ show umask)
@@ -78,7 +80,7 @@ serveOne ch warm heap libdir [modeField, [cwd], [tmp], args, env, [tty], [merged
       outcome <- try $ withRequestContext ch context $ \decode output -> do
         argv <- mapM decode args
         terminal <- requestTerminal (tty == B8.pack "1")
-        invoke warm libdir (B8.unpack tmp) output mode argv terminal <* switchStage Finish
+        invoke warm installation (B8.unpack tmp) output mode argv terminal <* switchStage Finish
       stages <- finishRequest
       case outcome of
         -- The request left the process in a state the worker cannot put back; it says so and ends.

@@ -31,6 +31,7 @@ import stagesModule from "./Ghcpw/Stages.hs" with { type: "text" };
 import leftoversModule from "./Ghcpw/Leftovers.hs" with { type: "text" };
 import memoryModule from "./Ghcpw/Memory.hs" with { type: "text" };
 import liveThreadsSource from "./cbits/live_threads.c" with { type: "text" };
+import mergedExecSource from "./exec/merged_exec.c" with { type: "text" };
 import { GhcError, type GhcInstallation, runTool } from "../ghc/installation.ts";
 import { buildPackage } from "./package_build.ts";
 import { cacheDir } from "../address/paths.ts";
@@ -64,6 +65,9 @@ export const PLUGIN_C_SOURCES: ReadonlyArray<readonly [string, string]> = [
   ["cbits/live_threads.c", liveThreadsSource],
 ];
 
+/** The name of the merged-output helper (exec/merged_exec.c) in a plugin's directory, under bin/. */
+const MERGED_EXEC = "ghcpw-merged-exec";
+
 /** The module GHC runs with --frontend. */
 export const PLUGIN_MODULE = "GhcpwPlugin";
 
@@ -87,6 +91,8 @@ export const OPTIONAL_PACKAGES = ["terminfo"];
 export interface BuiltPlugin {
   unitId: string;
   packageDb: string;
+  /** The program that runs ghc with its stderr on its stdout (exec/merged_exec.c), built beside it. */
+  mergedExec: string;
 }
 
 /**
@@ -140,6 +146,7 @@ export async function ensurePlugin(
   const key = await sha256Hex(JSON.stringify({
     sources: PLUGIN_SOURCES,
     cSources: PLUGIN_C_SOURCES,
+    mergedExec: mergedExecSource,
     version: ghc.version,
     libdir: ghc.libdir,
     unit: ghc.ghcUnitId,
@@ -147,7 +154,7 @@ export async function ensurePlugin(
   }));
   const unitId = `ghcpw-plugin-${key.slice(0, 16)}`;
   const dir = `${root}/ghc-${ghc.version}-${key.slice(0, 16)}`;
-  const plugin = { unitId, packageDb: `${dir}/db` };
+  const plugin = { unitId, packageDb: `${dir}/db`, mergedExec: `${dir}/bin/${MERGED_EXEC}` };
   if (await exists(`${dir}/db/package.cache`)) return plugin;
 
   await Deno.mkdir(root, { recursive: true });
@@ -186,7 +193,10 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Builds and registers the plugin inside `work`, against the units the GHC's own library uses. */
+/**
+ * Builds and registers the plugin inside `work`, against the units the GHC's own library uses, and
+ * builds its merged-output helper (with the GHC's own C toolchain) there too.
+ */
 async function buildInto(ghc: GhcInstallation, unitId: string, work: string): Promise<void> {
   const deps = await ghcDependencies(ghc);
   const missing = REQUIRED_PACKAGES.filter((p) => !deps.has(p));
@@ -206,4 +216,18 @@ async function buildInto(ghc: GhcInstallation, unitId: string, work: string): Pr
     depends: units,
     ghcFlags: ["-O"],
   }, work);
+  const source = `${work}/exec/merged_exec.c`;
+  await Deno.mkdir(`${work}/exec`, { recursive: true });
+  await Deno.mkdir(`${work}/bin`, { recursive: true });
+  await Deno.writeTextFile(source, mergedExecSource);
+  await runTool(ghc.ghc, [
+    "-no-hs-main",
+    "-outputdir",
+    `${work}/exec`,
+    "-o",
+    `${work}/bin/${MERGED_EXEC}`,
+    source,
+  ], {
+    env: { ...Deno.env.toObject(), GHC_ENVIRONMENT: "-" },
+  });
 }

@@ -7,13 +7,7 @@
  * @module
  */
 
-import {
-  decodeResponse,
-  encodeRequest,
-  MessageSplitter,
-  workRequest,
-  type WorkResponse,
-} from "../../lib/bazel/protocol.ts";
+import { encodeRequest, readResponses, workRequest, type WorkResponse } from "../../lib/bazel/protocol.ts";
 import { killAndWait } from "../../lib/process/kill.ts";
 import type { GhcRunner } from "./server.ts";
 
@@ -26,30 +20,40 @@ export interface BazelWorker {
 }
 
 /**
- * Starts `ghcpw bazel --persistent_worker` in `cwd` with `jobs` GHC processes: singleplex for one job,
- * multiplex for more.
+ * Starts `ghcpw bazel ARGS --persistent_worker` in `cwd` (`env` added to its environment), with its stdin,
+ * stdout and stderr piped, as Bazel starts a worker; the caller must read stderr.
  */
-export function startBazelWorker(ghcpwMain: string, ghc: string, cwd: string, jobs: number): BazelWorker {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ghcpwMain, "bazel", "--ghc", ghc, "-n", String(jobs), "-q", "--persistent_worker"],
+export function spawnBazelWorker(
+  ghcpwMain: string,
+  ghc: string,
+  cwd: string,
+  args: string[] = [],
+  env: Record<string, string> = {},
+): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", ghcpwMain, "bazel", "--ghc", ghc, ...args, "--persistent_worker"],
     cwd,
+    env,
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+}
+
+/**
+ * Starts `ghcpw bazel --persistent_worker` in `cwd` with `jobs` GHC processes: singleplex for one job,
+ * multiplex for more.
+ */
+export function startBazelWorker(ghcpwMain: string, ghc: string, cwd: string, jobs: number): BazelWorker {
+  const child = spawnBazelWorker(ghcpwMain, ghc, cwd, ["-n", String(jobs), "-q"]);
   const stderr = new Response(child.stderr).text();
   const stdin = child.stdin.getWriter();
   const waiting = new Map<number, (r: WorkResponse) => void>();
   const reading = (async () => {
-    const splitter = new MessageSplitter("proto");
-    for await (const chunk of child.stdout) {
-      splitter.push(chunk);
-      for (let m = splitter.next(); m !== null; m = splitter.next()) {
-        const response = decodeResponse("proto", m);
-        const resolve = waiting.get(response.requestId);
-        waiting.delete(response.requestId);
-        resolve?.(response);
-      }
+    for await (const response of readResponses(child.stdout, "proto")) {
+      const resolve = waiting.get(response.requestId);
+      waiting.delete(response.requestId);
+      resolve?.(response);
     }
   })();
   const multiplex = jobs > 1;

@@ -12,7 +12,6 @@
  */
 
 import { parseArgs } from "node:util";
-import { chooseGhc } from "../../lib/ghc/installation.ts";
 import { VERSION } from "../../lib/version.ts";
 import { compiledNames, diagnosticSet } from "../output_compare.ts";
 import type { BuildStep } from "../real_library/module_order.ts";
@@ -35,15 +34,8 @@ import {
   syntheticProject,
 } from "./projects.ts";
 import { formatTable, ratio } from "./report.ts";
-import {
-  GHCPW_MAIN,
-  ghcpwRunner,
-  privateCacheHome,
-  type RunningServer,
-  startServer,
-  stopServer,
-} from "./server.ts";
-import { listOption, wholeNumber } from "./options.ts";
+import { ghcpwRunner, privateCacheHome, type RunningServer, startServer, stopServer } from "./server.ts";
+import { listOption, readSharedOptions, SHARED_OPTIONS, type SharedOptions, wholeNumber } from "./options.ts";
 
 /** A one-module body edit at -O0 must be at least this much faster than the emptied-directory build. */
 export const COLD_BAR = 10;
@@ -51,17 +43,11 @@ export const COLD_BAR = 10;
 export const KEPT_BAR = 1.5;
 
 /** The options of the incremental benchmark. */
-export interface IncrementalOptions {
-  projects: string[];
+export interface IncrementalOptions extends SharedOptions {
   /** Ordinary modules of the synthetic project. */
   modules: number;
-  seed: number;
   /** Optimisation levels (or any flag sets), each a row of tables. */
   levels: string[];
-  ghc: string;
-  ghcpwMain: string;
-  keep: boolean;
-  verbose: boolean;
 }
 
 export const INCREMENTAL_BENCH_HELP =
@@ -110,36 +96,17 @@ the bars are met), 1 otherwise, 2 for a bad command line or a failed set-up.
 export function parseIncrementalArgs(args: string[]): IncrementalOptions | null {
   const { values } = parseArgs({
     args: attachDashValues(args, ["--levels"]),
-    options: {
-      project: { type: "string", multiple: true },
-      modules: { type: "string" },
-      levels: { type: "string" },
-      seed: { type: "string" },
-      ghc: { type: "string" },
-      "ghcpw-main": { type: "string" },
-      keep: { type: "boolean" },
-      verbose: { type: "boolean", short: "v" },
-      help: { type: "boolean", short: "h" },
-    },
+    options: { ...SHARED_OPTIONS, modules: { type: "string" }, levels: { type: "string" } },
     strict: true,
   });
   if (values.help) return null;
-  const projects = listOption(values.project ?? ["synthetic,aeson"]);
-  for (const p of projects) {
-    if (!/^[a-z0-9][a-z0-9-]*$/.test(p)) throw new Error(`--project: "${p}" is not a project name`);
-  }
   const levels = listOption([values.levels ?? "-O0,-O1"]);
   if (levels.length === 0) throw new Error("--levels needs at least one level");
   return {
-    projects: [...new Set(projects)],
+    ...readSharedOptions(values, ["synthetic,aeson"]),
     // Enough modules for a graph with a leaf, a middle and a root well apart.
     modules: wholeNumber("--modules", values.modules ?? "60", 4),
-    seed: wholeNumber("--seed", values.seed ?? "1", 0),
     levels: [...new Set(levels)],
-    ghc: chooseGhc(values.ghc),
-    ghcpwMain: values["ghcpw-main"] ?? GHCPW_MAIN,
-    keep: values.keep ?? false,
-    verbose: values.verbose ?? false,
   };
 }
 

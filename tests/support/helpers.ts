@@ -47,17 +47,20 @@ export function ghc(args: string[], cwd: string, env?: Record<string, string>): 
   return run(GHC, args, { cwd, env });
 }
 
-/** The ghcpw client (`ghcpw ghc --socket S --ghc GHC -- args`), strict so a fallback cannot hide a bug. */
+/** The command line of the ghcpw client: `ghcpw ghc --socket S --ghc GHC -- args`. */
+export function clientCommand(socket: string, args: string[], ghc = GHC): string[] {
+  return ["deno", "run", "-A", MAIN, "ghc", "--socket", socket, "--ghc", ghc, "--", ...args];
+}
+
+/** The ghcpw client ({@linkcode clientCommand}), strict so a fallback cannot hide a bug. */
 export function ghcpw(
   socket: string,
   args: string[],
   cwd: string,
   env: Record<string, string> = {},
 ): Promise<Run> {
-  return run("deno", ["run", "-A", MAIN, "ghc", "--socket", socket, "--ghc", GHC, "--", ...args], {
-    cwd,
-    env: { GHCPW_STRICT: "1", ...env },
-  });
+  const [cmd, ...rest] = clientCommand(socket, args);
+  return run(cmd, rest, { cwd, env: { GHCPW_STRICT: "1", ...env } });
 }
 
 /** Runs ghcpw's CLI itself (any subcommand). */

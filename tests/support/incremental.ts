@@ -23,15 +23,27 @@ export async function counters(server: TestServer): Promise<Counters> {
 }
 
 /** How the counters changed from `before` to `after`. */
-export function countersDelta(before: Counters, after: Counters): Counters {
+function countersDelta(before: Counters, after: Counters): Counters {
   return Object.fromEntries(
     Object.entries(after).map(([k, v]) => [k, (v as number) - (before[k as keyof Counters] as number)]),
   ) as unknown as Counters;
 }
 
 /** The server's log lines about incremental builds: why modules were (not) restored, for failure messages. */
-export function incrementalLog(log: string): string {
+function incrementalLog(log: string): string {
   return log.split("\n").filter((l) => /incremental/i.test(l)).join("\n");
+}
+
+/** What `action` did to the server: its result, the change in the counters and the log about it. */
+export async function measured<T>(
+  server: TestServer,
+  action: () => Promise<T>,
+): Promise<{ result: T; delta: Counters; log: string }> {
+  const before = await counters(server);
+  const logged = server.log().length;
+  const result = await action();
+  const delta = countersDelta(before, await counters(server));
+  return { result, delta, log: incrementalLog(server.log().slice(logged)) };
 }
 
 /** A server with default settings and a cache of its own; `stop` also removes the cache. */

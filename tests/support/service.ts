@@ -7,7 +7,10 @@
  */
 
 import { assert } from "./assert.ts";
-import { assertSameRun, GHC, ghc, ghcpw, ghcpwCli, type Run, writeTree } from "./helpers.ts";
+import { assertSameRun, GHC, ghc, ghcpw, ghcpwCli, type Run, run, writeTree } from "./helpers.ts";
+import { answers } from "../../lib/client/autostart.ts";
+import { findGhcPkg, realExecutablePath } from "../../lib/ghc/installation.ts";
+import { killAndWait } from "../../lib/process/kill.ts";
 import { sendControl } from "../../lib/client/control.ts";
 import { runtimeDir } from "../../lib/address/paths.ts";
 import { processAlive } from "../../lib/process/state.ts";
@@ -123,6 +126,23 @@ export function spawnProcess(
     stderr: decoder.decode(out.stderr),
   }));
   return { child, result };
+}
+
+/**
+ * Starts `ghcpw serve -n 1` on `socket` with `standIn` as its ghc (a wrapper that runs the suites' ghc
+ * in the end; no ghc-pkg is beside it, so the suites' own is named) and waits until it answers.
+ */
+export async function serveStandIn(socket: string, standIn: string): Promise<Spawned> {
+  const version = (await run(GHC, ["--numeric-version"])).stdout.trim();
+  const ghcPkg = findGhcPkg(realExecutablePath(GHC), version);
+  const server = spawnCli(["serve", "--socket", socket, "--ghc", standIn, "--ghc-pkg", ghcPkg, "-n", "1"]);
+  try {
+    await waitFor("the server to answer", () => answers(socket), 120_000, 50);
+  } catch (e) {
+    await killAndWait(server.child);
+    throw e;
+  }
+  return server;
 }
 
 /** A strict client (`ghcpw ghc --socket S --ghc GHC -- args`) as a process of its own. */

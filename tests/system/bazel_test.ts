@@ -13,9 +13,8 @@ import { ensureDebianPackages } from "../support/apt.ts";
 import { killAndWait } from "../../lib/process/kill.ts";
 import {
   type BazelProtocol,
-  decodeResponse,
   encodeRequest,
-  MessageSplitter,
+  readResponses,
   type WorkRequest,
   workRequest,
   type WorkResponse,
@@ -23,6 +22,7 @@ import {
 import { concat } from "../support/bytes.ts";
 import { compiledNames, diagnosticSet } from "../../scripts/output_compare.ts";
 import { privateCacheHome } from "../../scripts/bench/server.ts";
+import { spawnBazelWorker } from "../../scripts/bench/bazel.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const EXAMPLE = `${ROOT}/examples/bazel`;
@@ -292,40 +292,28 @@ interface WorkerProcess {
  * environment.
  */
 function startWorker(cwd: string, protocol: BazelProtocol, env: Record<string, string> = {}): WorkerProcess {
-  const child = new Deno.Command("deno", {
-    args: ["run", "-A", `${ROOT}/main.ts`, "bazel", "--ghc", GHC, "--persistent_worker"],
-    cwd,
-    env,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnBazelWorker(`${ROOT}/main.ts`, GHC, cwd, [], env);
   const stderr = new Response(child.stderr).text();
   const stdin = child.stdin.getWriter();
-  const stdout = child.stdout.getReader();
-  // Every byte on stdout must belong to a response.
-  const splitter = new MessageSplitter(protocol);
+  // Throws if stdout holds bytes that are not a response.
+  const stdout = readResponses(child.stdout, protocol);
   const received: WorkResponse[] = [];
   return {
     send: (requests) => stdin.write(concat(...requests.map((r) => encodeRequest(protocol, r)))),
     async responses(n) {
       while (received.length < n) {
-        const { value, done } = await stdout.read();
+        const { value, done } = await stdout.next();
         if (done) {
           throw new Error(`worker closed stdout after ${received.length} responses:\n${await stderr}`);
         }
-        splitter.push(value);
-        for (let m = splitter.next(); m !== null; m = splitter.next()) {
-          received.push(decodeResponse(protocol, m));
-        }
+        received.push(value);
       }
       return [...received];
     },
     async finish() {
       await stdin.close();
       assertEquals((await child.status).code, 0, await stderr);
-      assertEquals(await stdout.read(), { done: true, value: undefined });
-      assertEquals(splitter.pending, false, "stdout held bytes that are not a response");
+      assertEquals(await stdout.next(), { done: true, value: undefined });
       return await stderr;
     },
     async kill() {

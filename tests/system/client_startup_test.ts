@@ -1,7 +1,8 @@
 /**
  * `ghcpw ghc` starts once per compiled module, so what it loads is part of every compile's cost: these
- * check that the client loads only its own small modules and node:util (whose parseArgs every command
- * parses with) — no npm package (LogTape waits for GHCPW_LOG), no server, pool or Bazel code.
+ * check that main.ts and the client load only their own small modules — no node: module (node:util's
+ * parseArgs waits for a command line the client's simple parser is unsure of), no npm package (LogTape
+ * waits for GHCPW_LOG), no server, pool or Bazel code.
  */
 
 import { assert, assertEquals } from "../support/assert.ts";
@@ -35,13 +36,10 @@ async function staticImports(entry: string): Promise<string[]> {
   return [...seen];
 }
 
-Deno.test("the client's modules import no npm package, no node: module but node:util, no server code", async () => {
-  const loaded = await staticImports("lib/commands/ghc.ts");
+Deno.test("main.ts and the client's modules import no npm package, no node: module, no server code", async () => {
+  const loaded = [...await staticImports("main.ts"), ...await staticImports("lib/commands/ghc.ts")];
   assert(loaded.some((s) => s.endsWith("/lib/client/client.ts")), loaded.join("\n"));
-  assertEquals(
-    loaded.filter((s) => s !== "node:util" && (!s.startsWith("file:") || SERVER_ONLY.test(s))),
-    [],
-  );
+  assertEquals(loaded.filter((s) => !s.startsWith("file:") || SERVER_ONLY.test(s)), []);
 });
 
 Deno.test("without GHCPW_LOG the client runs where npm packages cannot be loaded at all", async () => {

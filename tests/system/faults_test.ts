@@ -10,6 +10,7 @@ import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import {
   assertSameOutputs,
   assertSameRun,
+  clientCommand,
   GHC,
   ghc,
   ghcpw,
@@ -23,6 +24,7 @@ import {
   isolated,
   normaliseTemporaries,
   plainModule,
+  serveStandIn,
   slowModule,
   spawnCli,
   spawnClient,
@@ -33,12 +35,9 @@ import {
   workersOf,
 } from "../support/service.ts";
 import { processAlive } from "../../lib/process/state.ts";
-import { answers } from "../../lib/client/autostart.ts";
-import { findGhcPkg, realExecutablePath } from "../../lib/ghc/installation.ts";
+import { realExecutablePath } from "../../lib/ghc/installation.ts";
 import { requestDirOwner, requestDirRoot } from "../../lib/pool/request_dir.ts";
 import { INTERRUPTED_EXIT } from "../../lib/client/client.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 /** Waits until the server has a busy worker and returns its pid. */
 async function busyWorker(socket: string, env: Record<string, string> = {}): Promise<number> {
@@ -120,23 +119,11 @@ Deno.test("faults in workers and clients", async (t) => {
       async () => {
         const trees = await twinTrees({ "Partial.hs": partialOutputModule("Partial") });
         // The client's stdout and stderr are files, so the test sees what it has printed so far.
-        const client = spawnProcess("sh", [
-          "-c",
-          'exec "$@" >out 2>err',
+        const client = spawnProcess(
           "sh",
-          "deno",
-          "run",
-          "-A",
-          MAIN,
-          "ghc",
-          "--socket",
-          server.socket,
-          "--ghc",
-          GHC,
-          "--",
-          "-c",
-          "Partial.hs",
-        ], { cwd: trees.warm });
+          ["-c", 'exec "$@" >out 2>err', "sh", ...clientCommand(server.socket, ["-c", "Partial.hs"])],
+          { cwd: trees.warm },
+        );
         const victim = await busyWorker(server.socket);
         await waitFor(
           "the splice's output to reach the client",
@@ -404,7 +391,6 @@ Deno.test("the server killed mid-request: its worker exits at once, the client f
 Deno.test("a crashed worker's last stderr lines are logged and shown by status", async () => {
   // A ghc that, as a worker, says something on stderr first, as a GHC about to crash might.
   const dir = await Deno.makeTempDir({ prefix: "gpw-" });
-  const version = (await run(GHC, ["--numeric-version"])).stdout.trim();
   const wrapper = `${dir}/ghc`;
   await Deno.writeTextFile(
     wrapper,
@@ -414,19 +400,8 @@ Deno.test("a crashed worker's last stderr lines are logged and shown by status",
   );
   await Deno.chmod(wrapper, 0o755);
   const socket = `${dir}/s.sock`;
-  const server = spawnCli([
-    "serve",
-    "--socket",
-    socket,
-    "--ghc",
-    wrapper,
-    "--ghc-pkg",
-    findGhcPkg(realExecutablePath(GHC), version),
-    "-n",
-    "1",
-  ]);
+  const server = await serveStandIn(socket, wrapper);
   try {
-    await waitFor("the server to answer", () => answers(socket), 120_000, 50);
     const victim = workersOf(await statusOf(socket))[0].pid;
     Deno.kill(victim, "SIGKILL");
     const trees = await twinTrees({ "A.hs": plainModule("A") });

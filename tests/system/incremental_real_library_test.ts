@@ -11,14 +11,7 @@
 
 import { assert, assertEquals } from "../support/assert.ts";
 import { ghc, ghcpw, type Run } from "../support/helpers.ts";
-import {
-  type Counters,
-  counters,
-  countersDelta,
-  emptyOutputs,
-  incrementalLog,
-  incrementalServer,
-} from "../support/incremental.ts";
+import { type Counters, emptyOutputs, incrementalServer, measured } from "../support/incremental.ts";
 import {
   assertSameInterfaces,
   copySources,
@@ -63,14 +56,12 @@ Deno.test("Debian's aeson as one --make target: an edit sequence restores what d
     const build = async (rebuildCold: boolean): Promise<{ warm: Run; delta: Counters; log: string }> => {
       await emptyOutputs(w.warm, [lib.buildDir]);
       if (rebuildCold) await emptyOutputs(w.cold, [lib.buildDir]);
-      const before = await counters(server);
-      const logged = server.log().length;
-      const [expected, warm] = await Promise.all([
-        rebuildCold ? ghc(args, w.cold) : Promise.resolve(cold!),
-        ghcpw(server.socket, args, w.warm),
-      ]);
+      const { result: [expected, warm], delta, log } = await measured(server, () =>
+        Promise.all([
+          rebuildCold ? ghc(args, w.cold) : Promise.resolve(cold!),
+          ghcpw(server.socket, args, w.warm),
+        ]));
       cold = expected;
-      const log = incrementalLog(server.log().slice(logged));
       assertEquals(expected.code, 0, `cold ghc --make failed:\n${expected.stderr}`);
       assertEquals(warm.code, 0, `ghcpw failed:\n${warm.stderr}`);
       assertEquals(
@@ -79,7 +70,7 @@ Deno.test("Debian's aeson as one --make target: an edit sequence restores what d
         log,
       );
       await assertSameInterfaces(w.cold, w.warm, lib, modules, dynamic);
-      return { warm, delta: countersDelta(before, await counters(server)), log };
+      return { warm, delta, log };
     };
     const editBoth = async (change: (source: string) => string) => {
       const source = await Deno.readTextFile(`${w.cold}/${middle.file}`);

@@ -15,10 +15,9 @@ import { Twins } from "../support/twins.ts";
 import {
   type Counters,
   counters,
-  countersDelta,
   emptyOutputs,
-  incrementalLog,
   incrementalServer,
+  measured,
 } from "../support/incremental.ts";
 
 const OUT = ["-outputdir", "out", "-o", "bin/prog"];
@@ -84,14 +83,13 @@ async function step(
 ): Promise<{ warm: Run; delta: Counters; log: string }> {
   await emptyOutputs(twins.cold, OUTPUT_DIRS);
   if (!options.keep) await emptyOutputs(twins.warm, OUTPUT_DIRS);
-  const before = await counters(server);
-  const logged = server.log().length;
-  const cold = await ghc(args, twins.cold);
-  const runs = await Promise.all(
-    Array.from({ length: options.concurrent ?? 1 }, () => ghcpw(server.socket, args, twins.warm)),
-  );
-  const after = await counters(server);
-  const log = incrementalLog(server.log().slice(logged));
+  const { result: [cold, runs], delta, log } = await measured(server, async () => {
+    const cold = await ghc(args, twins.cold);
+    const runs = await Promise.all(
+      Array.from({ length: options.concurrent ?? 1 }, () => ghcpw(server.socket, args, twins.warm)),
+    );
+    return [cold, runs] as const;
+  });
   assertEquals(cold.code, options.code ?? 0, `cold ghc:\n${cold.stderr}`);
   for (const warm of runs) {
     assertEquals(warm.code, cold.code, `ghcpw:\n${warm.stderr}`);
@@ -99,7 +97,6 @@ async function step(
   }
   await twins.sameOutputs([".hi", ".dyn_hi", ".hi-boot", ".dyn_hi-boot"]);
   if (cold.code === 0) await twins.sameProgram("bin/prog", [], options.libDir);
-  const delta = countersDelta(before, after);
   return { warm: runs[0], delta, log };
 }
 

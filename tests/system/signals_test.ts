@@ -6,10 +6,9 @@
 
 import { assertEquals } from "../support/assert.ts";
 import { GHC, ghcpwCli, run } from "../support/helpers.ts";
-import { spawnCli, statusOf, waitFor } from "../support/service.ts";
-import { answers } from "../../lib/client/autostart.ts";
+import { serveStandIn, statusOf } from "../support/service.ts";
 import { exitCodeOf, settledStatus } from "../../lib/process/exit_status.ts";
-import { findGhcPkg, realExecutablePath } from "../../lib/ghc/installation.ts";
+import { realExecutablePath } from "../../lib/ghc/installation.ts";
 
 /** Signals whose default action ends a process, by the names `kill` takes (40: a real-time signal). */
 const FATAL = ["ABRT", "BUS", "FPE", "ILL", "PIPE", "SEGV", "TERM", "USR1", "40"];
@@ -65,20 +64,8 @@ Deno.test("a ghc killed by a signal: ghcpw exits as the shell would, via the fal
       // No server on the socket: the client runs ghc itself.
       assertEquals([signal, (await client(signal)).code], [signal, expected]);
     }
-    const version = (await run(GHC, ["--numeric-version"])).stdout.trim();
-    const server = spawnCli([
-      "serve",
-      "--socket",
-      socket,
-      "--ghc",
-      ghc,
-      "--ghc-pkg",
-      findGhcPkg(realExecutablePath(GHC), version),
-      "-n",
-      "1",
-    ]);
+    const server = await serveStandIn(socket, ghc);
     try {
-      await waitFor("the server to answer", () => answers(socket), 120_000, 50);
       for (const signal of FATAL) {
         const expected = await shellCode(ghc, ["-e", `ghcpw-test-die-${signal}`]);
         // Strict: a fallback would hide what the server answered.

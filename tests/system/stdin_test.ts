@@ -6,12 +6,19 @@
  */
 
 import { assertEquals } from "../support/assert.ts";
-import { assertSameRun, GHC, ghc, ghcpw, type Run, run, startServer } from "../support/helpers.ts";
+import {
+  assertSameRun,
+  clientCommand,
+  GHC,
+  ghc,
+  ghcpw,
+  type Run,
+  run,
+  startServer,
+} from "../support/helpers.ts";
 import { twinTrees } from "../support/service.ts";
 import { withTimeout } from "../../lib/timeout.ts";
 import { killAndWait } from "../../lib/process/kill.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 /** A module whose splice prints what it reads from stdin. */
 function stdinModule(name: string): string {
@@ -51,20 +58,7 @@ Deno.test("a splice reading stdin through a server reads /dev/null, every time, 
       const trees = await twinTrees(files);
       // Compiled more than once in a tree: forced, or GHC 9.4 and later find it up to date.
       const args = ["-c", "-fforce-recomp", "S1.hs"];
-      const client = [
-        "deno",
-        "run",
-        "-A",
-        MAIN,
-        "ghc",
-        "--socket",
-        server.socket,
-        "--ghc",
-        GHC,
-        "--",
-        ...args,
-      ];
-      const actual = await withPipedInput(trees.warm, "some input", client);
+      const actual = await withPipedInput(trees.warm, "some input", clientCommand(server.socket, args));
       const nullInput = await ghc(args, trees.cold);
       assertEquals(actual.stdout, `${nullInput.stdout}exit 0\nsome input`);
       assertEquals(actual.stderr, nullInput.stderr);
@@ -75,8 +69,9 @@ Deno.test("a splice reading stdin through a server reads /dev/null, every time, 
 
     await t.step("stdin a pipe that never ends: the compile does not wait on it", async () => {
       const trees = await twinTrees(files);
-      const child = new Deno.Command("deno", {
-        args: ["run", "-A", MAIN, "ghc", "--socket", server.socket, "--ghc", GHC, "--", "-c", "S2.hs"],
+      const [cmd, ...rest] = clientCommand(server.socket, ["-c", "S2.hs"]);
+      const child = new Deno.Command(cmd, {
+        args: rest,
         cwd: trees.warm,
         env: { GHCPW_STRICT: "1" },
         stdin: "piped",
@@ -106,7 +101,7 @@ Deno.test("without a server, the client's stdin reaches the splice, as with plai
   const trees = await twinTrees({ "S1.hs": stdinModule("S1") });
   const args = ["-c", "S1.hs"];
   const socket = `${trees.warm}/nobody-listens.sock`;
-  const client = ["deno", "run", "-A", MAIN, "ghc", "--socket", socket, "--ghc", GHC, "--", ...args];
+  const client = clientCommand(socket, args);
   const actual = await run("sh", ["-c", 'printf %s "$1" | { shift; "$@"; }', "sh", "typed", ...client], {
     cwd: trees.warm,
   });

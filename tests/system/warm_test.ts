@@ -184,6 +184,21 @@ Deno.test("one warm worker gives cold ghc's results across edits", async (t) => 
       await w.sameOutputs();
     });
 
+    await t.step("one request's tool flags (-optP, -optc, -pgmc) do not reach the next", async () => {
+      // A worker reads GHC's settings files once; what flags change of them must stay with their request.
+      const w = await Twins.create(server, {
+        "Flag.hs":
+          "{-# LANGUAGE CPP #-}\nmodule Flag (flag) where\n#ifdef FLAG\nflag :: Int\nflag = 1\n#else\nflag :: Bool\nflag = True\n#endif\n",
+        "c.c": '#ifdef BROKEN\n#error "BROKEN is defined"\n#endif\nint c(void) { return 1; }\n',
+      });
+      await w.ok(["-c", "-fforce-recomp", "-optP-DFLAG", "-odir", "with", "-hidir", "with", "Flag.hs"]);
+      await w.ok(["-c", "-fforce-recomp", "-odir", "without", "-hidir", "without", "Flag.hs"]);
+      assertEquals((await w.same(["-c", "-optc-DBROKEN", "c.c"])).code, 1);
+      assertEquals((await w.same(["-c", "-pgmc", "false", "c.c"])).code, 1);
+      await w.ok(["-c", "c.c"]);
+      await w.sameOutputs();
+    });
+
     await t.step("the same module after different predecessors, with -c and --make", async () => {
       // GHC 9.0 records a usage of a package module only if that module's interface happens to be loaded
       // (I re-exports GHC.Int's Int64 without using it; U uses it): a warm worker that still holds GHC.Int

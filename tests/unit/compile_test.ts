@@ -21,6 +21,7 @@ async function withCompiler(fakes: FakeWorkers, body: (compiler: Compiler) => Pr
   try {
     await body({
       ghc: "ghc",
+      mergedExec: "ghcpw-merged-exec",
       pool,
       stats: { worker: 0, direct: 0, deferred: 0, timesMs: {} },
       packageDbs: ["/db"],

@@ -32,6 +32,14 @@ Deno.test("response files expand in place, relative to the working directory, no
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("a response file that is not UTF-8 is not expanded: the real ghc reads it", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeFile(`${dir}/a.rsp`, new Uint8Array([0x2d, 0x63, 0x20, 0xff, 0x2e, 0x68, 0x73, 0x0a]));
+  await Deno.writeTextFile(`${dir}/b.rsp`, "-v0\n");
+  assertEquals(await expandResponseFiles(["@b.rsp", "@a.rsp"], dir), null);
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("a missing response file gives GHC's message", async () => {
   await assertRejects(
     () => expandResponseFiles(["@missing.rsp"], "/"),

@@ -23,6 +23,10 @@ module Ghcpw.Compat
   , Module
   , UnitId
   , moduleUnitId
+    -- * A new session
+  , Installation
+  , readInstallation
+  , newSessionEnv
     -- * Flags, diagnostics and inputs as ghc's Main handles them
   , Stop (..)
   , parseFlags
@@ -101,6 +105,8 @@ import GHC.Driver.Pipeline (compileFile, oneShot)
 import GHC.Driver.Plugins (Plugin)
 import GHC.Driver.Session
 import GHC.Iface.Load (showIface)
+import qualified GHC.Driver.Main as Main
+import GHC.SysTools (initSysTools)
 import GHC.Types.Name (Name)
 import GHC.Types.Name.Occurrence (OccEnv)
 import GHC.Types.SrcLoc (Located)
@@ -236,6 +242,13 @@ import GHC.Runtime.Linker.Types (DynLinker (..), PersistentLinkerState (..))
 import GHC.Unit.State (UnitState (preloadUnits), lookupUnitId)
 import GHC.Unit.Info (unitDepends)
 #endif
+#if !MIN_VERSION_ghc(9,4,0)
+import System.Directory (getTemporaryDirectory)
+import System.FilePath (normalise)
+#endif
+#if !MIN_VERSION_ghc(9,6,0)
+import GHC.SysTools (lazyInitLlvmConfig)
+#endif
 
 import Ghcpw.Stages (Stage (..), inStage)
 #if MIN_VERSION_ghc(9,4,0)
@@ -270,6 +283,43 @@ import Foreign.C.Types (CUInt (..))
 import Foreign.Ptr (Ptr)
 import Foreign.Storable (peek)
 import GHC.Conc (getNumCapabilities)
+#endif
+
+-- | What every new GHC session reads from the installation (its settings file, platform constants, LLVM
+-- configuration), read once per worker. Each session's flags start from a copy of it, so what a request's
+-- flags change (-pgm*, -opt*) stays with that request; -B, which names another installation, runs the
+-- real ghc.
+#if MIN_VERSION_ghc(9,6,0)
+data Installation = Installation FilePath Settings
+#else
+data Installation = Installation Settings LlvmConfig
+#endif
+
+-- | Reads the installation in GHC's libdir, as GHC's initGhcMonad does.
+readInstallation :: FilePath -> IO Installation
+#if MIN_VERSION_ghc(9,6,0)
+readInstallation libdir = Installation libdir <$> initSysTools libdir
+#else
+readInstallation libdir = Installation <$> initSysTools libdir <*> lazyInitLlvmConfig libdir
+#endif
+
+-- | A new session's environment, as GHC's initGhcMonad makes it, from the installation read once. (Its
+-- check of the linker on ARM depends on the installation alone: it passed when the worker started.)
+newSessionEnv :: Installation -> IO HscEnv
+#if MIN_VERSION_ghc(9,6,0)
+newSessionEnv (Installation libdir kept) = do
+  dflags <- initDynFlags (defaultDynFlags kept)
+  setUnsafeGlobalDynFlags dflags
+  Main.newHscEnv libdir dflags
+#else
+newSessionEnv (Installation kept llvm) = do
+  -- Up to 9.2 the settings also hold the temporary directory, read from the environment (TMPDIR): the
+  -- request's, as a fresh ghc would read it.
+  tmp <- normalise <$> getTemporaryDirectory
+  let files = (sFileSettings kept) {fileSettings_tmpDir = tmp}
+  dflags <- initDynFlags (defaultDynFlags kept {sFileSettings = files} llvm)
+  setUnsafeGlobalDynFlags dflags
+  Main.newHscEnv dflags
 #endif
 
 -- | Where a one-shot compile stops: -c (object, no link), -E (after preprocessing), -S (assembly).

@@ -20,7 +20,7 @@ import Data.Maybe (isJust, maybeToList)
 import GHC.Conc.Sync (reportError)
 import System.Directory (createDirectory, doesDirectoryExist, removePathForcibly)
 import System.Exit (ExitCode (..), exitWith)
-import Data.IORef (modifyIORef')
+import Data.IORef (modifyIORef', newIORef)
 import qualified Data.Map as Map
 import System.FilePath (takeDirectory, (</>))
 import GHC
@@ -33,12 +33,14 @@ import GHC
   )
 import qualified GHC
 import GHC.Driver.MakeFile (doMkDependHS)
+import qualified GHC.Driver.Monad as Monad
 import GHC.Driver.Phases (Phase, isHaskellishTarget)
 import GHC.Driver.Session
 import GHC.Settings.Config (cBooterVersion, cProjectVersion, cStage)
 import GHC.Types.Basic (failed)
 import GHC.Types.SrcLoc (mkGeneralLocated, unLoc)
 import GHC.Types.Unique.Supply (initUniqSupply)
+import GHC.Utils.Panic (panic)
 import System.IO (hPutStr, hPutStrLn, stderr)
 
 import Ghcpw.Compat
@@ -69,8 +71,8 @@ instance Exception DeferToGhc
 -- | Runs the invocation in a fresh GHC session into which the worker's kept state is resumed (see
 -- Ghcpw.Warm); GHC's own error handler prints errors as ghc would. GHC's temporary files go into the
 -- request's own directory (see 'placeTemporaries').
-invoke :: Warm -> FilePath -> FilePath -> Output -> Mode -> [String] -> Terminal -> IO Outcome
-invoke warm libdir requestDir output mode args terminal = do
+invoke :: Warm -> Installation -> FilePath -> Output -> Mode -> [String] -> Terminal -> IO Outcome
+invoke warm installation requestDir output mode args terminal = do
   switchStage Init
   r <- try (GHC.defaultErrorHandler defaultFatalMessager defaultFlushOut (run `catch` \(DeferToGhc why) -> pure (Deferred why)))
   case r of
@@ -81,7 +83,7 @@ invoke warm libdir requestDir output mode args terminal = do
     Right outcome -> pure outcome
   where
     run = do
-      GHC.runGhc (Just libdir) (compile warm requestDir output mode args terminal `finally` (getSession >>= liftIO . stopInterpreterProcess))
+      runSession installation (compile warm requestDir output mode args terminal `finally` (getSession >>= liftIO . stopInterpreterProcess))
       pure (Exited 0)
     -- What the runtime's top-level handler does in a ghc of its own with an exception GHC's error handler
     -- let through (one raised while reporting another, say on a stdout or stderr that a splice closed):
@@ -89,6 +91,15 @@ invoke warm libdir requestDir output mode args terminal = do
     -- whatever became of the stderr Handle), and the process exits with 1.
     uncaught :: SomeException -> IO Outcome
     uncaught e = reportError e >> pure (Exited 1)
+
+-- | GHC's runGhc, with the session made from the installation the worker read once (see
+-- 'Ghcpw.Compat.Installation') instead of reading GHC's settings files again.
+runSession :: Installation -> Ghc a -> IO a
+runSession installation ghc = do
+  ref <- newIORef (panic "empty session")
+  flip Monad.unGhc (Monad.Session ref) $ GHC.withSignalHandlers $ do
+    setSession =<< liftIO (newSessionEnv installation)
+    GHC.withCleanupSession ghc
 
 exitFailure1 :: IO a
 exitFailure1 = exitWith (ExitFailure 1)

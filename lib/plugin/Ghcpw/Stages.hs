@@ -46,7 +46,7 @@ data Stage
 stageName :: Stage -> String
 stageName s = case s of
   Setup -> "setup" -- environment, working directory, locale, captured stdio
-  Init -> "init" -- a new GHC session (GHC's settings files, default flags)
+  Init -> "init" -- a new GHC session (default flags from the settings the worker read once)
   Session -> "session" -- flags, package databases, the session, resuming kept interfaces
   Preprocess -> "preprocess" -- unlit, CPP, -F preprocessors, OPTIONS_GHC
   Frontend -> "frontend" -- summary, parse, rename, type check (9.0: up to the interface, see Compat)
