@@ -7,7 +7,7 @@
  */
 
 /** The parts of a worker's state that can be kept, in the order they are written. */
-export const SHARE_ELEMENTS = ["names", "databases", "interfaces", "home-interfaces"] as const;
+export const SHARE_ELEMENTS = ["names", "databases", "interfaces", "home-interfaces", "code"] as const;
 
 /** One part of a worker's state that can be kept. */
 export type ShareElement = typeof SHARE_ELEMENTS[number];
@@ -16,16 +16,16 @@ export type ShareElement = typeof SHARE_ELEMENTS[number];
 export type Share = readonly ShareElement[];
 
 /**
- * The default (`all`): what this version keeps by default. `home-interfaces` is opt-in (see README, "What a
- * worker keeps").
+ * The default (`all`): what this version keeps with results proven equal to cold ghc's on every tested GHC.
+ * `home-interfaces` and loaded code (`code`) are offered but not part of it (README, "What a worker keeps").
  */
 export const DEFAULT_SHARE: Share = ["names", "databases", "interfaces"];
 
-/** Elements a user may name that this version does not offer, with the reason it gives. */
-const UNSUPPORTED: Record<string, string> = {
-  code: "keeping loaded code (the linker's state) between requests is not supported yet; " +
-    "every request starts a fresh linker",
-};
+/** Elements whose kept state holds names, and what holds them. */
+const NAME_HOLDERS: ReadonlyArray<readonly [ShareElement, string]> = [
+  ["interfaces", "kept interfaces"],
+  ["code", "the kept linker's closures"],
+];
 
 /** A `--share` value that cannot be accepted; the message says why and what is allowed. */
 export class ShareError extends Error {
@@ -33,30 +33,34 @@ export class ShareError extends Error {
 }
 
 /**
- * Parses a `--share` value: `none`, `all`, or a comma-separated set of {@linkcode SHARE_ELEMENTS}.
- * Interfaces hold names made by the name cache, so `interfaces` without `names` is refused rather than
- * quietly widened: the user asked not to share names, maybe for byte-identical objects.
+ * Parses a `--share` value: `none`, or a comma-separated set of {@linkcode SHARE_ELEMENTS} and `all`
+ * (the default's elements; `all,code` adds loaded code). Interfaces and loaded code hold names made by the
+ * name cache, so either without `names` is refused rather than quietly widened: the user asked not to
+ * share names, maybe for byte-identical objects.
  */
 export function parseShare(text: string): Share {
   const words = text.split(",").map((w) => w.trim());
   if (words.length === 1 && words[0] === "none") return [];
-  if (words.length === 1 && words[0] === "all") return DEFAULT_SHARE;
   const chosen = new Set<ShareElement>();
   for (const word of words) {
-    if (word in UNSUPPORTED) throw new ShareError(`--share ${word}: ${UNSUPPORTED[word]}`);
-    if (!(SHARE_ELEMENTS as readonly string[]).includes(word)) {
+    if (word === "all") {
+      DEFAULT_SHARE.forEach((e) => chosen.add(e));
+    } else if ((SHARE_ELEMENTS as readonly string[]).includes(word)) {
+      chosen.add(word as ShareElement);
+    } else {
       throw new ShareError(
-        `--share takes none, all, or a comma-separated set of ${SHARE_ELEMENTS.join(", ")}; got ` +
+        `--share takes none, or a comma-separated set of all, ${SHARE_ELEMENTS.join(", ")}; got ` +
           JSON.stringify(text),
       );
     }
-    chosen.add(word as ShareElement);
   }
-  if (chosen.has("interfaces") && !chosen.has("names")) {
-    throw new ShareError(
-      "--share interfaces needs names too: kept interfaces hold names of the kept name cache " +
-        "(leave out both for byte-identical objects)",
-    );
+  for (const [element, holder] of NAME_HOLDERS) {
+    if (chosen.has(element) && !chosen.has("names")) {
+      throw new ShareError(
+        `--share ${element} needs names too: ${holder} hold names of the kept name cache ` +
+          "(leave out both for byte-identical objects)",
+      );
+    }
   }
   if (chosen.has("home-interfaces") && !chosen.has("interfaces")) {
     throw new ShareError(

@@ -28,6 +28,7 @@ import usagesModule from "./Ghcpw/Usages.hs" with { type: "text" };
 import staleModule from "./Ghcpw/Stale.hs" with { type: "text" };
 import terminalModule from "./Ghcpw/Terminal.hs" with { type: "text" };
 import warmModule from "./Ghcpw/Warm.hs" with { type: "text" };
+import codeModule from "./Ghcpw/Code.hs" with { type: "text" };
 import factsModule from "./Ghcpw/Facts.hs" with { type: "text" };
 import stagesModule from "./Ghcpw/Stages.hs" with { type: "text" };
 import leftoversModule from "./Ghcpw/Leftovers.hs" with { type: "text" };
@@ -58,6 +59,7 @@ export const PLUGIN_SOURCES: ReadonlyArray<readonly [string, string]> = [
   ["Ghcpw.Stale", staleModule],
   ["Ghcpw.Terminal", terminalModule],
   ["Ghcpw.Warm", warmModule],
+  ["Ghcpw.Code", codeModule],
   ["Ghcpw.Facts", factsModule],
   ["Ghcpw.Stages", stagesModule],
   ["Ghcpw.Leftovers", leftoversModule],

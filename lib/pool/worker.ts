@@ -80,6 +80,8 @@ export interface WorkerHoldings {
   homeInterfaces: number;
   /** Units whose interfaces it keeps. */
   packages: string[];
+  /** Units whose loaded code its kept linker holds (`--share` with `code`), in the order it loaded them. */
+  codePackages: string[];
   /** Null where the worker cannot read its heap statistics (not started with +RTS -T). */
   heap: WorkerHeap | null;
 }
@@ -92,6 +94,7 @@ export function holdingsOf(facts: Record<string, string>): WorkerHoldings {
     interfaces: count("interfaces"),
     homeInterfaces: count("home-interfaces"),
     packages: (facts.packages ?? "").split(",").filter((p) => p !== ""),
+    codePackages: (facts["code-packages"] ?? "").split(",").filter((p) => p !== ""),
     heap: facts["heap-live-bytes"] === undefined ? null : {
       liveBytes: count("heap-live-bytes"),
       maxLiveBytes: count("heap-max-live-bytes"),

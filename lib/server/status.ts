@@ -33,7 +33,14 @@ export async function statusFields(
     share: w.share,
     // What it held after its last request (null before its first).
     ...w.holdings ??
-      { interfaceSets: null, interfaces: null, homeInterfaces: null, packages: null, heap: null },
+      {
+        interfaceSets: null,
+        interfaces: null,
+        homeInterfaces: null,
+        packages: null,
+        codePackages: null,
+        heap: null,
+      },
   })));
   const s = server.stats;
   const memory = Deno.memoryUsage();
@@ -190,6 +197,9 @@ export function formatStatus(status: Record<string, unknown>): string {
   for (const w of s.workers ?? []) {
     if (Array.isArray(w.packages) && w.packages.length > 0) {
       lines.push(`  worker ${w.pid} keeps interfaces of: ${w.packages.join(", ")}`);
+    }
+    if (Array.isArray(w.codePackages) && w.codePackages.length > 0) {
+      lines.push(`  worker ${w.pid} keeps loaded code of: ${w.codePackages.join(", ")}`);
     }
   }
   const last = s.lastRecycle;

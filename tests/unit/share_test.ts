@@ -27,6 +27,8 @@ Deno.test("share: none, all and sets, written in one order", () => {
     formatShare(parseShare("home-interfaces,interfaces,names")),
     "names,interfaces,home-interfaces",
   );
+  assertEquals(parseShare("code,all"), ["names", "databases", "interfaces", "code"]);
+  assertEquals(formatShare(parseShare("names,code")), "names,code");
 });
 
 Deno.test("share: unknown, unsupported and inconsistent settings are refused with the reason", () => {
@@ -39,12 +41,12 @@ Deno.test("share: unknown, unsupported and inconsistent settings are refused wit
     }
     throw new Error(`${text} was accepted`);
   };
-  for (const bad of ["", "nmes", "names,", "none,names", "all,code"]) {
-    assert(refusal(bad).includes("none, all, or a comma-separated set"), refusal(bad));
+  for (const bad of ["", "nmes", "names,", "none,names", "all,none"]) {
+    assert(refusal(bad).includes("none, or a comma-separated set of all,"), refusal(bad));
   }
-  assert(refusal("names,code").includes("not supported yet"));
   assert(refusal("home-interfaces").includes("needs interfaces"));
   assert(refusal("names,home-interfaces").includes("needs interfaces"));
+  assert(refusal("databases,code").includes("needs names too"));
   assert(refusal("interfaces").includes("needs names too"));
   assert(refusal("databases,interfaces").includes("needs names too"));
 });
@@ -63,6 +65,7 @@ Deno.test("share: only whether names are kept changes the server key, and the de
     serverKey(identity, { packageDbs: [], deterministicObjects: deterministicObjects(parseShare(share)) });
   assertEquals(await key("all"), await serverKey(identity, { packageDbs: [] }));
   assertEquals(await key("names,databases"), await key("all"));
+  assertEquals(await key("all,code"), await key("all"));
   assertEquals(await key("none"), await key("databases"));
   assert(await key("none") !== await key("all"));
 });
@@ -75,6 +78,7 @@ Deno.test("a worker's reported holdings: counts, packages and heap, or nothing i
       interfaces: "40",
       "home-interfaces": "5",
       packages: "base,ghc-prim",
+      "code-packages": "rts,ghc-prim",
       "heap-live-bytes": "100",
       "heap-max-live-bytes": "200",
       "heap-bytes": "400",
@@ -87,6 +91,7 @@ Deno.test("a worker's reported holdings: counts, packages and heap, or nothing i
       interfaces: 40,
       homeInterfaces: 5,
       packages: ["base", "ghc-prim"],
+      codePackages: ["rts", "ghc-prim"],
       heap: {
         liveBytes: 100,
         maxLiveBytes: 200,
@@ -107,6 +112,7 @@ Deno.test("a worker's reported holdings: counts, packages and heap, or nothing i
     interfaces: 0,
     homeInterfaces: 0,
     packages: [],
+    codePackages: [],
     heap: null,
   });
 });

@@ -82,6 +82,16 @@ module Ghcpw.Compat
   , LiveThreads (..)
   , interpreterProcess
   , stopInterpreter
+    -- * Loaded code
+  , Loader
+  , sessionLoader
+  , withSessionLoader
+  , loaderUnits
+  , unloadHomeCode
+  , keepLoaderUnits
+  , preloadUnitIds
+  , unitDependencies
+  , linkerStartFlags
     -- * Package databases
   , UnitDatabases
   , withUnitDatabases
@@ -93,10 +103,10 @@ module Ghcpw.Compat
   , sessionHomeUnit
   ) where
 
-import Control.Monad (filterM)
+import Control.Monad (filterM, when)
 import Control.Monad.IO.Class (liftIO)
 import Data.IORef (IORef, newIORef)
-import Data.Maybe (fromMaybe)
+import Data.Maybe (fromMaybe, isJust)
 import GHC (Ghc, GhcMonad, ModuleName, Target, guessTarget)
 import qualified GHC
 import GHC.Core.InstEnv (ClsInst, InstEnv)
@@ -236,6 +246,18 @@ import GHC.Core.ConLike (conLikeName)
 import Ghcpw.Targets (partitionTargets)
 #endif
 
+#if MIN_VERSION_ghc(9,4,0)
+import GHC.Linker.Loader (unload)
+import GHC.Linker.Types (LoadedPkgInfo (..), Loader (..), LoaderState (..))
+import GHC.Types.Unique.DFM (eltsUDFM, filterUDFM)
+import GHC.Unit.State (UnitState (preloadUnits), lookupUnitId)
+import GHC.Unit.Info (unitDepends)
+#elif !MIN_VERSION_ghc(9,2,0)
+import GHC.Runtime.Linker (unload)
+import GHC.Runtime.Linker.Types (DynLinker (..), PersistentLinkerState (..))
+import GHC.Unit.State (UnitState (preloadUnits), lookupUnitId)
+import GHC.Unit.Info (unitDepends)
+#endif
 #if !MIN_VERSION_ghc(9,4,0)
 import System.Directory (getTemporaryDirectory)
 import System.FilePath (normalise)
@@ -845,6 +867,115 @@ completeMatchNames = uniqDSetToList . cmConLikes
 completeMatchNames = map conLikeName . uniqDSetToList . cmConLikes
 #else
 completeMatchNames m = [completeMatchTyCon m]
+#endif
+
+-- * Loaded code
+--
+-- The linker's state (GHC's "loader"): which packages it has loaded and which home code (objects, byte
+-- code, the temporary libraries it linked them into). 9.0 keeps it in HscEnv next to the interpreter; since
+-- 9.2 the interpreter holds it. With -fexternal-interpreter it describes what the interpreter process has
+-- loaded, which ends with the request, so only the internal interpreter's counts ('sessionLoader'). 9.2
+-- keeps no code ('keepsState').
+
+-- | The linker state of the session's internal interpreter; Nothing with an external one.
+sessionLoader :: HscEnv -> Maybe Loader
+
+-- | The session with the given linker state for its internal interpreter.
+withSessionLoader :: Loader -> HscEnv -> HscEnv
+
+-- | The units the linker has loaded, in the order it loaded them; Nothing if it has not started.
+loaderUnits :: Loader -> IO (Maybe [UnitId])
+
+-- | Forgets all home code the started linker has loaded, as GHC's own unload with nothing to keep
+-- (quietly: at -v3 GHC would report it), and the temporary libraries it linked that code into: they go
+-- with the request's temporary files, and GHC links every later library against those it remembers.
+unloadHomeCode :: HscEnv -> Loader -> IO ()
+
+-- | Keeps only the loaded units that satisfy the test (in their order) in a started linker.
+keepLoaderUnits :: (UnitId -> Bool) -> Loader -> IO ()
+
+-- | The units a starting linker loads first (Note [preload packages] in GHC), in its order.
+preloadUnitIds :: HscEnv -> [UnitId]
+
+-- | A unit's dependencies in the session's unit state; Nothing if the unit state does not have it.
+unitDependencies :: HscEnv -> UnitId -> Maybe [UnitId]
+
+-- | The flags a starting linker reads besides the preloaded units: the command line's libraries and
+-- objects, library and framework paths, the C compiler (which it asks where libraries are).
+linkerStartFlags :: DynFlags -> [String]
+linkerStartFlags dflags =
+  map option (ldInputs dflags) ++ ["-L" ++ p | p <- libraryPaths dflags] ++ ["-F" ++ p | p <- frameworkPaths dflags]
+    ++ ["-framework " ++ f | f <- cmdlineFrameworks dflags] ++ ["-pgmc " ++ pgm_c dflags]
+  where
+    option (FileOption prefix file) = prefix ++ file
+    option (Option o) = o
+
+-- | Flags whose diagnostics are off, for GHC's own steps the worker takes outside the compile.
+quiet :: HscEnv -> HscEnv
+#if MIN_VERSION_ghc(9,4,0)
+quiet hscEnv = hscEnv {hsc_dflags = dflags, hsc_logger = setLogFlags (hsc_logger hscEnv) (initLogFlags dflags)}
+  where
+    dflags = (hsc_dflags hscEnv) {verbosity = 0}
+#else
+quiet hscEnv = hscEnv {hsc_dflags = (hsc_dflags hscEnv) {verbosity = 0}}
+#endif
+
+#if MIN_VERSION_ghc(9,4,0)
+sessionLoader hscEnv = case hsc_interp hscEnv of
+  Just interp | InternalInterp <- interpInstance interp -> Just (interpLoader interp)
+  _ -> Nothing
+
+withSessionLoader loader hscEnv = hscEnv {hsc_interp = (\i -> i {interpLoader = loader}) <$> hsc_interp hscEnv}
+
+loaderUnits loader = fmap (map loaded_pkg_uid . eltsUDFM . pkgs_loaded) <$> MVar.readMVar (loader_state loader)
+
+unloadHomeCode hscEnv loader = do
+  started <- isJust <$> MVar.readMVar (loader_state loader)
+  let session = quiet (withSessionLoader loader hscEnv)
+  when started $ do
+    mapM_ (\interp -> unload interp session []) (hsc_interp session)
+    MVar.modifyMVar_ (loader_state loader) (pure . fmap (\s -> s {temp_sos = []}))
+
+keepLoaderUnits keep loader =
+  MVar.modifyMVar_ (loader_state loader) (pure . fmap (\s -> s {pkgs_loaded = filterUDFM (keep . loaded_pkg_uid) (pkgs_loaded s)}))
+
+preloadUnitIds = preloadUnits . hsc_units
+
+unitDependencies hscEnv u = unitDepends <$> lookupUnitId (hsc_units hscEnv) u
+#elif MIN_VERSION_ghc(9,2,0)
+type Loader = ()
+
+sessionLoader _ = Nothing
+withSessionLoader _ = id
+loaderUnits _ = pure Nothing
+unloadHomeCode _ _ = pure ()
+keepLoaderUnits _ _ = pure ()
+preloadUnitIds _ = []
+unitDependencies _ _ = Nothing
+#else
+type Loader = DynLinker
+
+sessionLoader hscEnv = case hsc_interp hscEnv of
+  Just InternalInterp -> Just (hsc_dynLinker hscEnv)
+  _ -> Nothing
+
+withSessionLoader loader hscEnv = hscEnv {hsc_dynLinker = loader}
+
+-- 9.0 puts each newly loaded unit first.
+loaderUnits loader = fmap (reverse . pkgs_loaded) <$> MVar.readMVar (dl_mpls loader)
+
+unloadHomeCode hscEnv loader = do
+  started <- isJust <$> MVar.readMVar (dl_mpls loader)
+  when started $ do
+    unload (quiet (withSessionLoader loader hscEnv)) []
+    MVar.modifyMVar_ (dl_mpls loader) (pure . fmap (\s -> s {temp_sos = []}))
+
+keepLoaderUnits keep loader =
+  MVar.modifyMVar_ (dl_mpls loader) (pure . fmap (\s -> s {pkgs_loaded = filter keep (pkgs_loaded s)}))
+
+preloadUnitIds = preloadUnits . unitState . hsc_dflags
+
+unitDependencies hscEnv u = unitDepends <$> lookupUnitId (unitState (hsc_dflags hscEnv)) u
 #endif
 
 -- * Package databases

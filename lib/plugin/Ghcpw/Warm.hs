@@ -1,15 +1,15 @@
 -- | The state a worker keeps between requests, and the rules that keep it correct.
 --
 -- What is kept is the server's choice ('Share', from @-ffrontend-opt share=...@, lib/share.ts); by
--- default everything below. Kept: the name cache (so interface loading finds names already made), the loaded interfaces of units
--- from immutable package databases (GHC's global database and those the server declares immutable), one
--- set per interface key (ways, whether interface pragmas are ignored, the package database stack and the
--- identity of its files), and the parsed package databases; of the last two only the few most recently
--- used (see 'maxInterfaceSets', 'maxUnitDatabaseStacks'). Only if asked (@home-interfaces@), the sets
--- also keep interfaces of home modules, checked before every request (Ghcpw.HomeInterfaces). Everything
--- else is new in every request:
--- the finder cache, the home package table, the linker, flags, temporary files (see Ghcpw.Driver, which
--- starts each request from a fresh session and then resumes this state into it).
+-- default everything below but loaded code (see Ghcpw.Code). Kept: the name cache (so interface loading
+-- finds names already made), the loaded interfaces of units from immutable package databases (GHC's global
+-- database and those the server declares immutable), one set per interface key (ways, whether interface
+-- pragmas are ignored, the package database stack and the identity of its files), and the parsed package
+-- databases; of the last two only the few most recently used (see 'maxInterfaceSets',
+-- 'maxUnitDatabaseStacks'). Only if asked (@home-interfaces@), the sets also keep interfaces of home
+-- modules, checked before every request (Ghcpw.HomeInterfaces). Everything else is new in every request:
+-- the finder cache, the home package table, the linker (unless code is kept), flags, temporary files (see
+-- Ghcpw.Driver, which starts each request from a fresh session and then resumes this state into it).
 module Ghcpw.Warm
   ( Warm
   , Share (..)
@@ -36,6 +36,7 @@ import System.Directory (doesDirectoryExist, doesFileExist, getModificationTime)
 import System.Environment (lookupEnv)
 import System.FilePath ((</>))
 
+import Ghcpw.Code (KeptCode, keptCodeUnits, newKeptCode, resumeCode)
 import Ghcpw.Compat
 import Ghcpw.Interfaces (interfaceKey)
 import Ghcpw.HomeInterfaces (HomeFiles, homeFileCount, homeModules, noHomeFiles, recordHomeModules, validHomeModules)
@@ -46,18 +47,26 @@ import GHC.Unit.Types (unitIdString)
 -- can be kept either, and the unique counter restarts at its start value for every request, as in a
 -- cold ghc: that is what makes objects byte-identical to a cold ghc's (the server refuses interfaces
 -- without names).
-data Share = Share {shareNames :: Bool, shareDatabases :: Bool, shareInterfaces :: Bool, shareHomeInterfaces :: Bool}
+data Share = Share
+  { shareNames :: Bool
+  , shareDatabases :: Bool
+  , shareInterfaces :: Bool
+  , shareHomeInterfaces :: Bool
+  , shareCode :: Bool
+  }
 
 -- | The value of the @share=@ option: @none@ or a comma-separated set of names, databases, interfaces,
--- home-interfaces (which adds home modules' interfaces to the kept ones, see Ghcpw.HomeInterfaces).
+-- home-interfaces (which adds home modules' interfaces to the kept ones, see Ghcpw.HomeInterfaces), code
+-- (the linker's state, see Ghcpw.Code).
 parseShare :: String -> Either String Share
-parseShare "none" = Right (Share False False False False)
-parseShare text = foldr add (Right (Share False False False False)) (splitOn text)
+parseShare "none" = Right (Share False False False False False)
+parseShare text = foldr add (Right (Share False False False False False)) (splitOn text)
   where
     add "names" s = (\x -> x {shareNames = True}) <$> s
     add "databases" s = (\x -> x {shareDatabases = True}) <$> s
     add "interfaces" s = (\x -> x {shareInterfaces = True}) <$> s
     add "home-interfaces" s = (\x -> x {shareHomeInterfaces = True}) <$> s
+    add "code" s = (\x -> x {shareCode = True}) <$> s
     add other _ = Left ("unknown share element " ++ show other)
     splitOn s = case break (== ',') s of
       (w, []) -> [w]
@@ -74,6 +83,7 @@ showShare s = case [w | (w, True) <- elements] of
       , ("databases", shareDatabases s)
       , ("interfaces", shareInterfaces s)
       , ("home-interfaces", shareHomeInterfaces s)
+      , ("code", shareCode s)
       ]
 
 -- | What a worker keeps; one per worker process.
@@ -85,6 +95,7 @@ data Warm = Warm
   , warmUnitDbs :: IORef (Recent ([String], UnitDatabases))
   , warmResumed :: IORef Int
   , warmClock :: IORef Int
+  , warmCode :: Maybe KeptCode
   }
 
 -- | Interface sets kept at once, and the interfaces they may hold together: the least recently used sets
@@ -112,8 +123,12 @@ newWarm :: Share -> [FilePath] -> IO Warm
 newWarm share immutable =
   Warm effective (Set.fromList immutable) <$> newIORef Nothing <*> newIORef Map.empty <*> newIORef Map.empty <*> newIORef 0
     <*> newIORef 0
+    <*> (if shareCode effective then Just <$> newKeptCode else pure Nothing)
   where
-    effective = if keepsState then share else share {shareNames = False, shareInterfaces = False, shareHomeInterfaces = False}
+    -- The linker's closure environment holds names (the server refuses code without names).
+    effective
+      | keepsState = share {shareCode = shareCode share && shareNames share}
+      | otherwise = share {shareNames = False, shareInterfaces = False, shareHomeInterfaces = False, shareCode = False}
 
 -- | Kept values by key, each with the time it was last used (a counter), so the least recently used go first.
 type Recent a = Map.Map String (Int, a)
@@ -143,19 +158,21 @@ lastResumed :: Warm -> IO Int
 lastResumed = readIORef . warmResumed
 
 -- | What the worker holds now, for `ghcpw status`: its effective share setting, the number of kept
--- interface sets and interfaces (home modules' among them apart), and the packages whose interfaces
--- those are.
+-- interface sets and interfaces (home modules' among them apart), the packages whose interfaces those
+-- are, and the units whose code its kept linker holds.
 warmFacts :: Warm -> IO [(String, String)]
 warmFacts warm = do
   sets <- map snd . Map.elems <$> readIORef (warmInterfaces warm)
   sizes <- mapM (storeSize . fst) sets
   units <- Set.unions <$> mapM (\(store, home) -> Set.fromList . map unitIdString <$> storePackageUnits home store) sets
+  code <- maybe (pure []) keptCodeUnits (warmCode warm)
   pure
     [ ("share", showShare (warmShare warm))
     , ("interface-sets", show (length sets))
     , ("interfaces", show (sum sizes))
     , ("home-interfaces", show (sum (map (homeFileCount . snd) sets)))
     , ("packages", intercalate "," (Set.toList units))
+    , ("code-packages", intercalate "," (map unitIdString code))
     ]
 
 -- | The identity of each package database GHC would read: the modification time of its cache file.
@@ -184,10 +201,10 @@ reuseUnitDatabases warm dflags = do
       pure (flags, key)
     Nothing -> pure (dflags, key)
 
--- | After the flags are set: remembers the session's package databases, resumes the kept name cache and
--- the interfaces kept for this request's key, and returns whether the name cache was already warm (then
--- the unique supply must not be reseeded: kept names hold uniques from it) and the action that saves
--- what this request loaded, for the next one.
+-- | After the flags are set: remembers the session's package databases, resumes the kept name cache, the
+-- interfaces kept for this request's key and the kept linker (where it qualifies, see Ghcpw.Code), and
+-- returns whether the name cache was already warm (then the unique supply must not be reseeded: kept
+-- names hold uniques from it) and the action that saves what this request loaded, for the next one.
 resumeInterfaces :: Warm -> String -> Ghc (Bool, Ghc ())
 resumeInterfaces warm dbKey = do
   hscEnv <- getSession
@@ -214,6 +231,9 @@ resumeInterfaces warm dbKey = do
       _ -> pure noHomeFiles
     liftIO (writeIORef (warmResumed warm) =<< maybe (pure 0) (storeSize . fst) kept)
     setSession (resumeState names (fst <$> kept) hscEnv)
+    let located = Map.fromList [(u, (path, st)) | ((path, units), st) <- zip (unitDatabaseContents hscEnv) dbStamps, u <- units]
+        origins = Map.map (\(path, st) -> path ++ " " ++ st) (Map.filter ((`Set.member` immutable) . fst) located)
+    saveCode <- maybe (pure (pure ())) (`resumeCode` origins) (warmCode warm)
     let save = do
           now <- getSession
           liftIO $ do
@@ -228,7 +248,7 @@ resumeInterfaces warm dbKey = do
               pruneStore (\m -> keep m || homeModules home' m) names' store
               sets <- touch warm key (store, home') =<< readIORef (warmInterfaces warm)
               writeIORef (warmInterfaces warm) =<< evictInterfaceSets key sets
-    pure (isJust names, save)
+    pure (isJust names, save >> saveCode)
   where
     share = warmShare warm
 
