@@ -95,7 +95,10 @@ module Ghcpw.Compat
     -- * Package databases
   , UnitDatabases
   , withUnitDatabases
+  , KeptUnits
   , setSessionDynFlags
+  , setSessionDynFlagsKeeping
+  , sessionKeptUnits
   , sessionUnitDatabases
   , unitDatabasePaths
   , databaseUnits
@@ -167,9 +170,13 @@ import GHC.Types.Name.Occurrence (occEnvElts)
 import GHC.Types.Unique.FM (eltsUFM, emptyUFM, listToUFM_Directly, nonDetUFMToList)
 import GHC.Unit.Module (Module, UnitId, moduleUnit, toUnitId)
 import GHC.Unit.Module.Env (ModuleNameEnv)
-import GHC.Unit.State (UnitDatabase (..), UnitState (wireMap))
+import GHC.Unit.State (UnitDatabase (..), UnitState (wireMap), initUnits)
 import GHC.Unit.Info (unitId)
 import GHC.Unit.Types (ModuleNameWithIsBoot)
+import qualified Data.Set as Set
+import GHC.Driver.Types (InteractiveContext (ic_dflags))
+import GHC.Driver.Ways (Way)
+import GHC.Driver.Monad (modifySession)
 #endif
 
 #if MIN_VERSION_ghc(9,2,0) && !MIN_VERSION_ghc(9,4,0)
@@ -994,6 +1001,29 @@ setSessionDynFlags :: GhcMonad m => DynFlags -> m ()
 
 sessionUnitDatabases :: HscEnv -> UnitDatabases
 
+-- | 'setSessionDynFlags', taking the given unit state instead of computing it when the session's flags
+-- give its inputs their kept values, exactly.
+setSessionDynFlagsKeeping :: Maybe KeptUnits -> DynFlags -> Ghc ()
+
+-- | The session's unit state to keep, where it can be reused: not when GHC would print while computing
+-- it (-v2 and above, -ddump-mod-map, -ddump-timings), nor for Backpack's instantiated home units.
+sessionKeptUnits :: HscEnv -> Maybe KeptUnits
+
+-- | A session's unit state (what GHC computes from the databases and the package flags) with what it was
+-- computed from, kept so that a later session over the same databases (the caller's to check: same paths,
+-- same files) and equal inputs takes it instead of computing it again. Only 9.0 keeps one
+-- ('sessionKeptUnits'): since 9.2 the unit state is part of the UnitEnv, which GHC's setSessionDynFlags
+-- builds together with the home unit and the platform constants.
+#if MIN_VERSION_ghc(9,2,0)
+data KeptUnits
+
+setSessionDynFlagsKeeping _ = setSessionDynFlags
+
+sessionKeptUnits _ = Nothing
+#else
+data KeptUnits = KeptUnits UnitInputs UnitState
+#endif
+
 -- | A unit's id as modules know it: wired-in units (base, ghc-prim, ...) by their wired-in ids.
 wiredUnitId :: HscEnv -> UnitId -> UnitId
 
@@ -1044,6 +1074,72 @@ sessionHomeUnit = homeUnitId_ . hsc_dflags
 withUnitDatabases dbs dflags = pure dflags {unitDatabases = Just dbs}
 
 setSessionDynFlags dflags = () <$ GHC.setSessionDynFlags dflags
+
+-- | What GHC.Unit.State.initUnitConfig takes from the flags besides the databases and the installation
+-- (the platform, GHC's directory), which a worker never changes.
+data UnitInputs = UnitInputs
+  { inputWays :: Set.Set Way
+  , inputAutoLink :: Bool
+  , inputHomeUnit :: UnitId
+  , inputDistrustAll :: Bool
+  , inputHideAll :: Bool
+  , inputHideAllPlugins :: Bool
+  , inputPackageDbs :: [PackageDBFlag]
+  , inputPackages :: [PackageFlag]
+  , inputIgnored :: [IgnorePackageFlag]
+  , inputTrusted :: [TrustFlag]
+  , inputPlugins :: [PackageFlag]
+  }
+  deriving (Eq)
+
+unitInputs :: DynFlags -> Maybe UnitInputs
+unitInputs d
+  | verbosity d >= 2 || dopt Opt_D_dump_mod_map d || dopt Opt_D_dump_timings d = Nothing
+  | not (null (homeUnitInstantiations d)) || isJust (homeUnitInstanceOfId d) = Nothing
+  | otherwise =
+      Just
+        UnitInputs
+          { inputWays = ways d
+          , inputAutoLink = gopt Opt_AutoLinkPackages d
+          , inputHomeUnit = homeUnitId d
+          , inputDistrustAll = gopt Opt_DistrustAllPackages d
+          , inputHideAll = gopt Opt_HideAllPackages d
+          , inputHideAllPlugins = gopt Opt_HideAllPluginPackages d
+          , inputPackageDbs = packageDBFlags d
+          , inputPackages = packageFlags d
+          , inputIgnored = ignorePackageFlags d
+          , inputTrusted = trustFlags d
+          , inputPlugins = pluginPackageFlags d
+          }
+
+-- GHC's setSessionDynFlags is checkNewDynFlags (not exported), then initUnits, then the session update.
+-- So GHC's own runs with no databases and no package flags (which computes an empty unit state at once),
+-- and the flags it leaves get the request's package flags back: they are then what initUnits would have
+-- been given, and take either the kept unit state (same inputs) or initUnits' (as GHC would have).
+setSessionDynFlagsKeeping Nothing dflags = setSessionDynFlags dflags
+setSessionDynFlagsKeeping (Just (KeptUnits kept state)) dflags
+  | Nothing <- unitInputs dflags = setSessionDynFlags dflags
+  | otherwise = do
+      setSessionDynFlags
+        dflags {unitDatabases = Just [], packageFlags = [], ignorePackageFlags = [], trustFlags = [], pluginPackageFlags = []}
+      checked <- hsc_dflags <$> GHC.getSession
+      let restored =
+            checked
+              { unitDatabases = unitDatabases dflags
+              , packageFlags = packageFlags dflags
+              , ignorePackageFlags = ignorePackageFlags dflags
+              , trustFlags = trustFlags dflags
+              , pluginPackageFlags = pluginPackageFlags dflags
+              }
+      final <-
+        if unitInputs restored == Just kept
+          then pure restored {unitState = state}
+          else liftIO (initUnits restored)
+      modifySession (\h -> h {hsc_dflags = final, hsc_IC = (hsc_IC h) {ic_dflags = final}})
+
+sessionKeptUnits hscEnv = (\inputs -> KeptUnits inputs (unitState dflags)) <$> unitInputs dflags
+  where
+    dflags = hsc_dflags hscEnv
 
 sessionUnitDatabases = fromMaybe [] . unitDatabases . hsc_dflags
 

@@ -122,8 +122,8 @@ compile warm requestDir output mode args terminal = do
   withPrettyErrors dflags2 $ do
     onSourceError printFlagWarnings
     liftIO (showBanner dflags2)
-    (dflags3', dbKey) <- liftIO (reuseUnitDatabases warm dflags3)
-    _ <- setSessionDynFlags dflags3'
+    (dflags3', keptUnits, dbKey) <- liftIO (reuseUnitDatabases warm dflags3)
+    setSessionDynFlagsKeeping keptUnits dflags3'
     liftIO . placeTemporaries requestDir =<< getSession
     (warmNames, saveState) <- resumeInterfaces warm dbKey
     dflags4 <- getSessionDynFlags

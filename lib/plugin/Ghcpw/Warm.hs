@@ -92,7 +92,7 @@ data Warm = Warm
   , warmImmutableDbs :: Set.Set FilePath
   , warmNames :: IORef (Maybe KeptNames)
   , warmInterfaces :: IORef (Recent (InterfaceStore, HomeFiles))
-  , warmUnitDbs :: IORef (Recent ([String], UnitDatabases))
+  , warmUnitDbs :: IORef (Recent ([String], UnitDatabases, Maybe KeptUnits))
   , warmResumed :: IORef Int
   , warmClock :: IORef Int
   , warmCode :: Maybe KeptCode
@@ -186,20 +186,22 @@ stamps = mapM stamp
       if present then show <$> getModificationTime file else pure "missing"
 
 -- | Before the flags are set: reuses the parsed package databases of an earlier request with the same
--- database flags and environment, if none of the databases has changed since. Returns the flags to set
--- and the key under which to remember the databases afterwards.
-reuseUnitDatabases :: Warm -> DynFlags -> IO (DynFlags, String)
-reuseUnitDatabases warm dflags | not (shareDatabases (warmShare warm)) = pure (dflags, "")
+-- database flags and environment, if none of the databases has changed since, and the unit state last
+-- computed from them (see 'setSessionDynFlagsKeeping', which takes it only for the same package flags).
+-- Returns the flags to set, the unit state, and the key under which to remember both afterwards.
+reuseUnitDatabases :: Warm -> DynFlags -> IO (DynFlags, Maybe KeptUnits, String)
+reuseUnitDatabases warm dflags | not (shareDatabases (warmShare warm)) = pure (dflags, Nothing, "")
 reuseUnitDatabases warm dflags = do
   env <- mapM lookupEnv ["GHC_PACKAGE_PATH", "HOME"]
   let key = show (packageDbFlagsKey dflags, env)
   cached <- fmap snd . Map.lookup key <$> readIORef (warmUnitDbs warm)
   case cached of
-    Just (seen, dbs) -> do
+    Just (seen, dbs, units) -> do
       now <- stamps (unitDatabasePaths dbs)
-      flags <- if now == seen then withUnitDatabases dbs dflags else pure dflags
-      pure (flags, key)
-    Nothing -> pure (dflags, key)
+      if now == seen
+        then (\flags -> (flags, units, key)) <$> withUnitDatabases dbs dflags
+        else pure (dflags, Nothing, key)
+    Nothing -> pure (dflags, Nothing, key)
 
 -- | After the flags are set: remembers the session's package databases, resumes the kept name cache, the
 -- interfaces kept for this request's key and the kept linker (where it qualifies, see Ghcpw.Code), and
@@ -212,7 +214,7 @@ resumeInterfaces warm dbKey = do
       dbs = sessionUnitDatabases hscEnv
   dbStamps <- liftIO (stamps (unitDatabasePaths dbs))
   when (shareDatabases share) $ liftIO $ do
-    stacks <- touch warm dbKey (dbStamps, dbs) =<< readIORef (warmUnitDbs warm)
+    stacks <- touch warm dbKey (dbStamps, dbs, sessionKeptUnits hscEnv) =<< readIORef (warmUnitDbs warm)
     writeIORef (warmUnitDbs warm) (foldr Map.delete stacks (drop (maxUnitDatabaseStacks - 1) (reverse (evictable dbKey stacks))))
   if not (shareNames share) then pure (False, pure ()) else do
     let key = show (interfaceKey dflags, unitDatabasePaths dbs, dbStamps)
