@@ -184,6 +184,29 @@ Deno.test("one warm worker gives cold ghc's results across edits", async (t) => 
       await w.sameOutputs();
     });
 
+    await t.step("package flags: each request's visible packages, never an earlier request's", async () => {
+      // A worker keeps the unit state computed from the package databases for the next request with the
+      // same package flags (Ghcpw.Compat.setSessionDynFlagsKeeping): any other flags must compute their own.
+      const w = await Twins.create(server, {
+        "M.hs":
+          "module M (n) where\nimport qualified Data.Map as Map\nn :: Int\nn = Map.size (Map.fromList [(1 :: Int, 'a')])\n",
+      });
+      const compile = ["-c", "-fforce-recomp", "M.hs"];
+      const hidden = [
+        ["-hide-package", "containers"],
+        ["-ignore-package", "containers"],
+        ["-hide-all-packages", "-package", "base"],
+      ];
+      await w.ok(compile);
+      for (const flags of hidden) {
+        assertMatch((await w.same([...flags, ...compile])).stderr, /containers/);
+        await w.ok(compile);
+        assertEquals((await w.same([...flags, ...compile])).code, 1);
+      }
+      await w.ok(["-hide-all-packages", "-package", "base", "-package", "containers", ...compile]);
+      await w.sameOutputs();
+    });
+
     await t.step("one request's tool flags (-optP, -optc, -pgmc) do not reach the next", async () => {
       // A worker reads GHC's settings files once; what flags change of them must stay with their request.
       const w = await Twins.create(server, {
