@@ -5,7 +5,8 @@
 -- finds names already made), the loaded interfaces of units from immutable package databases (GHC's global
 -- database and those the server declares immutable), one set per interface key (ways, whether interface
 -- pragmas are ignored, the package database stack and the identity of its files), and the parsed package
--- databases; of the last two only the few most recently used (see 'maxInterfaceSets',
+-- databases with the unit state last computed from them (9.0, see Ghcpw.Compat.setSessionDynFlagsKeeping);
+-- of the last two only the few most recently used (see 'maxInterfaceSets',
 -- 'maxUnitDatabaseStacks'). Only if asked (@home-interfaces@), the sets also keep interfaces of home
 -- modules, checked before every request (Ghcpw.HomeInterfaces). Everything else is new in every request:
 -- the finder cache, the home package table, the linker (unless code is kept), flags, temporary files (see
