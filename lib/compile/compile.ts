@@ -120,6 +120,7 @@ async function serve(
         code: outcome.code,
         ranCode: outcome.ranCode === undefined ? null : new Set(outcome.ranCode),
         staleModules: outcome.staleModules,
+        moduleSources: outcome.moduleSources,
       };
     }
     compiler.stats.deferred++;

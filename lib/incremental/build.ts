@@ -42,6 +42,11 @@ export interface GhcRun extends MakeRun {
    * by name, as the worker saw them; null where nobody could tell (the real ghc ran it).
    */
   ranCode: ReadonlySet<string> | null;
+  /**
+   * After a successful build by a worker, each home module's name and the source GHC read it from (as
+   * GHC was given it); absent where nobody could tell.
+   */
+  moduleSources?: readonly { module: string; source: string }[];
 }
 
 /** Counters for `ghcpw status`. */
@@ -176,15 +181,19 @@ export class IncrementalBuilds {
     }
   }
 
-  /** {@linkcode build} once the target is this build's alone. */
+  /**
+   * {@linkcode build} once the target is this build's alone; with `restoring` false, as a clean build
+   * (nothing restored), saved as any other.
+   */
   async #build(
     b: KeyedBuild,
     sink: OutputSink,
     run: (sink: OutputSink) => Promise<GhcRun>,
+    restoring = true,
   ): Promise<number> {
     const { cwd, make, sources, key } = b;
-    const saved = await this.store.readManifest(key);
-    if (saved === null) await this.#explainMiss(b.target, key, b.parts);
+    const saved = restoring ? await this.store.readManifest(key) : null;
+    if (saved === null && restoring) await this.#explainMiss(b.target, key, b.parts);
     const before = await scanOutputs(cwd, make.outputDirs);
     const plan = planRestore(saved?.modules ?? [], sources, new Set(before.keys()));
     // One time for every restored file, no older than any source: GHC 9.0 compares an object's time with
@@ -214,19 +223,32 @@ export class IncrementalBuilds {
     // their output added to the first run's (they printed nothing in it). A module ran code if it did in any
     // run; unknown if any run could not tell.
     let ranCode: Set<string> | null = new Set();
+    let built: GhcRun["moduleSources"];
     const runOnce = async (): Promise<GhcRun> => {
       const r = await run(captured);
       ranCode = ranCode === null || r.ranCode === null ? null : new Set([...ranCode, ...r.ranCode]);
+      built = r.moduleSources;
       return r;
     };
     const { code, settled } = await rebuildStale(cwd, make.outputDirs, await runOnce(), runOnce);
-    if ((code !== 0 || !settled) && restored.length > 0) {
+    const nameOf = builtNames(cwd, sources, built);
+    // A module restored under a name GHC did not build from its source (a CPP include or a preprocessor
+    // named it anew) would leave its outputs behind, where a clean build has none.
+    const misnamed = restored.filter((r) => nameOf(r.source) !== r.module).map((r) => r.module);
+    if (misnamed.length > 0 && code === 0 && settled) {
+      log.debug("Restored modules GHC did not build under their names: {modules}", {
+        modules: misnamed.join(" "),
+      });
+    }
+    if ((code !== 0 || !settled || misnamed.length > 0) && restored.length > 0) {
       // A failed build's diagnostics and outputs depend on how far GHC got, which skipped modules change;
-      // a build whose interfaces may still be stale is not a clean build's either. Either is done again
-      // from the output directories as they were, exactly as a clean build.
+      // a build whose interfaces may still be stale, or that holds outputs of a module it did not build,
+      // is not a clean build's either. Either is done again from the output directories as they were,
+      // exactly as a clean build.
       this.stats.redoneClean++;
       await removeNewOutputs(cwd, make.outputDirs, before);
-      return (await run(sink)).code;
+      // Saved as well, so that the next build restores what GHC built now (say, a module by its new name).
+      return await this.#build(b, sink, run, false);
     }
     await captured.flush(sink);
     // A failed build prints what GHC printed, as in a developer's tree: which warnings a clean build
@@ -240,7 +262,11 @@ export class IncrementalBuilds {
     const diagnostics = parseDiagnostics(
       b.mergedOutput ? captured.printedStdout() : captured.printedStderr(),
     );
-    const skippedKept = await keptAsSaved(cwd, plan.kept.filter((r) => !compiled.has(r.module)), after);
+    const skippedKept = await keptAsSaved(
+      cwd,
+      plan.kept.filter((r) => !compiled.has(r.module) && nameOf(r.source) === r.module),
+      after,
+    );
     // A skipped module prints nothing: its warnings come from the build that compiled it. Printed after
     // GHC's own, as the set a clean build prints (the order of modules is GHC's to choose).
     const replay = [...restored.filter((r) => !compiled.has(r.module)), ...skippedKept]
@@ -252,7 +278,7 @@ export class IncrementalBuilds {
     }
 
     const save = this.#saving.then(() =>
-      this.#save(b, after, compiled, ranCode, [...restored, ...skippedKept], diagnostics)
+      this.#save(b, nameOf, after, compiled, ranCode, [...restored, ...skippedKept], diagnostics)
     );
     this.#saving = save.catch(() => {});
     await save.catch((e) => {
@@ -278,12 +304,13 @@ export class IncrementalBuilds {
   }
 
   /**
-   * Saves a successful build's outputs under `key`, unless a source changed while GHC ran: each module
-   * GHC compiled anew (with whether it ran code, `ranCode`; where that is unknown, as if it had), and each
+   * Saves a successful build's outputs under `key`, unless a source changed while GHC ran, each module
+   * under the name GHC built it by (`nameOf` its source): each module GHC compiled anew (with whether it ran code, `ranCode`; where that is unknown, as if it had), and each
    * it skipped whose files are known (`unchanged`: restored, or kept as saved, with what they ran then).
    */
   async #save(
     { target, parts, key, cwd, sources }: KeyedBuild,
+    nameOf: (source: string) => string | null,
     after: ReadonlyMap<string, FoundOutput[]>,
     compiled: ReadonlySet<string>,
     ranCode: ReadonlySet<string> | null,
@@ -303,14 +330,15 @@ export class IncrementalBuilds {
     for (const s of sources) {
       // Modules that ran code are saved too, never to be restored, but for their warnings when a build
       // tool keeps their outputs and GHC skips them.
-      if (s.module === null) continue;
-      const found = after.get(s.module);
+      const module = nameOf(s.source);
+      if (module === null) continue;
+      const found = after.get(module);
       if (found === undefined) continue;
-      const known = unchangedBy.get(s.module);
+      const known = unchangedBy.get(module);
       let record: ModuleRecord;
-      if (known !== undefined && !compiled.has(s.module)) {
+      if (known !== undefined && !compiled.has(module)) {
         record = known;
-      } else if (compiled.has(s.module)) {
+      } else if (compiled.has(module)) {
         const files: OutputFile[] = [];
         for (const f of found) {
           const bytes = await Deno.readFile(`${resolve(cwd, f.dir)}/${f.path}`);
@@ -319,12 +347,12 @@ export class IncrementalBuilds {
           files.push({ dir: f.dir, path: f.path, hash, size: bytes.length });
         }
         record = {
-          module: s.module,
+          module,
           source: s.source,
           sourceHash: s.sourceHash,
           bootHash: s.bootHash,
           files,
-          ranCode: ranCode === null || ranCode.has(s.module),
+          ranCode: ranCode === null || ranCode.has(module),
           warnings: warningsOf(diagnostics, s.source),
         };
       } else {
@@ -383,6 +411,29 @@ async function readSources(cwd: string, paths: readonly string[]): Promise<ReadS
   } catch {
     return null;
   }
+}
+
+/**
+ * The name GHC built each source under, by source as the command line gave it: as the worker reported
+ * (`built`; a source it did not report was not built by any name); where nobody reported, the name its
+ * header gives, if it gives one.
+ */
+function builtNames(
+  cwd: string,
+  sources: readonly ReadSource[],
+  built: GhcRun["moduleSources"],
+): (source: string) => string | null {
+  if (built === undefined) {
+    const byHeader = new Map(sources.map((s) => [s.source, s.module]));
+    return (source) => byHeader.get(source) ?? null;
+  }
+  const byPath = new Map<string, string | null>();
+  for (const { module, source } of built) {
+    const path = resolve(cwd, source);
+    // Two modules from one file cannot be told apart: neither is known.
+    byPath.set(path, byPath.has(path) ? null : module);
+  }
+  return (source) => byPath.get(resolve(cwd, source)) ?? null;
 }
 
 /**

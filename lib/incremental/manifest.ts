@@ -10,9 +10,10 @@ import { sha256 } from "./hash.ts";
 
 /**
  * Layout version: a manifest of another version is ignored, never misread. 3: each module says whether
- * it ran code while compiled.
+ * it ran code while compiled. 4: a module's name is the one GHC built it by, recorded also for sources
+ * whose text does not give it.
  */
-export const MANIFEST_VERSION = 3;
+export const MANIFEST_VERSION = 4;
 
 /** One file GHC wrote for a module. */
 export interface OutputFile {
@@ -27,6 +28,7 @@ export interface OutputFile {
 
 /** What one module's outputs were, and what they were made from. */
 export interface ModuleRecord {
+  /** Its name, as GHC reported it for the source (from its header where no worker reported). */
   module: string;
   /** Its source as the command line named it. */
   source: string;

@@ -44,6 +44,10 @@ const PRAGMA_RUNS_CODE = "its OPTIONS_GHC runs a plugin or program (-fplugin, -F
  * made them ran no code of the user's (no splice, quasi-quote or annotation) and whose pragmas run no
  * plugin or program, and of which the output directories hold nothing yet (a build tool that kept its
  * outputs keeps them: such a module is `kept`, whatever it ran).
+ * A source whose text does not give its name (CPP before the header, a literate source) is taken to be
+ * the module GHC read from it when the outputs were made, its source and boot file being the same; what a
+ * CPP include or a preprocessor may have changed since is for the build to check (GHC reports the names
+ * it built, see build.ts).
  * Everything else (deleted, renamed, edited modules) is left for GHC to compile; so is every module of
  * the source list that nothing was saved for.
  */
@@ -53,8 +57,19 @@ export function planRestore(
   present: ReadonlySet<string>,
 ): RestorePlan {
   const bySource = new Map(current.map((c) => [c.source, c]));
+  const savedBySource = new Map(saved.map((r) => [r.source, r]));
+  const unchanged = (c: CurrentSource, r: ModuleRecord) =>
+    c.sourceHash === r.sourceHash && c.bootHash === r.bootHash;
+  const nameOf = (c: CurrentSource): string | null => {
+    if (c.module !== null) return c.module;
+    const r = savedBySource.get(c.source);
+    return r !== undefined && unchanged(c, r) ? r.module : null;
+  };
   const names = new Map<string, number>();
-  for (const c of current) if (c.module !== null) names.set(c.module, (names.get(c.module) ?? 0) + 1);
+  for (const c of current) {
+    const name = nameOf(c);
+    if (name !== null) names.set(name, (names.get(name) ?? 0) + 1);
+  }
   const restore: ModuleRecord[] = [];
   const kept: ModuleRecord[] = [];
   const skipped: { module: string; reason: string }[] = [];
@@ -62,14 +77,14 @@ export function planRestore(
     const c = bySource.get(record.source);
     const reason = c === undefined
       ? "not in the source list"
-      : c.module !== record.module
-      ? "its name changed or cannot be read"
-      : names.get(record.module) !== 1
-      ? "more than one source has its name"
       : c.sourceHash !== record.sourceHash
       ? "its source changed"
       : c.bootHash !== record.bootHash
       ? "its boot file changed"
+      : nameOf(c) !== record.module
+      ? "its name changed"
+      : names.get(record.module) !== 1
+      ? "more than one source has its name"
       : null;
     if (reason !== null) skipped.push({ module: record.module, reason });
     else if (present.has(record.module)) kept.push(record);
@@ -77,13 +92,9 @@ export function planRestore(
     else if (c!.pragmaRunsCode) skipped.push({ module: record.module, reason: PRAGMA_RUNS_CODE });
     else restore.push(record);
   }
-  const savedSources = new Set(saved.map((r) => r.source));
   for (const c of current) {
-    if (savedSources.has(c.source)) continue;
-    skipped.push({
-      module: c.module ?? c.source,
-      reason: c.module === null ? "its name cannot be read" : "nothing saved for it",
-    });
+    if (savedBySource.has(c.source)) continue;
+    skipped.push({ module: c.module ?? c.source, reason: "nothing saved for it" });
   }
   return { restore, kept, skipped };
 }

@@ -7,7 +7,9 @@ module GhcpwPlugin (frontendPlugin) where
 
 import Control.Exception (SomeException, displayException, try)
 import qualified Data.ByteString as B
+import qualified Data.ByteString.Builder as Builder
 import qualified Data.ByteString.Char8 as B8
+import qualified Data.ByteString.Lazy as BL
 import Data.List (intercalate, isPrefixOf)
 import Control.Monad.IO.Class (liftIO)
 import GHC (getSessionDynFlags)
@@ -92,7 +94,8 @@ serveOne ch warm heap installation [modeField, [cwd], [tmp], args, env, [tty], [
           facts <- requestFacts warm heap
           send ch Exit
             [ [B8.pack (show code)]
-            , [B8.pack (k ++ "=" ++ v) | (k, v) <- facts]
+            -- In UTF-8, as the server reads them: a fact may name a module or a file (Ghcpw.Sources).
+            , [BL.toStrict (Builder.toLazyByteString (Builder.stringUtf8 (k ++ "=" ++ v))) | (k, v) <- facts]
                 ++ map B8.pack stages
                 ++ [B8.pack ("leftovers=" ++ intercalate "; " leftovers) | not (null leftovers)]
             ]

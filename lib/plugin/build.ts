@@ -26,6 +26,7 @@ import homeInterfacesModule from "./Ghcpw/HomeInterfaces.hs" with { type: "text"
 import ranCodeModule from "./Ghcpw/RanCode.hs" with { type: "text" };
 import usagesModule from "./Ghcpw/Usages.hs" with { type: "text" };
 import staleModule from "./Ghcpw/Stale.hs" with { type: "text" };
+import sourcesModule from "./Ghcpw/Sources.hs" with { type: "text" };
 import terminalModule from "./Ghcpw/Terminal.hs" with { type: "text" };
 import warmModule from "./Ghcpw/Warm.hs" with { type: "text" };
 import codeModule from "./Ghcpw/Code.hs" with { type: "text" };
@@ -57,6 +58,7 @@ export const PLUGIN_SOURCES: ReadonlyArray<readonly [string, string]> = [
   ["Ghcpw.RanCode", ranCodeModule],
   ["Ghcpw.Usages", usagesModule],
   ["Ghcpw.Stale", staleModule],
+  ["Ghcpw.Sources", sourcesModule],
   ["Ghcpw.Terminal", terminalModule],
   ["Ghcpw.Warm", warmModule],
   ["Ghcpw.Code", codeModule],

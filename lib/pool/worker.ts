@@ -52,8 +52,19 @@ export type WorkerOutcome =
      * name; absent where the worker did not say.
      */
     ranCode?: string[];
+    /**
+     * After a successful `--make` build, each home module's name and source file as GHC was given it
+     * (lib/plugin/Ghcpw/Sources.hs).
+     */
+    moduleSources?: ModuleSource[];
   }
   | { kind: "defer"; reason: string };
+
+/** A home module of a `--make` build and the source GHC read it from. */
+export interface ModuleSource {
+  module: string;
+  source: string;
+}
 
 /** The GHC runtime's own heap statistics of a worker (GHC.Stats), as of its last request's end. */
 export interface WorkerHeap {
@@ -116,6 +127,18 @@ function staleModulesOf(facts: Record<string, string>): { staleModules?: string[
 function ranCodeOf(facts: Record<string, string>): { ranCode?: string[] } {
   const list = facts["ran-code"];
   return list === undefined ? {} : { ranCode: list.split(",").filter((m) => m !== "") };
+}
+
+/** The `module-sources` fact of an Exit message (name and source, alternately, separated by NUL). */
+function moduleSourcesOf(facts: Record<string, string>): { moduleSources?: ModuleSource[] } {
+  const list = facts["module-sources"];
+  if (list === undefined) return {};
+  const parts = list === "" ? [] : list.split("\0");
+  const moduleSources: ModuleSource[] = [];
+  for (let i = 0; i + 1 < parts.length; i += 2) {
+    moduleSources.push({ module: parts[i], source: parts[i + 1] });
+  }
+  return { moduleSources };
 }
 
 /** The prefix of the Exit facts that carry the stage times. */
@@ -277,6 +300,7 @@ export class Worker {
               ...(message.facts.leftovers ? { leftovers: message.facts.leftovers } : {}),
               ...staleModulesOf(message.facts),
               ...ranCodeOf(message.facts),
+              ...moduleSourcesOf(message.facts),
             };
           case "defer":
             return { kind: "defer", reason: message.reason };

@@ -343,6 +343,65 @@ Deno.test("incremental --make: a module is restored unless GHC ran code for it, 
   }
 });
 
+/**
+ * A target whose modules' names GHC reads past CPP or from a literate source: one with `#if` and
+ * `#define` before its header, a literate one, and one whose header is a macro from an included header,
+ * which is then edited to give the module another name.
+ */
+const CPP_NAMES_PROJECT: Record<string, string> = {
+  "src/Cpp.hs": "{-# LANGUAGE CPP #-}\n#if 1\n#define ANSWER 42\n#endif\nmodule Cpp (answer) where\n\n" +
+    "import Data.List (sort)\n\nanswer :: Int\nanswer = ANSWER\n",
+  "src/Lit.lhs": "A literate module.\n\n> module Lit (lit) where\n\n> lit :: Int\n> lit = 7\n",
+  "src/Named.hs": '{-# LANGUAGE CPP #-}\n#include "name.h"\nmodule NAME (named) where\n\nnamed :: String\n' +
+    'named = "named"\n',
+  "src/name.h": "#define NAME Old\n",
+  "src/Main.hs": "module Main (main) where\n\nimport Cpp\nimport Lit\nimport Old\n\nmain :: IO ()\n" +
+    "main = print (answer, lit, named)\n",
+};
+
+Deno.test("incremental --make: module names GHC reads past CPP are restored, and a renamed one is not", async (t) => {
+  const server = await incrementalServer();
+  const twins = await Twins.create(server, CPP_NAMES_PROJECT, "ghcpw-inc-names-");
+  const args = ["--make", "-Wall", ...OUT, "src/Main.hs", "src/Cpp.hs", "src/Lit.lhs", "src/Named.hs"];
+  try {
+    await t.step("first build", async () => {
+      await step(twins, server, args);
+    });
+    await t.step(
+      "no change: every module restored under the name GHC gave it, warnings replayed",
+      async () => {
+        const { delta, log } = await step(twins, server, args);
+        assertEquals(delta.modulesRestored, 4, log);
+        assertEquals(delta.modulesRecompiled, 0, log);
+        assertEquals(delta.redoneClean, 0, log);
+        assertEquals(delta.warningsReplayed, 1, log);
+      },
+    );
+    await t.step(
+      "the included header renames a module: built as cold, no outputs under the old name",
+      async () => {
+        await twins.write({
+          "src/name.h": "#define NAME New\n",
+          "src/Main.hs": CPP_NAMES_PROJECT["src/Main.hs"].replace("import Old", "import New"),
+        });
+        const { delta, log } = await step(twins, server, args);
+        // Named.hs is restored as Old, which GHC no longer builds: the build is done again, clean.
+        assertEquals(delta.redoneClean, 1, log);
+        for (const suffix of [".hi", ".o"]) {
+          assertEquals(await Deno.stat(`${twins.warm}/out/Old${suffix}`).catch(() => null), null);
+        }
+      },
+    );
+    await t.step("no change after the rename: restored under the new name", async () => {
+      const { delta, log } = await step(twins, server, args);
+      assertEquals(delta.modulesRestored, 4, log);
+      assertEquals(delta.redoneClean, 0, log);
+    });
+  } finally {
+    await cleanUp(server, twins);
+  }
+});
+
 Deno.test("incremental --make: a package rebuilt in place with the same interface changes the key", async (t) => {
   const server = await incrementalServer();
   const installation = await inspectGhc(GHC);

@@ -204,7 +204,7 @@ Deno.test("planRestore restores only unchanged, unambiguous modules of the sourc
     ["B", "its source changed"],
     ["C", "its boot file changed"],
     ["Gone", "not in the source list"],
-    ["E", "its name changed or cannot be read"],
+    ["E", "its name changed"],
     ["G", "more than one source has its name"],
     ["T", "it ran Template Haskell, a quasi-quote or an annotation when compiled"],
     ["P", "its OPTIONS_GHC runs a plugin or program (-fplugin, -F, -pgm...)"],
@@ -216,12 +216,41 @@ Deno.test("planRestore restores only unchanged, unambiguous modules of the sourc
   ], new Set());
   assertEquals(fresh.skipped.map((s) => [s.module, s.reason]), [
     ["N", "nothing saved for it"],
-    ["X.hs", "its name cannot be read"],
+    ["X.hs", "nothing saved for it"],
   ]);
   assertEquals(
     describeSkipped([plan.skipped[0], plan.skipped[1], fresh.skipped[0], plan.skipped.at(-1)!]),
     "its source changed: B; its boot file changed: C; nothing saved for it: N, G",
   );
+});
+
+Deno.test("planRestore takes a source's unreadable name from its record only while the source is as saved", () => {
+  const current = (source: string, over = {}) => ({
+    source,
+    module: null,
+    sourceHash: H("a"),
+    bootHash: null,
+    pragmaRunsCode: false,
+    ...over,
+  });
+  const saved = [record("Cpp", "Cpp.hs"), record("Edited", "Edited.hs"), record("Twice", "Twice.hs")];
+  const plan = planRestore(saved, [
+    current("Cpp.hs"),
+    current("Edited.hs", { sourceHash: H("b") }),
+    current("Twice.hs"),
+    { ...current("Other.hs"), module: "Twice" },
+  ], new Set());
+  assertEquals(plan.restore.map((r) => r.module), ["Cpp"]);
+  assertEquals(plan.skipped.map((s) => [s.module, s.reason]), [
+    ["Edited", "its source changed"],
+    ["Twice", "more than one source has its name"],
+    ["Twice", "nothing saved for it"],
+  ]);
+  // A header that names another module than the one saved for the source.
+  assertEquals(planRestore(saved, [{ ...current("Cpp.hs"), module: "Other" }], new Set()).skipped[0], {
+    module: "Cpp",
+    reason: "its name changed",
+  });
 });
 
 Deno.test("planRestore keeps a module that ran splices whose outputs a build tool kept", () => {

@@ -26,6 +26,7 @@ module Ghcpw.Compat
   , homeUsageHashes
   , interfaceModuleHash
   , bootSummary
+  , summarySource
     -- * A new session
   , Installation
   , readInstallation
@@ -274,9 +275,9 @@ import GHC.SysTools (lazyInitLlvmConfig)
 #endif
 
 #if MIN_VERSION_ghc(9,4,0)
-import GHC.Unit.Module.Location (ModLocation (ml_dyn_hi_file, ml_hi_file))
+import GHC.Unit.Module.Location (ModLocation (ml_dyn_hi_file, ml_hi_file, ml_hs_file))
 #else
-import GHC.Unit.Module.Location (ModLocation (ml_hi_file))
+import GHC.Unit.Module.Location (ModLocation (ml_hi_file, ml_hs_file))
 import System.FilePath (replaceExtension)
 #endif
 import GHC.Unit.Types (GenWithIsBoot (..), IsBootInterface (..), mkModule)
@@ -398,6 +399,10 @@ interfaceModuleHash = mi_mod_hash . mi_final_exts
 -- | Whether a summary is of an hs-boot file or a signature (the predicate moved modules).
 bootSummary :: ModSummary -> Bool
 bootSummary = isHsBootOrSig . GHC.ms_hsc_src
+
+-- | The source file a summary was read from, as GHC was given it (a field of its location).
+summarySource :: ModSummary -> Maybe FilePath
+summarySource = ml_hs_file . GHC.ms_location
 
 -- * Flags, diagnostics and inputs
 

@@ -47,6 +47,7 @@ import Ghcpw.Compat
 import Ghcpw.Context (Output)
 import Ghcpw.Interfaces (loadTargets, runOneShot)
 import Ghcpw.Stages (Stage (..), switchStage)
+import Ghcpw.Sources (noteModuleSources)
 import Ghcpw.Stale (noteStaleModules)
 import Ghcpw.Leftovers (stopInterpreterProcess)
 import Ghcpw.RanCode (recordRanCode)
@@ -181,6 +182,7 @@ doMake output srcs = do
       ok <- loadTargets
       when (failed ok) (liftIO exitFailure1)
       noteStaleModules
+      noteModuleSources
 
 -- | The checks ghc's checkOptions makes that end in a usage error, plus the diagnostics this module does
 -- not reproduce (-v4 and above, final statistics): all of them go to the real ghc.
