@@ -74,3 +74,10 @@ export function changedLibraries(snapshot: LibrarySnapshot): string[] {
   }
   return changed;
 }
+
+/** Whether any recorded library lies inside `dir`. */
+export function librariesUnder(snapshot: LibrarySnapshot, dir: string): boolean {
+  const prefix = dir.endsWith("/") ? dir : `${dir}/`;
+  for (const path of snapshot.keys()) if (path.startsWith(prefix)) return true;
+  return false;
+}

@@ -146,7 +146,7 @@ export class Pool {
     const tracked = new TrackingSink(sink);
     for (let attempt = 0;; attempt++) {
       signal?.throwIfAborted();
-      const worker = await this.#acquire(affinity);
+      const worker = await this.#acquire(affinity, request.cwd);
       if (signal?.aborted) {
         // The client left (or the timeout passed) while the request waited in the queue.
         this.#release(worker);
@@ -164,7 +164,7 @@ export class Pool {
           for (const [stage, ms] of Object.entries(outcome.stagesMs)) addTime(this.stats.stagesMs, stage, ms);
         }
         // The answer does not wait for the checks: the worker rejoins the pool once they are done.
-        this.#afterRequestInBackground(worker, request.tmpDir, outcome);
+        this.#afterRequestInBackground(worker, request, outcome);
         return outcome;
       } catch (e) {
         await this.#recycle(worker, signal?.aborted ? "cancelled" : "failure", String(e));
@@ -189,13 +189,13 @@ export class Pool {
     await Promise.all([...this.#all].map((w) => w.close()));
   }
 
-  async #acquire(affinity: string): Promise<Worker> {
+  async #acquire(affinity: string, cwd: string): Promise<Worker> {
     for (;;) {
       if (this.#closed) throw new WorkerFailure("the server is shutting down");
       const match = this.#idle.findIndex((w) => w.affinity === affinity);
       const [idle] = this.#idle.splice(match >= 0 ? match : this.#idle.length - 1, 1);
       if (idle) {
-        if (await timed(this.stats.poolMs, "checks", () => this.#usable(idle))) return idle;
+        if (await timed(this.stats.poolMs, "checks", () => this.#usable(idle, cwd))) return idle;
         continue;
       }
       if (this.#all.size + this.#starting < this.size) this.#spawnInBackground();
@@ -205,12 +205,15 @@ export class Pool {
         () => new Promise<Worker | Error>((resolve) => this.#waiting.push({ affinity, resolve })),
       );
       if (worker instanceof Error) throw worker;
-      if (await timed(this.stats.poolMs, "checks", () => this.#usable(worker))) return worker;
+      if (await timed(this.stats.poolMs, "checks", () => this.#usable(worker, cwd))) return worker;
     }
   }
 
-  /** Whether a worker may serve now; one that died or whose libraries went stale is replaced. */
-  async #usable(worker: Worker): Promise<boolean> {
+  /**
+   * Whether a worker may serve a request in `cwd` now; one that died, whose libraries went stale, or that
+   * holds libraries of another working directory's tree is replaced.
+   */
+  async #usable(worker: Worker, cwd: string): Promise<boolean> {
     if (!worker.alive) {
       const tail = worker.stderrTail;
       log.warn("Worker {pid} exited while idle{tail}", {
@@ -224,31 +227,38 @@ export class Pool {
       return false;
     }
     const stale = worker.staleLibraries();
-    if (stale.length === 0) return true;
-    await this.#recycle(worker, "stale-libraries", stale.join(", "));
+    if (stale.length > 0) {
+      await this.#recycle(worker, "stale-libraries", stale.join(", "));
+      return false;
+    }
+    const elsewhere = worker.librariesOutside(cwd);
+    if (elsewhere === null) return true;
+    await this.#recycle(worker, "stale-libraries", `it loaded libraries of ${elsewhere}, not of ${cwd}`);
     return false;
   }
 
-  #afterRequestInBackground(worker: Worker, tmpDir: string, outcome: WorkerOutcome): void {
-    timed(this.stats.poolMs, "checks", () => this.#afterRequest(worker, tmpDir, outcome)).catch(async (e) => {
-      log.warn("Checking worker {pid} after a request failed: {error}", {
-        pid: worker.pid,
-        error: String(e),
-      });
-      await this.#recycle(worker, "failure", `checking it after a request failed: ${e}`).catch(() => {});
-    });
+  #afterRequestInBackground(worker: Worker, request: WorkerRequest, outcome: WorkerOutcome): void {
+    timed(this.stats.poolMs, "checks", () => this.#afterRequest(worker, request, outcome)).catch(
+      async (e) => {
+        log.warn("Checking worker {pid} after a request failed: {error}", {
+          pid: worker.pid,
+          error: String(e),
+        });
+        await this.#recycle(worker, "failure", `checking it after a request failed: ${e}`).catch(() => {});
+      },
+    );
   }
 
   /**
-   * Records what a worker has loaded after a request in `tmpDir`, then returns it to the pool, or
-   * replaces it if its request left something running in it, or it has served enough or grew too large.
+   * Records what a worker has loaded after a request, then returns it to the pool, or replaces it if its
+   * request left something running in it, or it has served enough or grew too large.
    */
-  async #afterRequest(worker: Worker, tmpDir: string, outcome: WorkerOutcome): Promise<void> {
+  async #afterRequest(worker: Worker, request: WorkerRequest, outcome: WorkerOutcome): Promise<void> {
     if (outcome.kind === "exit" && outcome.leftovers !== undefined) {
       await this.#recycle(worker, "leftovers", outcome.leftovers);
       return;
     }
-    await worker.recordLibraries(tmpDir);
+    await worker.recordLibraries(request.tmpDir, request.cwd);
     if (worker.requestsServed >= this.maxRequests) {
       await this.#recycle(worker, "requests", `${worker.requestsServed} requests served`);
       return;

@@ -14,7 +14,12 @@ import {
 } from "../wire/worker_protocol.ts";
 import { ProtocolError } from "../wire/fields.ts";
 import { MessageStream } from "../wire/stream.ts";
-import { changedLibraries, type LibrarySnapshot, snapshotLibraries } from "./loaded_libraries.ts";
+import {
+  changedLibraries,
+  librariesUnder,
+  type LibrarySnapshot,
+  snapshotLibraries,
+} from "./loaded_libraries.ts";
 import { REQUEST_DIR_PREFIX } from "./request_dir.ts";
 import type { OutputSink } from "../output.ts";
 import { settledStatus } from "../process/exit_status.ts";
@@ -352,13 +357,32 @@ export class Worker {
   }
 
   /**
-   * Records the libraries the worker has mapped now, after a request that had `tmpDir` (whatever it
-   * loaded from there is skipped), for {@linkcode staleLibraries}.
+   * The working directory of a request after which this worker had libraries from inside that directory
+   * mapped (a package database of the build's own tree), if any; see {@linkcode librariesOutside}.
    */
-  async recordLibraries(tmpDir: string): Promise<void> {
+  #librariesCwd: string | null = null;
+
+  /**
+   * Records the libraries the worker has mapped now, after a request in `cwd` that had `tmpDir` (whatever
+   * it loaded from there is skipped), for {@linkcode staleLibraries} and {@linkcode librariesOutside}.
+   */
+  async recordLibraries(tmpDir: string, cwd: string): Promise<void> {
     // Request directories are unique and removed afterwards: what was loaded from them never returns.
     const requestDirs = tmpDir.slice(0, tmpDir.lastIndexOf("/") + 1) + REQUEST_DIR_PREFIX;
     this.#libraries = await snapshotLibraries(this.pid, [requestDirs]);
+    // Mapped paths are real paths: the directory's own may go through symbolic links.
+    const real = await Deno.realPath(cwd).catch(() => cwd);
+    if (this.#librariesCwd === null && librariesUnder(this.#libraries, real)) this.#librariesCwd = cwd;
+  }
+
+  /**
+   * The other working directory whose libraries this worker holds, if it must not serve a request in
+   * `cwd`. GHC loads a package's library by the path its database gives, relative to the working
+   * directory where the database was named relatively, and dlopen hands back an already loaded library
+   * of the same name: another directory's library at the same relative path would run instead.
+   */
+  librariesOutside(cwd: string): string | null {
+    return this.#librariesCwd === null || this.#librariesCwd === cwd ? null : this.#librariesCwd;
   }
 
   /** Stops the worker at once; safe to call more than once. */

@@ -317,6 +317,43 @@ Deno.test("one warm worker gives cold ghc's results across edits", async (t) => 
         assertEquals((await w.same(["-c", ...pkgArgs, "Use.hs"])).code, 1);
       },
     );
+
+    await t.step(
+      "the same relative -package-db path in two working directories, databases of the same time stamp",
+      async () => {
+        const ghc = await inspectGhc(GHC);
+        const depends = await baseUnits(ghc.ghcPkg);
+        const splice =
+          "{-# LANGUAGE TemplateHaskell #-}\nmodule Main (main) where\nimport MyLib\nmain :: IO ()\nmain = print ($(libSplice) :: Int)\n";
+        const trees = [
+          await Twins.create(server, { "Splice.hs": splice }),
+          await Twins.create(server, { "Splice.hs": splice }),
+        ];
+        const pkgArgs = ["-package-db", "pkg/db", "-package", "mylib"];
+        const stamp = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
+        for (const [i, w] of trees.entries()) {
+          for (const root of [w.cold, w.warm]) {
+            await buildMyLib(ghc, depends, i + 1, `${root}/pkg`);
+            // Whole seconds, as an archive would leave them: only the working directory tells them apart.
+            await Deno.utime(`${root}/pkg/db/package.cache`, stamp, stamp);
+          }
+        }
+        try {
+          for (const [i, w] of trees.entries()) {
+            await w.ok(["-c", ...TH_FLAGS, ...pkgArgs, "Splice.hs"]);
+            await w.ok(["-dynamic", "-o", "splice", ...pkgArgs, "Splice.dyn_o"]);
+            await w.sameOutputs([".hi", ".dyn_hi"]);
+            assertEquals(
+              (await w.sameProgram("splice", [], "pkg/lib")).stdout,
+              `${(i + 1) * 1000}\n`,
+              "TH must run this directory's library",
+            );
+          }
+        } finally {
+          for (const w of trees) await Deno.remove(`${w.cold}/..`, { recursive: true });
+        }
+      },
+    );
   } finally {
     await server.stop();
   }

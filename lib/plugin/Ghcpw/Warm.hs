@@ -33,7 +33,7 @@ import Data.Time.Clock.POSIX (getPOSIXTime)
 import qualified Data.Set as Set
 import GHC (Ghc, getSession, setSession)
 import GHC.Driver.Session
-import System.Directory (doesDirectoryExist, doesFileExist, getModificationTime)
+import System.Directory (doesDirectoryExist, doesFileExist, getCurrentDirectory, getModificationTime, makeAbsolute)
 import System.Environment (lookupEnv)
 import System.FilePath ((</>))
 
@@ -193,8 +193,12 @@ stamps = mapM stamp
 reuseUnitDatabases :: Warm -> DynFlags -> IO (DynFlags, Maybe KeptUnits, String)
 reuseUnitDatabases warm dflags | not (shareDatabases (warmShare warm)) = pure (dflags, Nothing, "")
 reuseUnitDatabases warm dflags = do
-  env <- mapM lookupEnv ["GHC_PACKAGE_PATH", "HOME"]
-  let key = show (packageDbFlagsKey dflags, env)
+  packagePath <- lookupEnv "GHC_PACKAGE_PATH"
+  home <- lookupEnv "HOME"
+  dbFlags <- packageDbFlagsKey dflags
+  -- GHC_PACKAGE_PATH may name databases relative to the working directory too.
+  cwd <- traverse (const getCurrentDirectory) packagePath
+  let key = show (dbFlags, packagePath, home, cwd)
   cached <- fmap snd . Map.lookup key <$> readIORef (warmUnitDbs warm)
   case cached of
     Just (seen, dbs, units) -> do
@@ -255,16 +259,18 @@ resumeInterfaces warm dbKey = do
   where
     share = warmShare warm
 
--- | The package database flags (-package-db, -no-user-package-db, ...) in a comparable form.
-packageDbFlagsKey :: DynFlags -> String
-packageDbFlagsKey = show . map flag . packageDBFlags
+-- | The package database flags (-package-db, -no-user-package-db, ...) in a comparable form, with paths
+-- made absolute (the worker runs in the request's directory): the same relative path in another working
+-- directory names another database, even if its cache file has the same time stamp.
+packageDbFlagsKey :: DynFlags -> IO String
+packageDbFlagsKey = fmap show . mapM flag . packageDBFlags
   where
-    flag (PackageDB GlobalPkgDb) = "global"
-    flag (PackageDB UserPkgDb) = "user"
-    flag (PackageDB (PkgDbPath p)) = "db " ++ p
-    flag NoUserPackageDB = "no-user"
-    flag NoGlobalPackageDB = "no-global"
-    flag ClearPackageDBs = "clear"
+    flag (PackageDB GlobalPkgDb) = pure "global"
+    flag (PackageDB UserPkgDb) = pure "user"
+    flag (PackageDB (PkgDbPath p)) = ("db " ++) <$> makeAbsolute p
+    flag NoUserPackageDB = pure "no-user"
+    flag NoGlobalPackageDB = pure "no-global"
+    flag ClearPackageDBs = pure "clear"
 
 -- | Each of the session's databases with the ids its units have in modules: wired-in units (base,
 -- ghc-prim, ...) are known by their wired-in ids. The unit being compiled is never among them, even if a
