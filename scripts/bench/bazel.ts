@@ -41,11 +41,17 @@ export function spawnBazelWorker(
 }
 
 /**
- * Starts `ghcpw bazel --persistent_worker` in `cwd` with `jobs` GHC processes: singleplex for one job,
- * multiplex for more.
+ * Starts `ghcpw bazel --persistent_worker --share SHARE` in `cwd` with `jobs` GHC processes: singleplex
+ * for one job, multiplex for more.
  */
-export function startBazelWorker(ghcpwMain: string, ghc: string, cwd: string, jobs: number): BazelWorker {
-  const child = spawnBazelWorker(ghcpwMain, ghc, cwd, ["-n", String(jobs), "-q"]);
+export function startBazelWorker(
+  ghcpwMain: string,
+  ghc: string,
+  cwd: string,
+  jobs: number,
+  share: string,
+): BazelWorker {
+  const child = spawnBazelWorker(ghcpwMain, ghc, cwd, ["-n", String(jobs), "-q", "--share", share]);
   const stderr = new Response(child.stderr).text();
   const stdin = child.stdin.getWriter();
   const waiting = new Map<number, (r: WorkResponse) => void>();

@@ -247,7 +247,7 @@ async function buildViaBazel(
   ctx: RowContext,
 ): Promise<BuildResult> {
   await plan.populate(dir);
-  const worker = startBazelWorker(ctx.ghcpwMain, ctx.ghc, dir, jobs);
+  const worker = startBazelWorker(ctx.ghcpwMain, ctx.ghc, dir, jobs, ctx.server.share);
   try {
     const roots = plan.steps.filter((s) => s.kind === "hs" && s.deps.length === 0);
     const warm = await Promise.all(
