@@ -46,7 +46,7 @@ export async function ghcIdentity(ghc: string, cacheDir: string | null): Promise
   const cacheFile = cacheDir === null ? null : await cacheFileFor(cacheDir, realPath);
   if (cacheFile !== null) {
     try {
-      const cached = JSON.parse(await Deno.readTextFile(cacheFile));
+      const cached = JSON.parse(Deno.readTextFileSync(cacheFile));
       if (
         cached.realPath === realPath && typeof cached.version === "string" &&
         typeof cached.libdir === "string"
@@ -87,7 +87,7 @@ export async function rememberGhcIdentity(cacheDir: string, identity: GhcIdentit
 async function cacheFileFor(cacheDir: string, realPath: string): Promise<string | null> {
   let info: Deno.FileInfo;
   try {
-    info = await Deno.stat(realPath);
+    info = Deno.statSync(realPath);
   } catch {
     return null;
   }

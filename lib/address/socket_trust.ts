@@ -20,17 +20,19 @@ export class UntrustedSocket extends Error {
 }
 
 /**
- * Checks the socket at `path` (see the module's description). Resolves to the path to connect to (the same
- * socket, through its directory's real path, so that what was checked is what is used), or to null when
- * there is no socket there to connect to. Rejects with {@linkcode UntrustedSocket}.
+ * Checks the socket at `path` (see the module's description). Returns the path to connect to (the same
+ * socket, through its directory's real path, so that what was checked is what is used), or null when
+ * there is no socket there to connect to. Throws {@linkcode UntrustedSocket}. Synchronous, as every check
+ * on a client's path is: an asynchronous file system call costs ~0.4 ms here against ~0.02 ms, and a
+ * client has nothing to do meanwhile.
  */
-export async function checkSocket(path: string): Promise<string | null> {
+export function checkSocket(path: string): string | null {
   const slash = path.lastIndexOf("/");
   const dir = slash < 0 ? "." : path.slice(0, slash) || "/";
   const name = path.slice(slash + 1);
   let real: string;
   try {
-    real = await Deno.realPath(dir);
+    real = Deno.realPathSync(dir);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return null;
     throw new UntrustedSocket(`cannot check the socket ${path}: ${e instanceof Error ? e.message : e}`);
@@ -42,7 +44,7 @@ export async function checkSocket(path: string): Promise<string | null> {
   const advice = "use the default socket, or one in a directory that only you can write";
 
   let at = "/";
-  let info = await Deno.lstat(at);
+  let info = Deno.lstatSync(at);
   const entries = [...real.split("/").filter((p) => p !== ""), name];
   for (const [i, entry] of entries.entries()) {
     // `at` is a directory on the way; `entry` the next name in it.
@@ -58,7 +60,7 @@ export async function checkSocket(path: string): Promise<string | null> {
     const next = at === "/" ? `/${entry}` : `${at}/${entry}`;
     let nextInfo: Deno.FileInfo;
     try {
-      nextInfo = await Deno.lstat(next);
+      nextInfo = Deno.lstatSync(next);
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) return null;
       throw new UntrustedSocket(`cannot check the socket ${path}: ${e instanceof Error ? e.message : e}`);

@@ -14,17 +14,17 @@ import { checkPrivateFile, UnsafeRuntimeDir } from "./runtime_dir.ts";
 export const TOKEN_FILE = "token";
 
 /** Reads the token in `dir` (a checked runtime directory); null if there is none yet. */
-export async function readToken(dir: string): Promise<string | null> {
+export function readToken(dir: string): string | null {
   const path = `${dir}/${TOKEN_FILE}`;
   let info: Deno.FileInfo;
   try {
-    info = await Deno.lstat(path);
+    info = Deno.lstatSync(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return null;
     throw e;
   }
   checkPrivateFile(path, info);
-  const token = (await Deno.readTextFile(path)).trim();
+  const token = Deno.readTextFileSync(path).trim();
   if (!/^[0-9a-f]{64}$/.test(token)) {
     throw new UnsafeRuntimeDir(`${path} does not hold a ghcpw token; remove it (ghcpw writes a new one)`);
   }
@@ -37,7 +37,7 @@ export async function readToken(dir: string): Promise<string | null> {
  * another process got there first, so every process ends up with the same complete token.
  */
 export async function ensureToken(dir: string): Promise<string> {
-  const existing = await readToken(dir);
+  const existing = readToken(dir);
   if (existing !== null) return existing;
   const token = randomHex(32);
   const temporary = `${dir}/.token-${randomHex(8)}`;
@@ -48,7 +48,7 @@ export async function ensureToken(dir: string): Promise<string> {
     return token;
   } catch (e) {
     if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
-    const winner = await readToken(dir);
+    const winner = readToken(dir);
     if (winner === null) throw new UnsafeRuntimeDir(`${dir}/${TOKEN_FILE} vanished while being created`);
     return winner;
   } finally {

@@ -237,7 +237,7 @@ async function locate(options: ClientOptions): Promise<Omit<Target, "sink" | "si
     );
     // Without auto-start a missing token is not an error yet: if no server answers either, that is the
     // better message; if one does, it cannot be checked, and the session says so.
-    const token = autostart ? await ensureToken(runtime) : await readToken(runtime);
+    const token = autostart ? await ensureToken(runtime) : readToken(runtime);
     return {
       socket,
       token,

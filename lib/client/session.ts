@@ -63,7 +63,7 @@ const GREETING_TIMEOUT_MS = 10_000;
 export async function openSession(socket: string, token: string | null): Promise<Session | null> {
   let target: string | null;
   try {
-    target = await checkSocket(socket);
+    target = checkSocket(socket);
   } catch (e) {
     if (e instanceof UntrustedSocket) throw new SessionFailure(e.message, "untrusted");
     throw e;

@@ -34,7 +34,7 @@ export async function selectServers(values: {
   share?: string;
 }): Promise<Selection> {
   const runtime = await ensureRuntimeDir();
-  const token = await readToken(runtime);
+  const token = readToken(runtime);
   const explicit = explicitSocketPath(values.socket);
   if (explicit !== undefined) return { sockets: [explicit], named: true, runtime, token };
   if (values.ghc !== undefined || values["package-db"] !== undefined || values.share !== undefined) {

@@ -12,7 +12,7 @@ import { realGhcArguments, runGhcCaptured } from "../ghc/run.ts";
 import { type Plan, planInvocation } from "../ghc/mode.ts";
 import type { OutputSink } from "../output.ts";
 import type { Pool } from "../pool/pool.ts";
-import { makeRequestDir } from "../pool/request_dir.ts";
+import { makeRequestDir, removeRequestDirLater } from "../pool/request_dir.ts";
 import type { CompileRequest } from "../wire/client_protocol.ts";
 import type { GhcRun, IncrementalBuilds } from "../incremental/build.ts";
 import { timed, type TimeSums } from "../time_sums.ts";
@@ -24,7 +24,7 @@ export interface CompileStats {
   worker: number;
   direct: number;
   deferred: number;
-  /** Time spent making and removing requests' directories (`request-dir`), summed, in ms. */
+  /** Time requests waited for their directories to be made (`request-dir`), summed, in ms. */
   timesMs: TimeSums;
 }
 
@@ -127,7 +127,6 @@ async function serve(
     log.debug("Worker deferred to ghc ({reason})", { reason: outcome.reason });
     return unknown(await runGhcCaptured(compiler.ghc, args, ctx, sink, signal));
   } finally {
-    await timed(compiler.stats.timesMs, "request-dir", () => Deno.remove(tmpDir, { recursive: true }))
-      .catch(() => {});
+    removeRequestDirLater(tmpDir);
   }
 }

@@ -19,6 +19,7 @@ import type { WorkerRequest } from "../wire/worker_protocol.ts";
 import { Worker, WorkerFailure, type WorkerOutcome } from "./worker.ts";
 import { spawnWorkerProcess, type StartWorkerProcess, type WorkerSpec } from "./worker_process.ts";
 import { addTime, timed, type TimeSums } from "../time_sums.ts";
+import { requestDirsRemoved } from "./request_dir.ts";
 
 const log = getLogger(["ghcpw", "pool"]);
 
@@ -182,11 +183,12 @@ export class Pool {
     }
   }
 
-  /** Stops all workers; queued requests are refused. */
+  /** Stops all workers; queued requests are refused. Ends once their requests' directories are gone. */
   async close(): Promise<void> {
     this.#closed = true;
     for (const w of this.#waiting.splice(0)) w.resolve(new WorkerFailure("the server is shutting down"));
     await Promise.all([...this.#all].map((w) => w.close()));
+    await requestDirsRemoved();
   }
 
   async #acquire(affinity: string, cwd: string): Promise<Worker> {

@@ -46,13 +46,34 @@ function ownerTag(): Promise<string | null> {
   return ownTag;
 }
 
-/** Creates a fresh request directory, named after this process. */
+/**
+ * Creates a fresh request directory, named after this process. Synchronously once the name is known: a
+ * request waits for it, and an asynchronous call costs it ten times as long as the directory itself.
+ */
 export async function makeRequestDir(root = requestDirRoot()): Promise<string> {
   const tag = await ownerTag();
-  return await Deno.makeTempDir({
+  return Deno.makeTempDirSync({
     dir: root,
     prefix: tag === null ? REQUEST_DIR_PREFIX : `${REQUEST_DIR_PREFIX}${tag}-`,
   });
+}
+
+const removals = new Set<Promise<void>>();
+
+/**
+ * Removes a request's directory without making anyone wait: the answer goes to the client first. A
+ * removal that fails leaves the directory to {@linkcode removeStaleRequestDirs} of a later process.
+ */
+export function removeRequestDirLater(dir: string): void {
+  const removal: Promise<void> = Deno.remove(dir, { recursive: true })
+    .catch(() => {})
+    .finally(() => removals.delete(removal));
+  removals.add(removal);
+}
+
+/** Resolves once every removal started by {@linkcode removeRequestDirLater} has ended (before an exit). */
+export async function requestDirsRemoved(): Promise<void> {
+  await Promise.all(removals);
 }
 
 const OWNED_NAME = new RegExp(

@@ -338,7 +338,7 @@ export class Server {
       throw new Refusal(this.#protocolMismatch(hello), "protocol");
     }
     if (!isNonce(hello.nonce)) throw new ProtocolError("the client's greeting carries no valid nonce");
-    const token = await this.#currentToken();
+    const token = this.#currentToken();
     const nonce = newNonce();
     await send(
       stream,
@@ -374,9 +374,14 @@ export class Server {
    * The token as the runtime directory holds it now: the file may have been replaced (removed by a /tmp
    * cleaner, then recreated by a client), and clients read the file, not this server's memory.
    */
-  async #currentToken(): Promise<string> {
+  #currentToken(): string {
     const token = this.#options.token;
-    const current = await readToken(token.dir).catch(() => null);
+    let current: string | null = null;
+    try {
+      current = readToken(token.dir);
+    } catch {
+      // unreadable now: keep the token this server has
+    }
     if (current !== null && current !== token.value) {
       log.info("The token file changed; using the new token");
       token.value = current;

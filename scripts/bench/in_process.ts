@@ -48,7 +48,7 @@ export interface WorkerStatus {
 
 /** The server's status (what `ghcpw status --json` prints), asked in-process. */
 export async function serverStatus(socket: string): Promise<Record<string, unknown>> {
-  const token = await readToken(await ensureRuntimeDir());
+  const token = readToken(await ensureRuntimeDir());
   return await sendControl(socket, "status", token ?? "");
 }
 

@@ -195,9 +195,9 @@ export function normaliseTemporaries(text: string): string {
 }
 
 /** The token of the runtime directory that `env` selects (as a ghcpw process in `env` would read it). */
-export async function tokenFor(env: Record<string, string> = {}): Promise<string> {
+export function tokenFor(env: Record<string, string> = {}): string {
   const dir = env.XDG_RUNTIME_DIR ? `${env.XDG_RUNTIME_DIR}/ghcpw` : runtimeDir();
-  return await readToken(dir) ?? "";
+  return readToken(dir) ?? "";
 }
 
 /** The server's status (what `ghcpw status --json` prints), asked in the environment `env`. */
@@ -205,7 +205,7 @@ export async function statusOf(
   socket: string,
   env: Record<string, string> = {},
 ): Promise<Record<string, unknown>> {
-  return await sendControl(socket, "status", await tokenFor(env));
+  return await sendControl(socket, "status", tokenFor(env));
 }
 
 /** Workers of a status, typed for the suites. */

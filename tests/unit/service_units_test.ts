@@ -43,7 +43,7 @@ Deno.test("versions compare by number, not as text", () => {
 Deno.test("tokens: created once, 0600, shared by racing processes; compared exactly", async () => {
   const dir = await Deno.makeTempDir();
   await Deno.chmod(dir, 0o700);
-  assertEquals(await readToken(dir), null);
+  assertEquals(readToken(dir), null);
   const tokens = await Promise.all(Array.from({ length: 8 }, () => ensureToken(dir)));
   assertEquals(new Set(tokens).size, 1);
   assertEquals((await Deno.stat(`${dir}/token`)).mode! & 0o777, 0o600);
