@@ -69,18 +69,30 @@ export async function isClientProof(
   return sameSecret(presented, await clientProof(token, serverNonce, clientNonce));
 }
 
+/** The key of the last token used: a server and a client each use one token for every proof they make. */
+let lastKey: { token: string; key: Promise<CryptoKey> } | null = null;
+
+function hmacKey(token: string): Promise<CryptoKey> {
+  if (lastKey?.token !== token) {
+    // WebCrypto is built into Deno: no module to load, which every client would pay for.
+    const key = crypto.subtle.importKey(
+      "raw",
+      encoder.encode(token),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      [
+        "sign",
+      ],
+    );
+    lastKey = { token, key };
+  }
+  return lastKey.key;
+}
+
 async function hmac(token: string, tag: string, first: string, second: string): Promise<string> {
-  // WebCrypto is built into Deno: no module to load, which every client would pay for.
-  const key = await crypto.subtle.importKey(
-    "raw",
-    encoder.encode(token),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
   // Fixed-length nonces after a fixed tag: no two different inputs give the same message.
   const message = encoder.encode(`${tag}${first}${second}`);
-  return toHex(new Uint8Array(await crypto.subtle.sign("HMAC", key, message)));
+  return toHex(new Uint8Array(await crypto.subtle.sign("HMAC", await hmacKey(token), message)));
 }
 
 function toHex(bytes: Uint8Array): string {
