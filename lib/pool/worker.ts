@@ -122,16 +122,21 @@ export function holdingsOf(facts: Record<string, string>): WorkerHoldings {
   };
 }
 
-/** The `stale-modules` fact of an Exit message (names separated by spaces), where the worker sent one. */
+/** A fact of an Exit message that lists module names (separated by commas); undefined where it was not sent. */
+function moduleList(facts: Record<string, string>, name: string): string[] | undefined {
+  return facts[name]?.split(",").filter((m) => m !== "");
+}
+
+/** The `stale-modules` fact of an Exit message (lib/plugin/Ghcpw/Stale.hs), where the worker sent one. */
 function staleModulesOf(facts: Record<string, string>): { staleModules?: string[] } {
-  const names = facts["stale-modules"];
-  return names === undefined ? {} : { staleModules: names.split(" ").filter((n) => n !== "") };
+  const staleModules = moduleList(facts, "stale-modules");
+  return staleModules === undefined ? {} : { staleModules };
 }
 
 /** The `ran-code` fact of an Exit message (lib/plugin/Ghcpw/RanCode.hs), as an outcome's field. */
 function ranCodeOf(facts: Record<string, string>): { ranCode?: string[] } {
-  const list = facts["ran-code"];
-  return list === undefined ? {} : { ranCode: list.split(",").filter((m) => m !== "") };
+  const ranCode = moduleList(facts, "ran-code");
+  return ranCode === undefined ? {} : { ranCode };
 }
 
 /** The `module-sources` fact of an Exit message (name and source, alternately, separated by NUL). */

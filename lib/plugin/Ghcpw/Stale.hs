@@ -9,6 +9,7 @@ module Ghcpw.Stale (noteStaleModules, staleModulesFacts) where
 
 import Control.Monad.IO.Class (liftIO)
 import Data.IORef
+import Data.List (intercalate)
 import qualified Data.Map as Map
 import Data.Maybe (catMaybes)
 import qualified Data.Set as Set
@@ -50,9 +51,9 @@ importsOf imports user target = go Set.empty (Map.findWithDefault [] user import
       | m `Set.member` seen = go seen rest
       | otherwise = go (Set.insert m seen) (Map.findWithDefault [] m imports ++ rest)
 
--- | The @stale-modules@ fact (names separated by spaces) if a @--make@ build noted them since the last
--- call; a request without it (a failed build, another mode) leaves nothing known.
+-- | The @stale-modules@ fact (names separated by commas, as in @ran-code@) if a @--make@ build noted them
+-- since the last call; a request without it (a failed build, another mode) leaves nothing known.
 staleModulesFacts :: IO [(String, String)]
 staleModulesFacts = do
   noted <- atomicModifyIORef' lastStale (\s -> (Nothing, s))
-  pure [("stale-modules", unwords names) | Just names <- [noted]]
+  pure [("stale-modules", intercalate "," names) | Just names <- [noted]]
