@@ -28,6 +28,7 @@ import { type CurrentSource, describeSkipped, planRestore } from "./plan.ts";
 import { type MakeRun, rebuildStale } from "./stale.ts";
 import type { Store } from "./store.ts";
 import type { OutputSink } from "../output.ts";
+import type { ModuleSource } from "../pool/worker.ts";
 
 const log = getLogger(["ghcpw", "incremental"]);
 const encoder = new TextEncoder();
@@ -46,7 +47,7 @@ export interface GhcRun extends MakeRun {
    * After a successful build by a worker, each home module's name and the source GHC read it from (as
    * GHC was given it); absent where nobody could tell.
    */
-  moduleSources?: readonly { module: string; source: string }[];
+  moduleSources?: readonly ModuleSource[];
 }
 
 /** Counters for `ghcpw status`. */
