@@ -64,6 +64,8 @@ export interface PoolStats {
   workerMs: number;
   /** The workers' own account of that time, summed by stage (see lib/plugin/Ghcpw/Stages.hs). */
   stagesMs: TimeSums;
+  /** How much of the stages' time went to the workers' garbage collection (ms, summed). */
+  gcMs: number;
   /**
    * The pool's own time around requests, summed: `queue`, waiting for a free worker; `checks`, checking
    * a worker's loaded libraries and memory before and after a request.
@@ -86,6 +88,7 @@ export class Pool {
     workersStarted: 0,
     workerMs: 0,
     stagesMs: {},
+    gcMs: 0,
     poolMs: {},
     recycled: { requests: 0, memory: 0, "stale-libraries": 0, leftovers: 0, failure: 0, cancelled: 0 },
   };
@@ -163,6 +166,7 @@ export class Pool {
         if (outcome.kind === "exit") {
           if (outcome.interfacesResumed > 0) this.stats.warmHits++;
           for (const [stage, ms] of Object.entries(outcome.stagesMs)) addTime(this.stats.stagesMs, stage, ms);
+          this.stats.gcMs += outcome.gcMs ?? 0;
         }
         // The answer does not wait for the checks: the worker rejoins the pool once they are done.
         this.#afterRequestInBackground(worker, request, outcome);

@@ -50,6 +50,8 @@ export type WorkerOutcome =
     code: number;
     interfacesResumed: number;
     stagesMs: Record<string, number>;
+    /** How much of the stages' time the worker's runtime spent collecting garbage (ms); absent if not told. */
+    gcMs?: number;
     leftovers?: string;
     staleModules?: string[];
     /**
@@ -149,6 +151,12 @@ function moduleSourcesOf(facts: Record<string, string>): { moduleSources?: Modul
     moduleSources.push({ module: parts[i], source: parts[i + 1] });
   }
   return { moduleSources };
+}
+
+/** The `gc-ms` fact of an Exit message (lib/plugin/Ghcpw/Stages.hs), where the worker sent one. */
+function gcTimeOf(facts: Record<string, string>): { gcMs?: number } {
+  const gcMs = Number(facts["gc-ms"]);
+  return facts["gc-ms"] === undefined || !Number.isFinite(gcMs) ? {} : { gcMs };
 }
 
 /** The prefix of the Exit facts that carry the stage times. */
@@ -307,6 +315,7 @@ export class Worker {
               code: message.code,
               interfacesResumed: Number(message.facts["interfaces-resumed"] ?? 0),
               stagesMs: stageTimes(message.facts),
+              ...gcTimeOf(message.facts),
               ...(message.facts.leftovers ? { leftovers: message.facts.leftovers } : {}),
               ...staleModulesOf(message.facts),
               ...ranCodeOf(message.facts),

@@ -68,6 +68,8 @@ export async function statusFields(
       // request partition the time between the worker reading it and answering, so they sum to a little
       // less than workerMs, which also counts the pipes.
       stagesMs: roundedSums(pool.stats.stagesMs),
+      // Collections stop whichever stage is in force: part of the stages' time, not beside it.
+      gcMs: Math.round(pool.stats.gcMs),
       // The server's own parts of the requests (see Server.timesMs, PoolStats.poolMs, CompileStats.timesMs).
       serverMs: roundedSums({ ...server.timesMs, ...pool.stats.poolMs, ...compiler.stats.timesMs }),
       rejectedConnections: s.protocolErrors + s.refused + s.mismatched,
@@ -132,7 +134,8 @@ export function formatStatus(status: Record<string, unknown>): string {
   if (typeof t.workerMs === "number" && served > 0) {
     lines.push(
       `  workers   ${formatDuration(t.workerMs)} compiling, ${Math.round(t.workerMs / served)} ms per ` +
-        `request on average`,
+        `request on average` +
+        (typeof t.gcMs === "number" ? `, of which ${Math.round(t.gcMs / served)} ms collecting garbage` : ""),
     );
     for (const [label, sums] of [["stages", t.stagesMs], ["server", t.serverMs]] as const) {
       // A server of an earlier ghcpw does not report them.

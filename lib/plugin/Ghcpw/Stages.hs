@@ -22,6 +22,7 @@ import Data.IORef
 import qualified Data.Map.Strict as Map
 import Data.Word (Word64)
 import GHC.Clock (getMonotonicTimeNSec)
+import GHC.Stats (RTSStats (..), getRTSStats, getRTSStatsEnabled)
 import Numeric (showFFloat)
 import System.IO.Unsafe (unsafePerformIO)
 
@@ -63,7 +64,14 @@ data Clock = Clock
   , clockStack :: [Stage]
   , clockSince :: Word64
   , clockTotals :: Map.Map Stage Word64
+  , clockGcAtStart :: Maybe Word64
   }
+
+-- | The runtime's garbage collection time so far (wall, ns); Nothing without +RTS -T.
+gcElapsed :: IO (Maybe Word64)
+gcElapsed = do
+  enabled <- getRTSStatsEnabled
+  if enabled then Just . fromIntegral . gc_elapsed_ns <$> getRTSStats else pure Nothing
 
 clockRef :: IORef (Maybe Clock)
 clockRef = unsafePerformIO (newIORef Nothing)
@@ -73,8 +81,9 @@ clockRef = unsafePerformIO (newIORef Nothing)
 startRequest :: IO ()
 startRequest = do
   owner <- myThreadId
+  gcAtStart <- gcElapsed
   now <- getMonotonicTimeNSec
-  writeIORef clockRef (Just (Clock owner [Setup] now Map.empty))
+  writeIORef clockRef (Just (Clock owner [Setup] now Map.empty gcAtStart))
 
 -- | Charges the time so far to the current stage and makes the stack what `change` says.
 advance :: ([Stage] -> [Stage]) -> IO ()
@@ -99,13 +108,23 @@ inStage s action = do
   advance (s :)
   action `finally` advance (drop 1)
 
--- | Ends the request's timing: each stage that took time, as `stage-NAME=MS` facts (milliseconds).
+-- | Ends the request's timing: each stage that took time, as `stage-NAME=MS` facts (milliseconds), and
+-- @gc-ms@, how much of the request's time the runtime spent collecting garbage (within the stages: a
+-- collection stops whatever stage is in force).
 finishRequest :: IO [String]
 finishRequest = do
   advance id
   clock <- atomicModifyIORef' clockRef (\c -> (Nothing, c))
-  pure
-    [ "stage-" ++ stageName s ++ "=" ++ showFFloat (Just 3) (fromIntegral ns / 1e6 :: Double) ""
+  gcNow <- gcElapsed
+  pure $
+    [ "stage-" ++ stageName s ++ "=" ++ milliseconds ns
     | Just c <- [clock]
     , (s, ns) <- Map.toList (clockTotals c)
     ]
+      ++ [ "gc-ms=" ++ milliseconds (now - start)
+         | Just c <- [clock]
+         , Just start <- [clockGcAtStart c]
+         , Just now <- [gcNow]
+         ]
+  where
+    milliseconds ns = showFFloat (Just 3) (fromIntegral ns / 1e6 :: Double) ""
