@@ -3,7 +3,7 @@
  * Debian's aeson via scripts/real_library.ts), flag set and job count it builds the project three ways,
  * each in a fresh tree: one cold `ghc -c` process per module in dependency order, the same commands
  * through `ghcpw ghc --` against one warm server, and `ghc --make -jJOBS`. Then it measures the client's
- * per-request overhead and a worker's resident memory over many requests, and prints Markdown tables
+ * overhead per compile and a worker's resident memory over many requests, and prints Markdown tables
  * with the ratios and the acceptance bars, checking on the way that ghcpw wrote the same interface files
  * and diagnostics as cold ghc.
  *
