@@ -145,7 +145,10 @@ export function resultsTable(results: readonly ConfigResult[]): string {
       c && r.workerMeanMs !== null ? ratio(meanStepMs(c), r.workerMeanMs) : "-",
       c && g ? `${ratio(c.wallMs, g.wallMs)} / ${ratio(f.coldMedian, f.ghcpwMedian)}` : "-",
       m ? seconds(m.wallMs) : r.make ? "FAILED" : "not run",
-      Number.isFinite(f.workerRatio)
+      // At -j2, --make's wall time per compile is no module's cost: no figure to misread.
+      f.workerBar === "n/a"
+        ? "n/a"
+        : Number.isFinite(f.workerRatio)
         ? `${r.workerMeanMs!.toFixed(0)} / ${f.makePerCompile.toFixed(0)} ms = ${times(f.workerRatio)}`
         : "-",
       f.workerBar,
