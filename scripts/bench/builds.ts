@@ -21,6 +21,7 @@ import { parseMakeTimings, type StageTimes } from "./make_phases.ts";
 import { startBazelWorker } from "./bazel.ts";
 import {
   cpuTimes,
+  mean,
   median,
   progress,
   runDag,
@@ -90,8 +91,7 @@ export interface RowContext {
 
 /** The mean time of a one-shot build's compiles (all steps, as the server's worker time counts them). */
 export function meanStepMs(build: BuildResult): number {
-  const times = [...build.steps.values()].map((t) => t.ms);
-  return times.reduce((a, b) => a + b, 0) / times.length;
+  return mean([...build.steps.values()].map((t) => t.ms));
 }
 
 /** The median time of a one-shot build's Haskell compiles (`hsSteps`; C sources excluded). */

@@ -1,17 +1,19 @@
 /**
- * The client's per-request overhead, as the issue defines it: `ghcpw ghc` wall time minus the worker's
- * own time. Requests run one at a time as subprocesses (what a build system runs per module); the
- * server's status says how long its workers spent on them (lib/server/status.ts, `totals.workerMs`), and the
- * rest is the client (Deno's start-up, loading ghcpw, finding the server) and the server's routing.
- * Plus `ghc --numeric-version` against `ghcpw ghc -- --numeric-version` as a reference.
+ * The client's overhead per compile, as issue 15 defines it: `ghcpw ghc` wall time minus the worker's own
+ * time. Requests run one at a time as subprocesses (what a build system runs per module); the server's
+ * status, read before and after each request (untimed), says how long its worker spent on that one
+ * (lib/server/status.ts, `totals.workerMs`), and the rest is the client (Deno's start-up, loading ghcpw,
+ * finding the server) and the server's routing. As references: `ghc --numeric-version` against
+ * `ghcpw ghc -- --numeric-version`, and what any Deno client pays on this machine before its own code runs
+ * (`deno run` of an empty script, `deno --version`), which shows how far down the overhead can go.
  *
  * @module
  */
 
 import { configFor, syntheticProject } from "./projects.ts";
 import { serverTotals } from "./in_process.ts";
-import { coldRunner, ghcpwRunner } from "./server.ts";
-import { median, progress, type Timed } from "./process.ts";
+import { coldRunner, DENO_RUN_ARGS, ghcpwRunner } from "./server.ts";
+import { mean, median, progress, timeCommand, type Timed } from "./process.ts";
 
 /** The small synthetic project the overhead and memory measurements compile: ordinary modules and Main. */
 const SMALL_PROJECT_MODULES = 6;
@@ -47,8 +49,17 @@ export interface OverheadResult {
   /** Median and mean wall time of a `ghcpw ghc` subprocess. */
   wallMedianMs: number;
   wallMeanMs: number;
-  /** Mean time the worker spent per request (the server's status). */
+  /** Median and mean time the worker spent per request (the server's status). */
+  workerMedianMs: number;
   workerMeanMs: number;
+  /** Median and mean of each request's wall time minus its worker's time: the client overhead per compile. */
+  overheadMedianMs: number;
+  overheadMeanMs: number;
+  /** Runs of each reference below. */
+  referenceRuns: number;
+  /** Medians: `deno run` (the client's flags) of an empty script, and `deno --version`. */
+  denoEmptyMs: number;
+  denoVersionMs: number;
   versionRuns: number;
   ghcVersionMs: number;
   ghcpwVersionMs: number;
@@ -58,6 +69,14 @@ export interface OverheadResult {
 function check(what: string, r: Timed): Timed {
   if (r.code !== 0) throw new Error(`${what} exited with ${r.code}:\n${r.stdout}${r.stderr}`);
   return r;
+}
+
+/** Median wall time of `runs` runs of a command that must succeed, after one uncounted run (caches). */
+async function medianRun(runs: number, what: string, run: () => Promise<Timed>): Promise<number> {
+  check(what, await run());
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) times.push(check(what, await run()).ms);
+  return median(times);
 }
 
 /** Sends `requests` compiles of the small project, one at a time, to the server on `socket`. */
@@ -75,38 +94,71 @@ export async function measureOverhead(options: {
   progress(`[client overhead] ${options.requests} requests, in ${project.dir}`);
   const client = ghcpwRunner(options.ghcpwMain, ghc, socket, options.share);
   check("the first request", await client(project.args[0], project.dir));
-  const before = await serverTotals(socket);
   const walls: number[] = [];
+  const workers: number[] = [];
+  // Nothing else talks to the server, so each reading is the one after a request and before the next.
+  let before = await serverTotals(socket);
   for (let i = 0; i < options.requests; i++) {
     const a = project.args[i % project.args.length];
-    walls.push(check(`ghcpw ghc ${a.at(-1)}`, await client(a, project.dir)).ms);
-    progress(`    ${i + 1}/${options.requests} ${a.at(-1)}: ${walls[i].toFixed(0)} ms`, true);
-  }
-  const after = await serverTotals(socket);
-  if (after.requests - before.requests !== options.requests) {
-    throw new Error(
-      `the server counted ${after.requests - before.requests} requests, expected ${options.requests}`,
+    const wall = check(`ghcpw ghc ${a.at(-1)}`, await client(a, project.dir)).ms;
+    const after = await serverTotals(socket);
+    if (after.requests - before.requests !== 1) {
+      throw new Error(`the server counted ${after.requests - before.requests} requests for one`);
+    }
+    walls.push(wall);
+    workers.push(after.workerMs - before.workerMs);
+    before = after;
+    progress(
+      `    ${i + 1}/${options.requests} ${a.at(-1)}: ${wall.toFixed(0)} ms, worker ${
+        workers[i].toFixed(0)
+      } ms`,
+      true,
     );
   }
-  const plain: number[] = [];
-  const version: number[] = [];
-  for (let i = 0; i < options.versionRuns; i++) {
-    plain.push(check("ghc --numeric-version", await coldRunner(ghc)(["--numeric-version"], "/")).ms);
-    version.push(check("ghcpw ghc -- --numeric-version", await client(["--numeric-version"], "/")).ms);
-  }
+  const overheads = walls.map((w, i) => w - workers[i]);
+  const deno = Deno.execPath();
+  const empty = `${project.dir}/empty.ts`;
+  await Deno.writeTextFile(empty, "// Nothing: what any Deno client costs before its own code runs.\n");
+  const referenceRuns = options.requests;
+  const denoEmptyMs = await medianRun(
+    referenceRuns,
+    "deno run of an empty script",
+    () => timeCommand(deno, [...DENO_RUN_ARGS, empty], project.dir),
+  );
+  const denoVersionMs = await medianRun(
+    referenceRuns,
+    "deno --version",
+    () => timeCommand(deno, ["--version"], project.dir),
+  );
+  const ghcVersionMs = await medianRun(
+    options.versionRuns,
+    "ghc --numeric-version",
+    () => coldRunner(ghc)(["--numeric-version"], "/"),
+  );
+  const ghcpwVersionMs = await medianRun(
+    options.versionRuns,
+    "ghcpw ghc -- --numeric-version",
+    () => client(["--numeric-version"], "/"),
+  );
   const result: OverheadResult = {
     requests: options.requests,
     request: project.request,
     wallMedianMs: median(walls),
-    wallMeanMs: walls.reduce((a, b) => a + b, 0) / walls.length,
-    workerMeanMs: (after.workerMs - before.workerMs) / options.requests,
+    wallMeanMs: mean(walls),
+    workerMedianMs: median(workers),
+    workerMeanMs: mean(workers),
+    overheadMedianMs: median(overheads),
+    overheadMeanMs: mean(overheads),
+    referenceRuns,
+    denoEmptyMs,
+    denoVersionMs,
     versionRuns: options.versionRuns,
-    ghcVersionMs: median(plain),
-    ghcpwVersionMs: median(version),
+    ghcVersionMs,
+    ghcpwVersionMs,
   };
   progress(
-    `    wall ${result.wallMeanMs.toFixed(0)} ms, worker ${result.workerMeanMs.toFixed(0)} ms (means): ` +
-      `client and server overhead ${(result.wallMeanMs - result.workerMeanMs).toFixed(0)} ms per request`,
+    `    client and server overhead per compile: median ${result.overheadMedianMs.toFixed(0)} ms, mean ` +
+      `${result.overheadMeanMs.toFixed(0)} ms; deno run of an empty script ${denoEmptyMs.toFixed(0)} ms`,
   );
   return result;
 }

@@ -28,6 +28,11 @@ export async function timeCommand(
   return { ms, code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
 }
 
+/** The mean of some numbers (NaN for none). */
+export function mean(xs: readonly number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
 /** The median of some numbers (NaN for none). */
 export function median(xs: readonly number[]): number {
   if (xs.length === 0) return NaN;

@@ -1,25 +1,40 @@
 /**
  * The benchmark's report: Markdown tables of the builds, the client's overhead and a worker's memory,
- * with the acceptance bars marked.
+ * with each row's verdicts against the acceptance bars (bars.ts).
  *
  * @module
  */
 
+import {
+  BAZEL_BAR,
+  bazelVerdict,
+  GHCPW_BAR_ONE_JOB,
+  GHCPW_BAR_TWO_JOBS,
+  ghcpwVerdict,
+  metCount,
+  OVERHEAD_BAR_MS,
+  overheadVerdict,
+  type Verdict,
+  WORKER_BAR,
+  workerRatio,
+  workerVerdict,
+} from "./bars.ts";
 import { type BuildResult, type ConfigResult, meanStepMs, medianModuleMs } from "./builds.ts";
 import type { MemoryResult } from "./memory.ts";
 import type { OverheadResult } from "./overhead.ts";
 import { mib } from "../../lib/server/status.ts";
 import { seconds } from "./process.ts";
+import { DENO_RUN_ARGS } from "./server.ts";
 import { flagsText } from "./projects.ts";
 
-/** ghcpw must be at least this much faster than cold ghc per module (median) at -O0. */
-export const MEDIAN_BAR = 4;
-/** ghcpw's whole build must take at most this multiple of `ghc --make`'s at the same -j. */
-export const MAKE_BAR = 1.25;
+/** A ratio such as `3.10x`, or "-" where a figure is missing. */
+function times(x: number): string {
+  return Number.isFinite(x) ? `${x.toFixed(2)}x` : "-";
+}
 
-/** A ratio such as `3.10x`, or "-". */
+/** The ratio a/b as {@linkcode times} shows it. */
 export function ratio(a: number, b: number): string {
-  return Number.isFinite(a / b) ? `${(a / b).toFixed(2)}x` : "-";
+  return times(a / b);
 }
 
 /** Lays out rows as a Markdown table with padded columns. */
@@ -27,11 +42,6 @@ export function formatTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
   return [line(header), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...rows.map(line)].join("\n");
-}
-
-/** Whether the median bar applies to a row: its flags say -O0. */
-function isO0(r: ConfigResult): boolean {
-  return r.config.flags.includes("-O0");
 }
 
 /** A successful build, or null. */
@@ -43,45 +53,57 @@ function ok(build: BuildResult | null): BuildResult | null {
 interface RowFigures {
   cold: BuildResult | null;
   ghcpw: BuildResult | null;
+  bazel: BuildResult | null;
   make: BuildResult | null;
   /** Medians per Haskell module of the one-shot builds, in ms (NaN without a build). */
   coldMedian: number;
   ghcpwMedian: number;
-  /** The verdicts against the bars: null where a bar does not apply or a build is missing. */
-  medianBar: boolean | null;
-  makeBar: boolean | null;
+  /** A compile's share of `ghc --make`'s wall time, in ms (NaN without a build). */
+  makePerCompile: number;
+  /** The ratios the bars judge (NaN where a figure is missing). */
+  workerRatio: number;
+  ghcpwRatio: number;
+  bazelRatio: number;
+  /** The verdicts against the bars. */
+  workerBar: Verdict;
+  ghcpwBar: Verdict;
+  bazelBar: Verdict;
 }
 
 /** The figures and verdicts of one row. */
 function figures(r: ConfigResult): RowFigures {
   const cold = ok(r.cold);
   const ghcpw = ok(r.ghcpw);
+  const bazel = ok(r.bazel);
   const make = ok(r.make);
-  const coldMedian = cold ? medianModuleMs(cold, r.hsSteps) : NaN;
-  const ghcpwMedian = ghcpw ? medianModuleMs(ghcpw, r.hsSteps) : NaN;
-  const medianRatio = coldMedian / ghcpwMedian;
-  const makeRatio = ghcpw && make ? ghcpw.wallMs / make.wallMs : NaN;
+  const makeWall = make?.wallMs ?? NaN;
+  // The server counts every compile of the build (C sources and hs-boot files too) in the worker's mean.
+  const compiles = ghcpw?.steps.size ?? NaN;
+  const worker = workerRatio(r.workerMeanMs ?? NaN, makeWall, compiles);
+  const ghcpwRatio = (ghcpw?.wallMs ?? NaN) / makeWall;
+  const bazelRatio = (bazel?.wallMs ?? NaN) / makeWall;
   return {
     cold,
     ghcpw,
+    bazel,
     make,
-    coldMedian,
-    ghcpwMedian,
-    medianBar: !isO0(r) || !Number.isFinite(medianRatio) ? null : medianRatio >= MEDIAN_BAR,
-    makeBar: Number.isFinite(makeRatio) ? makeRatio <= MAKE_BAR : null,
+    coldMedian: cold ? medianModuleMs(cold, r.hsSteps) : NaN,
+    ghcpwMedian: ghcpw ? medianModuleMs(ghcpw, r.hsSteps) : NaN,
+    makePerCompile: makeWall / compiles,
+    workerRatio: worker,
+    ghcpwRatio,
+    bazelRatio,
+    workerBar: workerVerdict(worker, r.jobs),
+    ghcpwBar: ghcpwVerdict(ghcpwRatio, r.jobs),
+    bazelBar: bazelVerdict(bazelRatio, r.jobs),
   };
-}
-
-/** "yes"/"NO" for a verdict, "-" where it does not apply. */
-function verdict(v: boolean | null): string {
-  return v === null ? "-" : v ? "yes" : "NO";
 }
 
 /**
  * The results table: wall times per method, medians per module, means per compile (cold, ghcpw, and the
  * part of ghcpw's that its worker spent), the ratio cold/worker of the means (what ghcpw would reach with a
- * client and server that cost nothing), the other ratios and the bars, the hypervisor's share of the CPU
- * during each build, and the check verdicts.
+ * client and server that cost nothing), the cold/ghcpw ratios (no bar: informative), each bar's ratio and
+ * verdict, the hypervisor's share of the CPU during each build, and the check verdicts.
  */
 export function resultsTable(results: readonly ConfigResult[]): string {
   const header = [
@@ -96,18 +118,19 @@ export function resultsTable(results: readonly ConfigResult[]): string {
     "cold/worker (means)",
     "cold/ghcpw: total / median",
     "ghc --make",
+    "worker / --make per compile",
+    `worker ≤${WORKER_BAR}x (-j1)`,
     "ghcpw/--make",
+    `ghcpw ≤${GHCPW_BAR_ONE_JOB}x (-j1), ≤${GHCPW_BAR_TWO_JOBS.toFixed(1)}x (-j2)`,
     "bazel worker: total / median",
     "bazel/--make",
-    `≥${MEDIAN_BAR}x median (-O0)`,
-    `≤${MAKE_BAR}x --make`,
+    `bazel ≤${BAZEL_BAR}x (-j1)`,
     "steal cold/ghcpw/bazel/make",
     "checks",
   ];
   const rows = results.map((r) => {
     const f = figures(r);
-    const { cold: c, ghcpw: g, make: m } = f;
-    const b = ok(r.bazel);
+    const { cold: c, ghcpw: g, bazel: b, make: m } = f;
     return [
       r.project,
       flagsText(r.config) + (r.note ? ` (${r.note})` : ""),
@@ -122,15 +145,22 @@ export function resultsTable(results: readonly ConfigResult[]): string {
       c && r.workerMeanMs !== null ? ratio(meanStepMs(c), r.workerMeanMs) : "-",
       c && g ? `${ratio(c.wallMs, g.wallMs)} / ${ratio(f.coldMedian, f.ghcpwMedian)}` : "-",
       m ? seconds(m.wallMs) : r.make ? "FAILED" : "not run",
-      g && m ? ratio(g.wallMs, m.wallMs) : "-",
+      // At -j2, --make's wall time per compile is no module's cost: no figure to misread.
+      f.workerBar === "n/a"
+        ? "n/a"
+        : Number.isFinite(f.workerRatio)
+        ? `${r.workerMeanMs!.toFixed(0)} / ${f.makePerCompile.toFixed(0)} ms = ${times(f.workerRatio)}`
+        : "-",
+      f.workerBar,
+      times(f.ghcpwRatio),
+      f.ghcpwBar,
       b
         ? `${seconds(b.wallMs)} / ${medianModuleMs(b, r.hsSteps).toFixed(0)} ms`
         : r.bazel
         ? "FAILED"
         : "not run",
-      b && m ? ratio(b.wallMs, m.wallMs) : "-",
-      verdict(f.medianBar),
-      verdict(f.makeBar),
+      times(f.bazelRatio),
+      f.bazelBar,
       [r.cold, r.ghcpw, r.bazel, r.make].map((x) => x?.steal ?? "-").join(" / "),
       r.mismatches.length === 0 ? "ok" : `${r.mismatches.length} MISMATCH`,
     ];
@@ -138,29 +168,53 @@ export function resultsTable(results: readonly ConfigResult[]): string {
   return formatTable(header, rows);
 }
 
-/** One line per bar: in how many rows it is met. */
-export function barsSummary(results: readonly ConfigResult[]): string {
+/**
+ * One line for the bars: the client overhead's verdict (null: not measured), and for each build bar, in
+ * how many of the rows it applies to it is met.
+ */
+export function barsSummary(results: readonly ConfigResult[], overhead: OverheadResult | null): string {
   const all = results.map(figures);
-  const count = (key: "medianBar" | "makeBar") => {
-    const applicable = all.filter((b) => b[key] !== null);
-    return `${applicable.filter((b) => b[key]).length}/${applicable.length}`;
-  };
-  return `Bars: ghcpw ≥${MEDIAN_BAR}x faster than cold ghc per module (median) at -O0 in ${
-    count("medianBar")
-  } rows; ` +
-    `ghcpw's whole build ≤${MAKE_BAR}x ghc --make's in ${count("makeBar")} rows.`;
+  const count = (key: "workerBar" | "ghcpwBar" | "bazelBar") => metCount(all.map((f) => f[key]));
+  const client = overhead === null
+    ? "not measured"
+    : `${overheadVerdict(overhead.overheadMedianMs)} (${overhead.overheadMedianMs.toFixed(0)} ms)`;
+  return `Bars (issue 15): client overhead ≤${OVERHEAD_BAR_MS} ms per compile (median): ${client}; ` +
+    `the worker's own time per compile ≤${WORKER_BAR}x a compile's share of ghc --make -j1: ` +
+    `${count("workerBar")} rows; ghcpw's whole build ≤${GHCPW_BAR_ONE_JOB}x ghc --make's at -j1, ` +
+    `≤${GHCPW_BAR_TWO_JOBS.toFixed(1)}x at -j2: ${count("ghcpwBar")} rows; the Bazel worker's whole build ` +
+    `≤${BAZEL_BAR}x ghc --make's at -j1: ${count("bazelBar")} rows.`;
 }
 
-/** The client-overhead table. */
+/**
+ * The client-overhead table: per compile, wall time, the worker's time and the overhead (with the bar's
+ * verdict on its median), then the references: what any Deno client costs on this machine, and
+ * `--numeric-version` through plain ghc and through ghcpw.
+ */
 export function overheadTable(o: OverheadResult): string {
   const ms = (x: number) => `${x.toFixed(0)} ms`;
-  return formatTable(["per request", "time"], [
-    [`\`ghcpw ghc\` as a subprocess, wall time (${o.requests} requests): median`, ms(o.wallMedianMs)],
-    ["the same: mean", ms(o.wallMeanMs)],
-    ["the worker's own time (the server's status): mean", ms(o.workerMeanMs)],
-    ["client overhead: wall time minus the worker's own time (means)", ms(o.wallMeanMs - o.workerMeanMs)],
-    [`\`ghc --numeric-version\` (${o.versionRuns} runs): median`, ms(o.ghcVersionMs)],
-    [`\`ghcpw ghc -- --numeric-version\` (${o.versionRuns} runs): median`, ms(o.ghcpwVersionMs)],
+  const both = (median: number, mean: number) => `${ms(median)} / ${ms(mean)}`;
+  return formatTable(["per compile", "median / mean", "bar"], [
+    [
+      `\`ghcpw ghc\` as a subprocess, wall time (${o.requests} requests)`,
+      both(o.wallMedianMs, o.wallMeanMs),
+      "",
+    ],
+    ["the worker's own time (the server's status)", both(o.workerMedianMs, o.workerMeanMs), ""],
+    [
+      "client overhead: each request's wall time minus its worker's time",
+      both(o.overheadMedianMs, o.overheadMeanMs),
+      `median ≤${OVERHEAD_BAR_MS} ms: ${overheadVerdict(o.overheadMedianMs)}`,
+    ],
+    [
+      `floor of a Deno client: \`deno ${
+        DENO_RUN_ARGS.join(" ")
+      }\` of an empty script (${o.referenceRuns} runs): median`,
+      ms(o.denoEmptyMs),
+      "",
+    ],
+    [`\`deno --version\` (${o.referenceRuns} runs): median`, ms(o.denoVersionMs), ""],
+    [`\`ghc --numeric-version\` (${o.versionRuns} runs): median`, ms(o.ghcVersionMs), ""],
+    [`\`ghcpw ghc -- --numeric-version\` (${o.versionRuns} runs): median`, ms(o.ghcpwVersionMs), ""],
   ]);
 }
 

@@ -38,6 +38,12 @@ export interface RunningServer {
   share: string;
 }
 
+/**
+ * What the client runs under: `deno` with these arguments before the script. The client-overhead
+ * measurement runs an empty script the same way, as the floor of any Deno client.
+ */
+export const DENO_RUN_ARGS = ["run", "-A"];
+
 /** How a build runs one GHC invocation: with the real ghc, or through the ghcpw client. */
 export type GhcRunner = (args: string[], cwd: string) => Promise<Timed>;
 
@@ -59,7 +65,7 @@ export function ghcpwRunner(
   return (args, cwd) =>
     timeCommand(
       Deno.execPath(),
-      ["run", "-A", ghcpwMain, "ghc", "--socket", socket, "--ghc", ghc, "--", ...args],
+      [...DENO_RUN_ARGS, ghcpwMain, "ghc", "--socket", socket, "--ghc", ghc, "--", ...args],
       cwd,
       { GHCPW_STRICT: "1", GHCPW_SHARE: share },
     );
