@@ -125,8 +125,9 @@ error or retry), and, for the synthetic project with code, link into a program
 that prints the same.
 
 Where the time goes: for each row, the ghcpw build's mean per compile of the
-workers' stages and the server's parts ('ghcpw status'), and the rest of the
-wall time (the client process); for one-job rows, three modules recompiled
+workers' stages (and of their garbage collection, within them) and the
+server's parts ('ghcpw status'), and the rest of the wall time (the client
+process); for one-job rows, three modules recompiled
 alone through ghcpw, stage by stage, beside the same modules' phases in a
 'ghc --make -j1 -ddump-timings' build of their own.
 
@@ -425,7 +426,8 @@ export async function runBench(options: BenchOptions): Promise<number> {
   console.log(`\n${barsSummary(results, overhead)}`);
   console.log(
     "\nWhere a ghcpw compile's time goes (means per compile of each row's ghcpw build, ms): the workers' " +
-      "own stages (lib/plugin/Ghcpw/Stages.hs), the server's parts the answer waits for, and the rest of " +
+      "own stages (lib/plugin/Ghcpw/Stages.hs) and how much of them went to their garbage collection, the " +
+      "server's parts the answer waits for, and the rest of " +
       "the wall time (the client process: Deno's start, loading ghcpw, connecting).\n",
   );
   console.log(breakdownTable(results));

@@ -66,6 +66,8 @@ export interface ConfigResult {
   workerMeanMs: number | null;
   /** Where the ghcpw build's compiles spent their time, mean ms per compile: the workers' stages... */
   stagesMs: Record<string, number> | null;
+  /** Of the stages' time, the mean per compile the workers spent collecting garbage (ms). */
+  gcMeanMs: number | null;
   /** ...and the server's own parts (see lib/server/status.ts). */
   serverMs: Record<string, number> | null;
   /**
@@ -299,6 +301,7 @@ export async function benchRow(
     warmupMs: null,
     workerMeanMs: null,
     stagesMs: null,
+    gcMeanMs: null,
     serverMs: null,
     modules: [],
     mismatches: [],
@@ -330,6 +333,7 @@ export async function benchRow(
     result.workerMeanMs = served > 0 ? (after.workerMs - before.workerMs) / served : null;
     if (served > 0) {
       result.stagesMs = meanGrowth(before.stagesMs, after.stagesMs, served);
+      result.gcMeanMs = (after.gcMs - before.gcMs) / served;
       result.serverMs = meanGrowth(before.serverMs, after.serverMs, served);
     }
     if (jobs === 1 && ghcpw.failure === null) {

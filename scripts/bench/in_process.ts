@@ -62,6 +62,8 @@ export interface Totals {
   workerMs: number;
   /** Where the workers' time went, by stage (ms, summed; see lib/server/status.ts). */
   stagesMs: Record<string, number>;
+  /** How much of the stages' time the workers spent collecting garbage (ms, summed). */
+  gcMs: number;
   /** The server's own parts of the requests (ms, summed). */
   serverMs: Record<string, number>;
 }

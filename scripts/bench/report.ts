@@ -273,12 +273,13 @@ export function breakdownTable(results: readonly ConfigResult[]): string {
       wall.toFixed(0),
       r.workerMeanMs.toFixed(0),
       parts(r.stagesMs, STAGE_ORDER),
+      r.gcMeanMs === null || !Number.isFinite(r.gcMeanMs) ? "-" : r.gcMeanMs.toFixed(1),
       parts(r.serverMs, SERVER_PATH_PARTS),
       (wall - r.workerMeanMs - onPath).toFixed(0),
     ]];
   });
   return formatTable(
-    ["row", "wall", "worker", "worker's stages", "server's parts", "client and rest"],
+    ["row", "wall", "worker", "worker's stages", "of which GC", "server's parts", "client and rest"],
     rows,
   );
 }
