@@ -17,7 +17,6 @@
  * @module
  */
 
-import { runRealGhc } from "../ghc/run.ts";
 import { Environment } from "../process/environment.ts";
 import { GhcError } from "../ghc/installation.ts";
 import { deferredLogger } from "../log/logging.ts";
@@ -142,6 +141,8 @@ export async function runClient(options: ClientOptions): Promise<number> {
       return STRICT_FAILURE_EXIT;
     }
     log.info("Running ghc directly: {reason}", { reason: e.message });
+    // Loaded only now: the common path (a server answers) should not pay for running ghc itself.
+    const { runRealGhc } = await import("../ghc/run.ts");
     // As the server would have run it, its --package-db options included; in this process's own working
     // directory, environment and umask, untouched, unless the caller named others.
     return await runRealGhc(

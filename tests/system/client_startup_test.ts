@@ -2,7 +2,7 @@
  * `ghcpw ghc` starts once per compiled module, so what it loads is part of every compile's cost: these
  * check that main.ts and the client load only their own small modules — no node: module (node:util's
  * parseArgs waits for a command line the client's simple parser is unsure of), no npm package (LogTape
- * waits for GHCPW_LOG), no server, pool or Bazel code.
+ * waits for GHCPW_LOG), no server, pool or Bazel code, nor what only the fallback to the real ghc runs.
  */
 
 import { assert, assertEquals } from "../support/assert.ts";
@@ -10,8 +10,12 @@ import { GHC, ghc, run } from "../support/helpers.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 
-/** Modules only a server (or the Bazel worker) needs. */
-const SERVER_ONLY = /\/lib\/((server|pool|compile|plugin|bazel|incremental)\/[\w/]+|log\/log_file)\.ts$/;
+/**
+ * Modules only a server (or the Bazel worker) needs, and running the real ghc, which a client does only when
+ * no server can serve it.
+ */
+const SERVER_ONLY =
+  /\/lib\/((server|pool|compile|plugin|bazel|incremental)\/[\w/]+|log\/log_file|ghc\/run|process\/kill)\.ts$/;
 
 interface InfoModule {
   specifier: string;
@@ -36,7 +40,7 @@ async function staticImports(entry: string): Promise<string[]> {
   return [...seen];
 }
 
-Deno.test("main.ts and the client's modules import no npm package, no node: module, no server code", async () => {
+Deno.test("main.ts and the client's modules import no npm package, no node: module, no server or fallback code", async () => {
   const loaded = [...await staticImports("main.ts"), ...await staticImports("lib/commands/ghc.ts")];
   assert(loaded.some((s) => s.endsWith("/lib/client/client.ts")), loaded.join("\n"));
   assertEquals(loaded.filter((s) => !s.startsWith("file:") || SERVER_ONLY.test(s)), []);
