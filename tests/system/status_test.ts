@@ -61,25 +61,32 @@ Deno.test("status shows per worker its share setting, the interfaces it keeps an
     ]);
 
     const env = { GHCPW_SHARE: "all" };
-    assertEquals((await ghcpw(server.socket, ["-c", "A.hs"], dir, env)).code, 0);
-    const first = await worker();
+    // The heap figures are those of the runtime's last collection (the maximum, of its last major one),
+    // and a worker's allocation area (+RTS -A64m) may hold a small compile's whole allocation: compile
+    // until a major collection has come.
+    let first;
+    for (let compiles = 0; compiles < 40; compiles++) {
+      assertEquals((await ghcpw(server.socket, ["-c", "-fforce-recomp", "A.hs"], dir, env)).code, 0);
+      first = await worker();
+      if (first.heap.maxLiveBytes > 0) break;
+    }
     assertEquals(first.interfaceSets, 1);
     assertEquals(first.homeInterfaces, 0);
     assert(first.interfaces > 0, `keeps ${first.interfaces} interfaces`);
     assert(first.packages.some((p: string) => /^(base|ghc-prim)\b/.test(p)), first.packages.join(","));
     assert(first.heap.liveBytes > 1_000_000, JSON.stringify(first.heap));
-    // The maximum is taken at major collections only, so the last (minor) one may have seen more.
     assert(first.heap.maxLiveBytes > 1_000_000, JSON.stringify(first.heap));
     assert(first.heap.collections > 0 && first.heap.allocatedBytes > first.heap.maxLiveBytes);
     assert(first.heap.bytes >= first.heap.liveBytes, JSON.stringify(first.heap));
 
-    // Another interface key (-O) is a second set; the runtime's counters only grow.
+    // Another interface key (-O) is a second set; the runtime's counters never shrink.
     assertEquals((await ghcpw(server.socket, ["-c", "-O", "B.hs"], dir, env)).code, 0);
     const second = await worker();
     assertEquals(second.interfaceSets, 2);
     assert(second.interfaces > first.interfaces);
-    assert(second.heap.allocatedBytes > first.heap.allocatedBytes);
-    assert(second.heap.collections > first.heap.collections);
+    // Figures of the last collection: the -O compile may have needed none.
+    assert(second.heap.allocatedBytes >= first.heap.allocatedBytes);
+    assert(second.heap.collections >= first.heap.collections);
 
     const table = (await ghcpwCli(["status", "--socket", server.socket])).stdout;
     assertMatch(table, /SHARE +IFACE SETS +IFACES +HOME +PACKAGES +LIVE +MAX LIVE +HEAP +GCS +ALLOCATED/);
