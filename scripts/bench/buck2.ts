@@ -30,7 +30,7 @@ import { chooseGhc } from "../../lib/ghc/installation.ts";
 import { killAndWait } from "../../lib/process/kill.ts";
 import { serverTotals, troubleBetween } from "./in_process.ts";
 import { smallProject } from "./overhead.ts";
-import { cpuTimes, loadAverage, median, progress, stealPercent, type Timed } from "./process.ts";
+import { cpuTimes, loadAverage, mean, median, progress, stealPercent, type Timed } from "./process.ts";
 import { coldRunner, GHCPW_MAIN, ghcpwRunner, startServer, stopServer } from "./server.ts";
 
 export const BUCK2_BENCH_HELP = `buck2.ts: per-compile overhead of ghcpw's Buck2 worker path
@@ -111,10 +111,6 @@ async function execute(worker: Buck2Worker, args: string[]): Promise<Timed> {
     create(ExecuteCommandSchema, { argv: args.map((a) => encoder.encode(a)) }),
   );
   return { ms: performance.now() - started, code: response.exitCode, stdout: "", stderr: response.stderr };
-}
-
-function mean(xs: readonly number[]): number {
-  return xs.reduce((a, b) => a + b, 0) / xs.length;
 }
 
 const ms = (x: number) => `${x.toFixed(0)} ms`;
