@@ -94,14 +94,14 @@ serveOne ch warm heap installation [modeField, [cwd], [tmp], args, env, [tty], [
           facts <- requestFacts warm heap
           send ch Exit
             [ [B8.pack (show code)]
-            -- In UTF-8, as the server reads them: a fact may name a module or a file (Ghcpw.Sources).
-            , [BL.toStrict (Builder.toLazyByteString (Builder.stringUtf8 (k ++ "=" ++ v))) | (k, v) <- facts]
-                ++ map B8.pack stages
-                ++ [B8.pack ("leftovers=" ++ intercalate "; " leftovers) | not (null leftovers)]
+            , map utf8 ([k ++ "=" ++ v | (k, v) <- facts] ++ stages)
+                ++ [utf8 ("leftovers=" ++ intercalate "; " leftovers) | not (null leftovers)]
             ]
         -- A request is deferred before its session runs anything of its own, so it leaves nothing.
         Right (Deferred why) -> send ch Defer [[B8.pack why]]
   where
+    -- In UTF-8, as the server reads them: a fact may name a module or a file (Ghcpw.Sources).
+    utf8 = BL.toStrict . Builder.toLazyByteString . Builder.stringUtf8
     splitEntry e = let (k, v) = B8.break (== '=') e in (k, B.drop 1 v)
     readOctal t = case readOct (B8.unpack t) of
       [(n, "")] | not (B.null t) && n <= 0o777 -> Just (fromInteger n)

@@ -7,9 +7,9 @@ module Ghcpw.Facts (requestFacts) where
 
 import Data.List (intercalate)
 import Data.Word (Word64)
-import GHC.Stats (GCDetails (..), RTSStats (..), getRTSStats, getRTSStatsEnabled)
+import GHC.Stats (GCDetails (..), RTSStats (..))
 
-import Ghcpw.Memory (Heap, settleHeap)
+import Ghcpw.Memory (Heap, runtimeStats, settleHeap)
 import Ghcpw.Sources (moduleSourcesFacts)
 import Ghcpw.Stale (staleModulesFacts)
 import Ghcpw.RanCode (ranCodeModules)
@@ -36,11 +36,10 @@ requestFacts warm heap = do
 -- @heap-collected-ms@, present only after a collection, what that collection took.
 heapFacts :: Maybe Word64 -> IO [(String, String)]
 heapFacts collectedMs = do
-  enabled <- getRTSStatsEnabled
-  if not enabled
-    then pure []
-    else do
-      s <- getRTSStats
+  stats <- runtimeStats
+  case stats of
+    Nothing -> pure []
+    Just s ->
       pure $
         [ ("heap-live-bytes", show (gcdetails_live_bytes (gc s)))
         , ("heap-max-live-bytes", show (max_live_bytes s))

@@ -16,6 +16,7 @@ module Ghcpw.Memory
   ( Heap
   , newHeap
   , settleHeap
+  , runtimeStats
   ) where
 
 import Data.IORef
@@ -23,6 +24,13 @@ import Data.Word (Word64)
 import GHC.Clock (getMonotonicTimeNSec)
 import GHC.Stats (GCDetails (..), RTSStats (..), getRTSStats, getRTSStatsEnabled)
 import System.Mem (performMajorGC)
+
+-- | The runtime's own statistics, as of its last collection; Nothing where they are off (a worker not
+-- started with +RTS -T).
+runtimeStats :: IO (Maybe RTSStats)
+runtimeStats = do
+  enabled <- getRTSStatsEnabled
+  if enabled then Just <$> getRTSStats else pure Nothing
 
 -- | The heap's size after the worker's last collection.
 newtype Heap = Heap (IORef Word64)
@@ -38,11 +46,11 @@ minimumGrowth = 128 * 1024 * 1024
 -- how long the collection took in ms; Nothing if there was none (always, where statistics are off).
 settleHeap :: Heap -> IO (Maybe Word64)
 settleHeap (Heap collected) = do
-  enabled <- getRTSStatsEnabled
-  if not enabled
-    then pure Nothing
-    else do
-      heap <- gcdetails_mem_in_use_bytes . gc <$> getRTSStats
+  stats <- runtimeStats
+  case stats of
+    Nothing -> pure Nothing
+    Just s -> do
+      let heap = gcdetails_mem_in_use_bytes (gc s)
       baseline <- readIORef collected
       if heap > 2 * baseline && heap - baseline > minimumGrowth
         then do

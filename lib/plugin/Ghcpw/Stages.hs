@@ -22,9 +22,11 @@ import Data.IORef
 import qualified Data.Map.Strict as Map
 import Data.Word (Word64)
 import GHC.Clock (getMonotonicTimeNSec)
-import GHC.Stats (RTSStats (..), getRTSStats, getRTSStatsEnabled)
+import GHC.Stats (RTSStats (..))
 import Numeric (showFFloat)
 import System.IO.Unsafe (unsafePerformIO)
+
+import Ghcpw.Memory (runtimeStats)
 
 -- | The stages of a request; see 'stageName' for what each covers. What GHC does inside a stage (finding
 -- modules, reading interfaces) is part of that stage: GHC offers no hook around either.
@@ -69,9 +71,7 @@ data Clock = Clock
 
 -- | The runtime's garbage collection time so far (wall, ns); Nothing without +RTS -T.
 gcElapsed :: IO (Maybe Word64)
-gcElapsed = do
-  enabled <- getRTSStatsEnabled
-  if enabled then Just . fromIntegral . gc_elapsed_ns <$> getRTSStats else pure Nothing
+gcElapsed = fmap (fromIntegral . gc_elapsed_ns) <$> runtimeStats
 
 clockRef :: IORef (Maybe Clock)
 clockRef = unsafePerformIO (newIORef Nothing)
