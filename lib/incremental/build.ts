@@ -306,8 +306,9 @@ export class IncrementalBuilds {
 
   /**
    * Saves a successful build's outputs under `key`, unless a source changed while GHC ran, each module
-   * under the name GHC built it by (`nameOf` its source): each module GHC compiled anew (with whether it ran code, `ranCode`; where that is unknown, as if it had), and each
-   * it skipped whose files are known (`unchanged`: restored, or kept as saved, with what they ran then).
+   * under the name GHC built it by (`nameOf` its source): each module GHC compiled anew (with whether it
+   * ran code, `ranCode`; where that is unknown, as if it had), and each it skipped whose files are known
+   * (`unchanged`: restored, or kept as saved, with what they ran then).
    */
   async #save(
     { target, parts, key, cwd, sources }: KeyedBuild,

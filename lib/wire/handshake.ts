@@ -75,14 +75,13 @@ let lastKey: { token: string; key: Promise<CryptoKey> } | null = null;
 function hmacKey(token: string): Promise<CryptoKey> {
   if (lastKey?.token !== token) {
     // WebCrypto is built into Deno: no module to load, which every client would pay for.
+    const usages: KeyUsage[] = ["sign"];
     const key = crypto.subtle.importKey(
       "raw",
       encoder.encode(token),
       { name: "HMAC", hash: "SHA-256" },
       false,
-      [
-        "sign",
-      ],
+      usages,
     );
     lastKey = { token, key };
   }
