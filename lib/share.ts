@@ -7,7 +7,7 @@
  */
 
 /** The parts of a worker's state that can be kept, in the order they are written. */
-export const SHARE_ELEMENTS = ["names", "databases", "interfaces", "home-interfaces", "code"] as const;
+export const SHARE_ELEMENTS = ["names", "databases", "interfaces", "code"] as const;
 
 /** One part of a worker's state that can be kept. */
 export type ShareElement = typeof SHARE_ELEMENTS[number];
@@ -17,7 +17,7 @@ export type Share = readonly ShareElement[];
 
 /**
  * The default (`all`): what this version keeps with results proven equal to cold ghc's on every tested GHC.
- * `home-interfaces` and loaded code (`code`) are offered but not part of it (README, "What a worker keeps").
+ * Loaded code (`code`) is offered but not part of it (README, "What a worker keeps").
  */
 export const DEFAULT_SHARE: Share = ["names", "databases", "interfaces"];
 
@@ -26,6 +26,16 @@ const NAME_HOLDERS: ReadonlyArray<readonly [ShareElement, string]> = [
   ["interfaces", "kept interfaces"],
   ["code", "the kept linker's closures"],
 ];
+
+/**
+ * Elements earlier versions offered, with why they are gone: a setting kept in a configuration or in
+ * `$GHCPW_SHARE` gets that reason rather than a bare "unknown element".
+ */
+const WITHDRAWN: Readonly<Record<string, string>> = {
+  "home-interfaces": "--share home-interfaces was withdrawn: keeping home modules' interfaces made " +
+    "one-shot compiles slower, not faster, and compiling a module again while its own interface was kept " +
+    'failed (README, "What a worker keeps"); leave it out, home interfaces are read from disk',
+};
 
 /** A `--share` value that cannot be accepted; the message says why and what is allowed. */
 export class ShareError extends Error {
@@ -47,6 +57,8 @@ export function parseShare(text: string): Share {
       DEFAULT_SHARE.forEach((e) => chosen.add(e));
     } else if ((SHARE_ELEMENTS as readonly string[]).includes(word)) {
       chosen.add(word as ShareElement);
+    } else if (Object.hasOwn(WITHDRAWN, word)) {
+      throw new ShareError(WITHDRAWN[word]);
     } else {
       throw new ShareError(
         `--share takes none, or a comma-separated set of all, ${SHARE_ELEMENTS.join(", ")}; got ` +
@@ -61,12 +73,6 @@ export function parseShare(text: string): Share {
           "(leave out both for byte-identical objects)",
       );
     }
-  }
-  if (chosen.has("home-interfaces") && !chosen.has("interfaces")) {
-    throw new ShareError(
-      "--share home-interfaces needs interfaces (and names) too: home modules' interfaces are kept in " +
-        "the same sets as packages'",
-    );
   }
   return SHARE_ELEMENTS.filter((e) => chosen.has(e));
 }

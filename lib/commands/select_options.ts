@@ -24,11 +24,10 @@ export const SELECT_OPTIONS = {
 /** The `--share` lines of a command's `--help`, aligned with the other options. */
 export const SHARE_HELP = `  --share LIST        what GHC workers keep between requests: none, or a
                       comma-separated set of all, names, databases,
-                      interfaces, home-interfaces, code (default:
-                      $GHCPW_SHARE, else all, which is
-                      names,databases,interfaces; e.g. all,code adds loaded
-                      code). Without names, .o files are byte-identical to
-                      cold ghc's`;
+                      interfaces, code (default: $GHCPW_SHARE, else all,
+                      which is names,databases,interfaces; e.g. all,code
+                      adds loaded code). Without names, .o files are
+                      byte-identical to cold ghc's`;
 
 /** The command line's (else `$GHCPW_SHARE`'s) share setting; a bad one is a usage error. */
 export function shareOption(command: string, values: { share?: string }): Share {

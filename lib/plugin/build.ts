@@ -22,7 +22,6 @@ import compatModule from "./Ghcpw/Compat.hs" with { type: "text" };
 import targetsModule from "./Ghcpw/Targets.hs" with { type: "text" };
 import interfacesModule from "./Ghcpw/Interfaces.hs" with { type: "text" };
 import pruneModule from "./Ghcpw/Prune.hs" with { type: "text" };
-import homeInterfacesModule from "./Ghcpw/HomeInterfaces.hs" with { type: "text" };
 import ranCodeModule from "./Ghcpw/RanCode.hs" with { type: "text" };
 import usagesModule from "./Ghcpw/Usages.hs" with { type: "text" };
 import staleModule from "./Ghcpw/Stale.hs" with { type: "text" };
@@ -54,7 +53,6 @@ export const PLUGIN_SOURCES: ReadonlyArray<readonly [string, string]> = [
   ["Ghcpw.Targets", targetsModule],
   ["Ghcpw.Interfaces", interfacesModule],
   ["Ghcpw.Prune", pruneModule],
-  ["Ghcpw.HomeInterfaces", homeInterfacesModule],
   ["Ghcpw.RanCode", ranCodeModule],
   ["Ghcpw.Usages", usagesModule],
   ["Ghcpw.Stale", staleModule],

@@ -94,8 +94,6 @@ export interface WorkerHoldings {
   /** Sets of kept interfaces (one per interface key) and the interfaces in all of them. */
   interfaceSets: number;
   interfaces: number;
-  /** How many of those interfaces are home modules' (`--share home-interfaces`). */
-  homeInterfaces: number;
   /** Units whose interfaces it keeps. */
   packages: string[];
   /** Units whose loaded code its kept linker holds (`--share` with `code`), in the order it loaded them. */
@@ -110,7 +108,6 @@ export function holdingsOf(facts: Record<string, string>): WorkerHoldings {
   return {
     interfaceSets: count("interface-sets"),
     interfaces: count("interfaces"),
-    homeInterfaces: count("home-interfaces"),
     packages: (facts.packages ?? "").split(",").filter((p) => p !== ""),
     codePackages: (facts["code-packages"] ?? "").split(",").filter((p) => p !== ""),
     heap: facts["heap-live-bytes"] === undefined ? null : {

@@ -36,7 +36,6 @@ export async function statusFields(
       {
         interfaceSets: null,
         interfaces: null,
-        homeInterfaces: null,
         packages: null,
         codePackages: null,
         heap: null,
@@ -165,7 +164,6 @@ export function formatStatus(status: Record<string, unknown>): string {
     "SHARE",
     "IFACE SETS",
     "IFACES",
-    "HOME",
     "PACKAGES",
     "LIVE",
     "MAX LIVE",
@@ -185,7 +183,6 @@ export function formatStatus(status: Record<string, unknown>): string {
       w.share || "?",
       known(w.interfaceSets),
       known(w.interfaces),
-      known(w.homeInterfaces),
       Array.isArray(w.packages) ? String(w.packages.length) : "-",
       w.heap ? mib(heap.liveBytes) : "-",
       w.heap ? mib(heap.maxLiveBytes) : "-",

@@ -52,8 +52,7 @@ Deno.test("status shows per worker its share setting, the interfaces it keeps an
     };
     const fresh = await worker();
     assertEquals(fresh.share, "names,databases,interfaces");
-    assertEquals([fresh.interfaceSets, fresh.interfaces, fresh.homeInterfaces, fresh.packages, fresh.heap], [
-      null,
+    assertEquals([fresh.interfaceSets, fresh.interfaces, fresh.packages, fresh.heap], [
       null,
       null,
       null,
@@ -71,7 +70,6 @@ Deno.test("status shows per worker its share setting, the interfaces it keeps an
       if (first.heap.maxLiveBytes > 0) break;
     }
     assertEquals(first.interfaceSets, 1);
-    assertEquals(first.homeInterfaces, 0);
     assert(first.interfaces > 0, `keeps ${first.interfaces} interfaces`);
     assert(first.packages.some((p: string) => /^(base|ghc-prim)\b/.test(p)), first.packages.join(","));
     assert(first.heap.liveBytes > 1_000_000, JSON.stringify(first.heap));
@@ -89,10 +87,10 @@ Deno.test("status shows per worker its share setting, the interfaces it keeps an
     assert(second.heap.collections >= first.heap.collections);
 
     const table = (await ghcpwCli(["status", "--socket", server.socket])).stdout;
-    assertMatch(table, /SHARE +IFACE SETS +IFACES +HOME +PACKAGES +LIVE +MAX LIVE +HEAP +GCS +ALLOCATED/);
+    assertMatch(table, /SHARE +IFACE SETS +IFACES +PACKAGES +LIVE +MAX LIVE +HEAP +GCS +ALLOCATED/);
     assertMatch(
       table,
-      new RegExp(`names,databases,interfaces +2 +${second.interfaces} +0 +${second.packages.length} `),
+      new RegExp(`names,databases,interfaces +2 +${second.interfaces} +${second.packages.length} `),
     );
     assertMatch(table, new RegExp(`worker ${second.pid} keeps interfaces of: .*\\b(base|ghc-prim)\\b`));
   } finally {

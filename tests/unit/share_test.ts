@@ -23,10 +23,6 @@ Deno.test("share: none, all and sets, written in one order", () => {
   assertEquals(formatShare(parseShare("interfaces,databases,names")), "names,databases,interfaces");
   assertEquals(formatShare([]), "none");
   assertEquals(DEFAULT_SHARE, parseShare("all"));
-  assertEquals(
-    formatShare(parseShare("home-interfaces,interfaces,names")),
-    "names,interfaces,home-interfaces",
-  );
   assertEquals(parseShare("code,all"), ["names", "databases", "interfaces", "code"]);
   assertEquals(formatShare(parseShare("names,code")), "names,code");
 });
@@ -44,8 +40,7 @@ Deno.test("share: unknown, unsupported and inconsistent settings are refused wit
   for (const bad of ["", "nmes", "names,", "none,names", "all,none"]) {
     assert(refusal(bad).includes("none, or a comma-separated set of all,"), refusal(bad));
   }
-  assert(refusal("home-interfaces").includes("needs interfaces"));
-  assert(refusal("names,home-interfaces").includes("needs interfaces"));
+  assert(refusal("all,home-interfaces").includes("withdrawn"), refusal("all,home-interfaces"));
   assert(refusal("databases,code").includes("needs names too"));
   assert(refusal("interfaces").includes("needs names too"));
   assert(refusal("databases,interfaces").includes("needs names too"));
@@ -76,7 +71,6 @@ Deno.test("a worker's reported holdings: counts, packages and heap, or nothing i
       "interfaces-resumed": "3",
       "interface-sets": "2",
       interfaces: "40",
-      "home-interfaces": "5",
       packages: "base,ghc-prim",
       "code-packages": "rts,ghc-prim",
       "heap-live-bytes": "100",
@@ -89,7 +83,6 @@ Deno.test("a worker's reported holdings: counts, packages and heap, or nothing i
     {
       interfaceSets: 2,
       interfaces: 40,
-      homeInterfaces: 5,
       packages: ["base", "ghc-prim"],
       codePackages: ["rts", "ghc-prim"],
       heap: {
@@ -110,7 +103,6 @@ Deno.test("a worker's reported holdings: counts, packages and heap, or nothing i
   assertEquals(holdingsOf({}), {
     interfaceSets: 0,
     interfaces: 0,
-    homeInterfaces: 0,
     packages: [],
     codePackages: [],
     heap: null,

@@ -71,13 +71,6 @@ module Ghcpw.Compat
   , completeMatchNames
   , fileFlags
   , downsweepGraph
-    -- * Home modules' interfaces
-  , ModIface
-  , ModuleName
-  , homeInterfaceFile
-  , withFreshFinder
-  , interfaceHomeDeps
-  , interfaceTouchesBoot
     -- * What a request leaves running
   , liveThreads
   , LiveThreads (..)
@@ -274,31 +267,7 @@ import System.FilePath (normalise)
 import GHC.SysTools (lazyInitLlvmConfig)
 #endif
 
-#if MIN_VERSION_ghc(9,4,0)
-import GHC.Unit.Module.Location (ModLocation (ml_dyn_hi_file, ml_hi_file, ml_hs_file))
-#else
-import GHC.Unit.Module.Location (ModLocation (ml_hi_file, ml_hs_file))
-import System.FilePath (replaceExtension)
-#endif
-import GHC.Unit.Types (GenWithIsBoot (..), IsBootInterface (..), mkModule)
-#if MIN_VERSION_ghc(9,4,0)
-import qualified Data.Set as Set
-import GHC.Driver.Config.Finder (initFinderOpts)
-import GHC.Driver.Env (hsc_HUG, hsc_home_unit_maybe)
-import GHC.Unit.Env (homeUnitEnv_dflags)
-import GHC.Unit.Finder (InstalledFindResult (..), findExactModule, initFinderCache)
-import GHC.Unit.Module.Deps (Dependencies (dep_boot_mods, dep_direct_mods))
-import GHC.Unit.Module.ModIface (ModIface, mi_boot, mi_deps)
-#elif MIN_VERSION_ghc(9,2,0)
-import GHC.Unit.Finder (InstalledFindResult (..), findExactModule)
-import GHC.Unit.Module.Env (emptyInstalledModuleEnv)
-import GHC.Unit.Module.Deps (Dependencies (dep_mods))
-import GHC.Unit.Module.ModIface (ModIface, mi_boot, mi_deps)
-#else
-import GHC.Driver.Finder (findExactModule)
-import GHC.Unit.Module.Env (emptyInstalledModuleEnv)
-import GHC.Driver.Types (Dependencies (dep_mods), InstalledFindResult (..), ModIface, mi_boot, mi_deps)
-#endif
+import GHC.Unit.Module.Location (ModLocation (ml_hs_file))
 
 import Ghcpw.Stages (Stage (..), inStage)
 import GHC.Driver.Hooks (Hooks, runMetaHook)
@@ -789,60 +758,6 @@ fileFlags hscEnv file = do
 
 downsweepGraph :: HscEnv -> IO ModuleGraph
 downsweepGraph hscEnv = mkModuleGraph . rights <$> downsweep hscEnv [] [] False
-#endif
-
--- * Home modules' interfaces (see Ghcpw.HomeInterfaces)
-
--- | The interface file GHC's finder finds for a home module of the session, where a one-shot compile
--- reading the module's interface looks for it (findExactModule), and the .dyn_hi that GHC compares with
--- it under -dynamic-too; Nothing if it finds none. Since 9.4 the finder takes its parts of the session one
--- by one, and the location names the .dyn_hi.
-homeInterfaceFile :: HscEnv -> ModuleName -> IO (Maybe (FilePath, FilePath))
-#if MIN_VERSION_ghc(9,4,0)
-homeInterfaceFile hscEnv name =
-  foundInterface
-    <$> findExactModule
-      (hsc_FC hscEnv)
-      (initFinderOpts (hsc_dflags hscEnv))
-      (initFinderOpts . homeUnitEnv_dflags <$> hsc_HUG hscEnv)
-      (hsc_units hscEnv)
-      (hsc_home_unit_maybe hscEnv)
-      (mkModule (sessionHomeUnit hscEnv) name)
-
-foundInterface :: InstalledFindResult -> Maybe (FilePath, FilePath)
-foundInterface r = case r of
-  InstalledFound loc _ -> Just (ml_hi_file loc, ml_dyn_hi_file loc)
-  _ -> Nothing
-#else
-homeInterfaceFile hscEnv name = foundInterface <$> findExactModule hscEnv (mkModule (sessionHomeUnit hscEnv) name)
-  where
-    foundInterface r = case r of
-      InstalledFound loc _ -> Just (ml_hi_file loc, replaceExtension (ml_hi_file loc) (dynHiSuf (hsc_dflags hscEnv)))
-      _ -> Nothing
-#endif
-
--- | The session with an empty finder cache of its own: lookups made in it are not seen by the session's
--- compile, which finds modules as a cold ghc does.
-withFreshFinder :: HscEnv -> IO HscEnv
-#if MIN_VERSION_ghc(9,4,0)
-withFreshFinder hscEnv = (\fc -> hscEnv {hsc_FC = fc}) <$> initFinderCache
-#else
-withFreshFinder hscEnv = (\fc -> hscEnv {hsc_FC = fc}) <$> newIORef emptyInstalledModuleEnv
-#endif
-
--- | The home modules an interface's module imports: up to 9.2 all of them, transitively; since 9.4 the
--- direct ones.
-interfaceHomeDeps :: ModIface -> [ModuleName]
-
--- | Whether an interface is a boot interface or its module depends on one: up to 9.2 on one it imports
--- with {-# SOURCE #-}, since 9.4 on any module with a boot file below it.
-interfaceTouchesBoot :: ModIface -> Bool
-#if MIN_VERSION_ghc(9,4,0)
-interfaceHomeDeps iface = [gwib_mod d | (_, d) <- Set.toList (dep_direct_mods (mi_deps iface))]
-interfaceTouchesBoot iface = mi_boot iface == IsBoot || not (Set.null (dep_boot_mods (mi_deps iface)))
-#else
-interfaceHomeDeps iface = map gwib_mod (dep_mods (mi_deps iface))
-interfaceTouchesBoot iface = mi_boot iface == IsBoot || any ((== IsBoot) . gwib_isBoot) (dep_mods (mi_deps iface))
 #endif
 
 -- | The names in an OccEnv (9.6 renamed the listing, which was never in a stable order).

@@ -1,7 +1,7 @@
 -- | Pruning a kept set of interfaces after a request: only the interfaces of modules that may be kept
 -- (units of immutable package databases, see Ghcpw.Warm) stay, and every table GHC derived from the
 -- interfaces is filtered alike.
-module Ghcpw.Prune (pruneStore, storeSize, storeModules) where
+module Ghcpw.Prune (pruneStore, storeSize, storeUnits) where
 
 import Control.Exception (SomeException, evaluate, try)
 import Control.Monad (when)
@@ -40,9 +40,9 @@ pruneStore keep names store = do
 storeSize :: InterfaceStore -> IO Int
 storeSize store = length . moduleEnvElts . eps_PIT <$> readIORef (storeRef store)
 
--- | The modules whose interfaces a store holds.
-storeModules :: InterfaceStore -> IO [Module]
-storeModules store = moduleEnvKeys . eps_PIT <$> readIORef (storeRef store)
+-- | The units whose interfaces a store holds.
+storeUnits :: InterfaceStore -> IO [UnitId]
+storeUnits store = map moduleUnitId . moduleEnvKeys . eps_PIT <$> readIORef (storeRef store)
 
 -- | The interfaces of kept modules only, with every table derived from them filtered alike.
 pruneInterfaces :: (Module -> Bool) -> [Name] -> CompleteMatchTable -> ExternalPackageState -> ExternalPackageState

@@ -7,9 +7,8 @@
 -- pragmas are ignored, the package database stack and the identity of its files), and the parsed package
 -- databases with the unit state last computed from them (9.0, see Ghcpw.Compat.setSessionDynFlagsKeeping);
 -- of the last two only the few most recently used (see 'maxInterfaceSets',
--- 'maxUnitDatabaseStacks'). Only if asked (@home-interfaces@), the sets also keep interfaces of home
--- modules, checked before every request (Ghcpw.HomeInterfaces). Everything else is new in every request:
--- the finder cache, the home package table, the linker (unless code is kept), flags, temporary files (see
+-- 'maxUnitDatabaseStacks'). Everything else is new in every request: home modules' interfaces, the
+-- finder cache, the home package table, the linker (unless code is kept), flags, temporary files (see
 -- Ghcpw.Driver, which starts each request from a fresh session and then resumes this state into it).
 module Ghcpw.Warm
   ( Warm
@@ -29,7 +28,6 @@ import Data.List (intercalate, sortOn)
 import Data.IORef
 import qualified Data.Map.Strict as Map
 import Data.Maybe (isJust)
-import Data.Time.Clock.POSIX (getPOSIXTime)
 import qualified Data.Set as Set
 import GHC (Ghc, getSession, setSession)
 import GHC.Driver.Session
@@ -40,8 +38,7 @@ import System.FilePath ((</>))
 import Ghcpw.Code (KeptCode, keptCodeUnits, newKeptCode, resumeCode)
 import Ghcpw.Compat
 import Ghcpw.Interfaces (interfaceKey)
-import Ghcpw.HomeInterfaces (HomeFiles, homeFileCount, homeModules, noHomeFiles, recordHomeModules, validHomeModules)
-import Ghcpw.Prune (pruneStore, storeModules, storeSize)
+import Ghcpw.Prune (pruneStore, storeSize, storeUnits)
 import GHC.Unit.Types (unitIdString)
 
 -- | What a worker keeps between requests. Without the name cache nothing that holds names (interfaces)
@@ -52,21 +49,18 @@ data Share = Share
   { shareNames :: Bool
   , shareDatabases :: Bool
   , shareInterfaces :: Bool
-  , shareHomeInterfaces :: Bool
   , shareCode :: Bool
   }
 
 -- | The value of the @share=@ option: @none@ or a comma-separated set of names, databases, interfaces,
--- home-interfaces (which adds home modules' interfaces to the kept ones, see Ghcpw.HomeInterfaces), code
--- (the linker's state, see Ghcpw.Code).
+-- code (the linker's state, see Ghcpw.Code).
 parseShare :: String -> Either String Share
-parseShare "none" = Right (Share False False False False False)
-parseShare text = foldr add (Right (Share False False False False False)) (splitOn text)
+parseShare "none" = Right (Share False False False False)
+parseShare text = foldr add (Right (Share False False False False)) (splitOn text)
   where
     add "names" s = (\x -> x {shareNames = True}) <$> s
     add "databases" s = (\x -> x {shareDatabases = True}) <$> s
     add "interfaces" s = (\x -> x {shareInterfaces = True}) <$> s
-    add "home-interfaces" s = (\x -> x {shareHomeInterfaces = True}) <$> s
     add "code" s = (\x -> x {shareCode = True}) <$> s
     add other _ = Left ("unknown share element " ++ show other)
     splitOn s = case break (== ',') s of
@@ -83,7 +77,6 @@ showShare s = case [w | (w, True) <- elements] of
       [ ("names", shareNames s)
       , ("databases", shareDatabases s)
       , ("interfaces", shareInterfaces s)
-      , ("home-interfaces", shareHomeInterfaces s)
       , ("code", shareCode s)
       ]
 
@@ -92,7 +85,7 @@ data Warm = Warm
   { warmShare :: Share
   , warmImmutableDbs :: Set.Set FilePath
   , warmNames :: IORef (Maybe KeptNames)
-  , warmInterfaces :: IORef (Recent (InterfaceStore, HomeFiles))
+  , warmInterfaces :: IORef (Recent InterfaceStore)
   , warmUnitDbs :: IORef (Recent ([String], UnitDatabases, Maybe KeptUnits))
   , warmResumed :: IORef Int
   , warmClock :: IORef Int
@@ -106,13 +99,6 @@ data Warm = Warm
 maxInterfaceSets, maxKeptInterfaces :: Int
 maxInterfaceSets = 2
 maxKeptInterfaces = 500
-
--- | Home interfaces a set may keep: a request that would leave more keeps none (they are then read anew
--- from disk, as without @home-interfaces@). 300 kept home interfaces of the synthetic benchmark project
--- (scripts/gen_project.ts) took a 9.0 worker from 219 to 694 MiB resident; the worker's memory limit
--- (lib/pool) recycles one that holds more than it should.
-maxKeptHomeInterfaces :: Int
-maxKeptHomeInterfaces = 500
 
 -- | Parsed package database stacks kept at once (each holds every unit of the global database).
 maxUnitDatabaseStacks :: Int
@@ -129,7 +115,7 @@ newWarm share immutable =
     -- The linker's closure environment holds names (the server refuses code without names).
     effective
       | keepsState = share {shareCode = shareCode share && shareNames share}
-      | otherwise = share {shareNames = False, shareInterfaces = False, shareHomeInterfaces = False, shareCode = False}
+      | otherwise = share {shareNames = False, shareInterfaces = False, shareCode = False}
 
 -- | Kept values by key, each with the time it was last used (a counter), so the least recently used go first.
 type Recent a = Map.Map String (Int, a)
@@ -146,9 +132,9 @@ evictable current recent = map snd (sortOn fst [(t, k) | (k, (t, _)) <- Map.toLi
 
 -- | Drops the least recently used sets, never the current key's, while too many are kept or they hold too
 -- many interfaces together.
-evictInterfaceSets :: String -> Recent (InterfaceStore, HomeFiles) -> IO (Recent (InterfaceStore, HomeFiles))
+evictInterfaceSets :: String -> Recent InterfaceStore -> IO (Recent InterfaceStore)
 evictInterfaceSets current recent = do
-  sizes <- mapM (storeSize . fst . snd) recent
+  sizes <- mapM (storeSize . snd) recent
   let over m = Map.size m > maxInterfaceSets || sum (Map.intersection sizes m) > maxKeptInterfaces
       go m (k : ks) | over m = go (Map.delete k m) ks
       go m _ = m
@@ -159,19 +145,18 @@ lastResumed :: Warm -> IO Int
 lastResumed = readIORef . warmResumed
 
 -- | What the worker holds now, for `ghcpw status`: its effective share setting, the number of kept
--- interface sets and interfaces (home modules' among them apart), the packages whose interfaces those
--- are, and the units whose code its kept linker holds.
+-- interface sets and interfaces, the packages whose interfaces those are, and the units whose code its
+-- kept linker holds.
 warmFacts :: Warm -> IO [(String, String)]
 warmFacts warm = do
   sets <- map snd . Map.elems <$> readIORef (warmInterfaces warm)
-  sizes <- mapM (storeSize . fst) sets
-  units <- Set.unions <$> mapM (\(store, home) -> Set.fromList . map unitIdString <$> storePackageUnits home store) sets
+  sizes <- mapM storeSize sets
+  units <- Set.unions <$> mapM (fmap (Set.fromList . map unitIdString) . storeUnits) sets
   code <- maybe (pure []) keptCodeUnits (warmCode warm)
   pure
     [ ("share", showShare (warmShare warm))
     , ("interface-sets", show (length sets))
     , ("interfaces", show (sum sizes))
-    , ("home-interfaces", show (sum (map (homeFileCount . snd) sets)))
     , ("packages", intercalate "," (Set.toList units))
     , ("code-packages", intercalate "," (map unitIdString code))
     ]
@@ -226,18 +211,10 @@ resumeInterfaces warm dbKey = do
         immutable = Set.insert (globalPackageDatabasePath dflags) (warmImmutableDbs warm)
         keepUnits = Set.fromList (concatMap snd (filter ((`Set.member` immutable) . fst) (unitDatabaseContents hscEnv)))
         keep m = moduleUnitId m `Set.member` keepUnits
-    started <- liftIO getPOSIXTime
     names <- liftIO (readIORef (warmNames warm))
     kept <- if shareInterfaces share then liftIO (fmap snd . Map.lookup key <$> readIORef (warmInterfaces warm)) else pure Nothing
-    home <- liftIO $ case (kept, names) of
-      (Just (store, recorded), Just keptNames) -> do
-        valid <- validHomeModules hscEnv recorded
-        -- What a dropped home interface's declarations were type-checked into goes with it.
-        when (homeFileCount valid < homeFileCount recorded) $ pruneStore (\m -> keep m || homeModules valid m) keptNames store
-        pure valid
-      _ -> pure noHomeFiles
-    liftIO (writeIORef (warmResumed warm) =<< maybe (pure 0) (storeSize . fst) kept)
-    setSession (resumeState names (fst <$> kept) hscEnv)
+    liftIO (writeIORef (warmResumed warm) =<< maybe (pure 0) storeSize kept)
+    setSession (resumeState names kept hscEnv)
     let located = Map.fromList [(u, (path, st)) | ((path, units), st) <- zip (unitDatabaseContents hscEnv) dbStamps, u <- units]
         origins = Map.map (\(path, st) -> path ++ " " ++ st) (Map.filter ((`Set.member` immutable) . fst) located)
     saveCode <- maybe (pure (pure ())) (`resumeCode` origins) (warmCode warm)
@@ -247,13 +224,8 @@ resumeInterfaces warm dbKey = do
             let (names', store) = takeState now
             writeIORef (warmNames warm) (Just names')
             when (shareInterfaces share) $ do
-              recorded <-
-                if shareHomeInterfaces share
-                  then recordHomeModules now started home . eps_PIT =<< readIORef (storeRef store)
-                  else pure noHomeFiles
-              let home' = if homeFileCount recorded > maxKeptHomeInterfaces then noHomeFiles else recorded
-              pruneStore (\m -> keep m || homeModules home' m) names' store
-              sets <- touch warm key (store, home') =<< readIORef (warmInterfaces warm)
+              pruneStore keep names' store
+              sets <- touch warm key store =<< readIORef (warmInterfaces warm)
               writeIORef (warmInterfaces warm) =<< evictInterfaceSets key sets
     pure (isJust names, save >> saveCode)
   where
@@ -282,7 +254,3 @@ unitDatabaseContents hscEnv =
   ]
   where
     home = sessionHomeUnit hscEnv
-
--- | The units of a store's interfaces other than its kept home modules'.
-storePackageUnits :: HomeFiles -> InterfaceStore -> IO [UnitId]
-storePackageUnits home store = map moduleUnitId . filter (not . homeModules home) <$> storeModules store
