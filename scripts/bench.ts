@@ -68,6 +68,8 @@ export interface BenchOptions extends SharedOptions {
   /** Most home imports per module of the synthetic projects (scripts/gen_project.ts --imports). */
   imports: number;
   limit: number | null;
+  /** Recompile every module alone through ghcpw after a one-job row's builds, not three. */
+  allModules: boolean;
   jobs: number[];
   configs: BenchConfig[];
   /** `--share` settings, one server (and a row per project, flag set and job count) each. */
@@ -129,7 +131,9 @@ workers' stages (and of their garbage collection, within them) and the
 server's parts ('ghcpw status'), and the rest of the wall time (the client
 process); for one-job rows, three modules recompiled
 alone through ghcpw, stage by stage, beside the same modules' phases in a
-'ghc --make -j1 -ddump-timings' build of their own.
+'ghc --make -j1 -ddump-timings' build of their own (with --all-modules, every
+module, and the means over all of them: where a one-shot compile's time
+differs from --make's, module by module).
 
 Then:
   client overhead  small compiles timed as 'ghcpw ghc' subprocesses, one at a
@@ -168,6 +172,10 @@ Options:
   --limit N          build only the first N compiles of each project in
                      dependency order (for smoke runs, not a benchmark; the
                      synthetic programs are then not linked)
+  --all-modules      recompile every module alone through ghcpw after a
+                     one-job row, not three (a compile and two status reads
+                     more per module), and report the stages' means over all
+                     of them beside --make's
   --flags FLAGS      one flag set, e.g. --flags "-O0 -dynamic-too"; repeat for
                      several (default, four sets:
                      ${DEFAULT_FLAGS.map((f) => `"${f}"`).join("\n                     ")})
@@ -210,6 +218,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
       modules: { type: "string", multiple: true },
       imports: { type: "string" },
       limit: { type: "string" },
+      "all-modules": { type: "boolean" },
       jobs: { type: "string", multiple: true },
       flags: { type: "string", multiple: true },
       share: { type: "string", multiple: true },
@@ -231,6 +240,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     modules: [...new Set(listOption(values.modules ?? ["30"]).map((n) => wholeNumber("--modules", n, 1)))],
     imports: wholeNumber("--imports", values.imports ?? "3", 1),
     limit: values.limit === undefined ? null : wholeNumber("--limit", values.limit, 1),
+    allModules: values["all-modules"] ?? false,
     jobs: [...new Set(jobs)],
     configs: (values.flags ?? DEFAULT_FLAGS).map(configFor),
     shares: [
@@ -336,6 +346,7 @@ export async function runBench(options: BenchOptions): Promise<number> {
               ghc: options.ghc,
               ghcpwMain: options.ghcpwMain,
               limit: options.limit,
+              allModules: options.allModules,
               verbose: options.verbose,
               server,
               position: `${results.length + 1}/${rows}`,

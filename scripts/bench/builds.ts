@@ -71,7 +71,8 @@ export interface ConfigResult {
   /** ...and the server's own parts (see lib/server/status.ts). */
   serverMs: Record<string, number> | null;
   /**
-   * A few modules (one-job rows only), each recompiled alone through ghcpw with its stages, beside the
+   * Modules (one-job rows only; three, or all with `--all-modules`), each recompiled alone through ghcpw
+   * with its stages, beside the
    * same module's phases inside `ghc --make -j1 -ddump-timings` (CPU time, see make_phases.ts).
    */
   modules: { module: string; ghcpw: StageTimes; make: StageTimes | null }[];
@@ -85,6 +86,8 @@ export interface RowContext {
   ghc: string;
   ghcpwMain: string;
   limit: number | null;
+  /** Whether every module is recompiled alone after a one-job row's builds ({@linkcode sampleSteps}). */
+  allModules: boolean;
   verbose: boolean;
   server: RunningServer;
   /** "k/n" of this row, for progress lines. */
@@ -265,9 +268,13 @@ async function buildViaBazel(
   }
 }
 
-/** The modules whose stages the report shows: the first, middle and last Haskell module of the plan. */
-function sampleSteps(plan: BuildPlan): PlanStep[] {
+/**
+ * The modules recompiled alone for their stages: every Haskell module of the plan with `all`, else the
+ * first, middle and last.
+ */
+function sampleSteps(plan: BuildPlan, all: boolean): PlanStep[] {
   const hs = plan.steps.filter((s) => s.kind === "hs" && !s.file.endsWith("-boot"));
+  if (all) return hs;
   return [...new Set([hs[0], hs[Math.floor(hs.length / 2)], hs[hs.length - 1]])].filter((s) =>
     s !== undefined
   );
@@ -337,7 +344,11 @@ export async function benchRow(
       result.serverMs = meanGrowth(before.serverMs, after.serverMs, served);
     }
     if (jobs === 1 && ghcpw.failure === null) {
-      for (const step of sampleSteps(plan)) {
+      const steps = sampleSteps(plan, ctx.allModules);
+      for (const [i, step] of steps.entries()) {
+        if (steps.length > 3 && (i + 1) % 50 === 0) {
+          progress(`    recompiling alone: ${i + 1}/${steps.length} ${step.name}`);
+        }
         const ahead = await serverTotals(ctx.server.socket);
         const r = await runner(["-fforce-recomp", ...step.args], dirs.ghcpw);
         if (r.code !== 0) {

@@ -26,6 +26,7 @@ import { mib } from "../../lib/server/status.ts";
 import { seconds } from "./process.ts";
 import { DENO_RUN_ARGS } from "./server.ts";
 import { flagsText } from "./projects.ts";
+import type { StageTimes } from "./make_phases.ts";
 
 /** A ratio such as `3.10x`, or "-" where a figure is missing. */
 function times(x: number): string {
@@ -285,22 +286,41 @@ export function breakdownTable(results: readonly ConfigResult[]): string {
 }
 
 /**
- * A few modules each recompiled alone through ghcpw, stage by stage, beside the same module's phases
- * inside `ghc --make -j1` (its -ddump-timings: CPU time of the ghc process, so no assembler; on GHC 9.0 a
+ * Modules each recompiled alone through ghcpw, stage by stage, beside the same module's phases inside
+ * `ghc --make -j1` (its -ddump-timings: CPU time of the ghc process, so no assembler; on GHC 9.0 a
  * worker's "frontend" also holds desugaring and simplifying, which GHC 9.0's pipeline runs in one phase).
+ * Where a row recompiled more than three (`--all-modules`), its first, middle and last, then the means
+ * over all of them (--make's over those it has phases for).
  */
 export function moduleStagesTable(results: readonly ConfigResult[]): string {
-  const rows = results.flatMap((r) =>
-    r.modules.map((m) => [
-      `${r.project} ${flagsText(r.config)}`,
-      m.module,
-      ...STAGE_ORDER.map((stage) => {
-        const own = m.ghcpw[stage];
-        const make = m.make?.[stage];
-        const ms = (x: number | undefined) => x === undefined || x < 0.05 ? "-" : x.toFixed(1);
-        return make === undefined ? ms(own) : `${ms(own)} / ${ms(make)}`;
-      }),
-    ])
-  );
+  const ms = (x: number | undefined) => x === undefined || x < 0.05 ? "-" : x.toFixed(1);
+  const cells = (own: StageTimes, make: StageTimes | null) =>
+    STAGE_ORDER.map((stage) =>
+      make?.[stage] === undefined ? ms(own[stage]) : `${ms(own[stage])} / ${ms(make[stage])}`
+    );
+  const rows = results.flatMap((r) => {
+    const row = `${r.project} ${flagsText(r.config)}`;
+    const n = r.modules.length;
+    const shown = n > 3 ? [r.modules[0], r.modules[Math.floor(n / 2)], r.modules[n - 1]] : r.modules;
+    const lines = shown.map((m) => [row, m.module, ...cells(m.ghcpw, m.make)]);
+    if (n > 3) {
+      const made = r.modules.flatMap((m) => m.make === null ? [] : [m.make]);
+      lines.push([
+        row,
+        `all ${n} modules (means)`,
+        ...cells(meanStages(r.modules.map((m) => m.ghcpw)), made.length > 0 ? meanStages(made) : null),
+      ]);
+    }
+    return lines;
+  });
   return formatTable(["row", "module", ...STAGE_ORDER], rows);
+}
+
+/** Each stage's mean over several modules' stage times (a stage a module lacks counts as 0 for it). */
+export function meanStages(all: readonly StageTimes[]): StageTimes {
+  const sums: StageTimes = {};
+  for (const times of all) {
+    for (const [stage, t] of Object.entries(times)) sums[stage] = (sums[stage] ?? 0) + t;
+  }
+  return Object.fromEntries(Object.entries(sums).map(([stage, t]) => [stage, t / all.length]));
 }
