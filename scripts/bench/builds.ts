@@ -274,9 +274,13 @@ async function buildViaBazel(
  */
 function sampleSteps(plan: BuildPlan, all: boolean): PlanStep[] {
   const hs = plan.steps.filter((s) => s.kind === "hs" && !s.file.endsWith("-boot"));
-  if (all) return hs;
-  return [...new Set([hs[0], hs[Math.floor(hs.length / 2)], hs[hs.length - 1]])].filter((s) =>
-    s !== undefined
+  return all ? hs : firstMiddleLast(hs);
+}
+
+/** The first, middle and last of a list, each once: the modules the report shows one by one. */
+export function firstMiddleLast<T>(items: readonly T[]): T[] {
+  return [...new Set([items[0], items[Math.floor(items.length / 2)], items[items.length - 1]])].filter((x) =>
+    x !== undefined
   );
 }
 

@@ -19,7 +19,13 @@ import {
   workerRatio,
   workerVerdict,
 } from "./bars.ts";
-import { type BuildResult, type ConfigResult, meanStepMs, medianModuleMs } from "./builds.ts";
+import {
+  type BuildResult,
+  type ConfigResult,
+  firstMiddleLast,
+  meanStepMs,
+  medianModuleMs,
+} from "./builds.ts";
 import type { MemoryResult } from "./memory.ts";
 import type { OverheadResult } from "./overhead.ts";
 import { mib } from "../../lib/server/status.ts";
@@ -301,7 +307,7 @@ export function moduleStagesTable(results: readonly ConfigResult[]): string {
   const rows = results.flatMap((r) => {
     const row = `${r.project} ${flagsText(r.config)}`;
     const n = r.modules.length;
-    const shown = n > 3 ? [r.modules[0], r.modules[Math.floor(n / 2)], r.modules[n - 1]] : r.modules;
+    const shown = firstMiddleLast(r.modules);
     const lines = shown.map((m) => [row, m.module, ...cells(m.ghcpw, m.make)]);
     if (n > 3) {
       const made = r.modules.flatMap((m) => m.make === null ? [] : [m.make]);
